@@ -1,0 +1,46 @@
+# The developer's interface: each target is one command a newcomer can run.
+#   make test   every Rust and Python test (creates .venv and installs what it needs)
+#   make demo   the main job: a camera publisher feeding an inference node
+#   make bench  criterion benches; figures go to docs/benchmarks.md
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.deps-stamp
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: test test-rust test-python loom venv develop demo bench clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "numpy>=2.1" torch jax ml_dtypes
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Build the extension in release mode and install it into .venv.
+develop: $(STAMP)
+	. $(VENV)/bin/activate && maturin develop --release -q
+
+test: test-rust loom test-python
+
+test-rust:
+	cargo test --workspace
+
+# Loom models of the slot-word races (compiles only the lock-free core under --cfg loom).
+loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -q -p tensorbus-pool --lib --release loom
+
+test-python: develop
+	$(PY) -m pytest -q tests/python
+
+demo: develop
+	$(PY) examples/demo.py
+
+bench:
+	cargo bench --bench pool
+
+clean:
+	rm -rf target $(VENV)

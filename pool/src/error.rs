@@ -1,0 +1,146 @@
+//! Errors of the pool crate: one small enum per operation, one umbrella [`Error`].
+//!
+//! Anything another process can cause (a corrupt header, a crash, a stale descriptor) is an
+//! `Err`, never a panic.
+
+use std::path::PathBuf;
+
+/// Opening or creating a shared-memory segment failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not enough shared memory: need {needed} bytes ({source}); enlarge /dev/shm (Docker: --shm-size) or point TENSORBUS_SHM_DIR elsewhere")]
+    NoSpace { path: PathBuf, needed: u64, source: std::io::Error },
+    #[error("{path}: file is {actual} bytes, header needs {expected}: truncated or foreign segment")]
+    Truncated { path: PathBuf, expected: u64, actual: u64 },
+    #[error("{path}: bad magic {found:#x}: not a tensorbus segment")]
+    BadMagic { path: PathBuf, found: u64 },
+    #[error("{path}: layout version {found}, this build speaks {expected}")]
+    BadVersion { path: PathBuf, found: u32, expected: u32 },
+    #[error("{path}: layout hash {found:#x} differs from this build's {expected:#x}: built from another tensorbus version")]
+    LayoutMismatch { path: PathBuf, found: u64, expected: u64 },
+    #[error("{path}: invalid header field {field} = {value}")]
+    BadHeader { path: PathBuf, field: &'static str, value: u64 },
+    #[error("{path}: segment exists with different geometry: {what}")]
+    Geometry { path: PathBuf, what: String },
+    #[error("no free participant entry in namespace (limit {limit} processes and payload topics)")]
+    TooManyHolders { limit: usize },
+    #[error("{path}: segment was left half-initialized by a dead process and could not be replaced")]
+    Abandoned { path: PathBuf },
+}
+
+/// Who holds slots of a pool, reported when the pool is exhausted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderInfo {
+    /// Process id, or 0 for a topic ring.
+    pub pid: u32,
+    /// Process or topic name.
+    pub name: String,
+    /// Number of slots this holder keeps.
+    pub slots: usize,
+}
+
+impl std::fmt::Display for HolderInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pid == 0 {
+            write!(f, "topic {} ({} slots)", self.name, self.slots)
+        } else {
+            write!(f, "pid {} {} ({} slots)", self.pid, self.name, self.slots)
+        }
+    }
+}
+
+fn holders_text(h: &[HolderInfo]) -> String {
+    if h.is_empty() {
+        return "nobody (slots are being written)".into();
+    }
+    h.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Claiming a slot failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcquireError {
+    #[error("payload of {requested} bytes exceeds the largest size class ({max} bytes)")]
+    TooLarge { requested: u64, max: u64 },
+    #[error("pool {pool} ({slot_size} B slots, {slots} slots) exhausted; held by: {}", holders_text(holders))]
+    Exhausted { pool: u8, slot_size: u64, slots: u32, holders: Vec<HolderInfo> },
+    #[error("pool {pool} ({slot_size} B slots) still exhausted after {waited_ms} ms; held by: {}", holders_text(holders))]
+    Timeout { pool: u8, slot_size: u64, waited_ms: u64, holders: Vec<HolderInfo> },
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+/// A descriptor could not be resolved to a readable slot.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DescriptorError {
+    #[error("descriptor names pool {pool}, which does not exist")]
+    BadPool { pool: u8 },
+    #[error("descriptor names slot {slot}, pool {pool} has {slots}")]
+    BadSlot { pool: u8, slot: u32, slots: u32 },
+    #[error("descriptor length {len} exceeds slot size {slot_size}")]
+    BadLength { len: u64, slot_size: u64 },
+    #[error("stale descriptor: slot {slot} of pool {pool} was recycled (generation {expected}, now {found})")]
+    Stale { pool: u8, slot: u32, expected: u32, found: u32 },
+    #[error("descriptor field {field} invalid: {value}")]
+    BadField { field: &'static str, value: u64 },
+    #[error("descriptor is inline (no slot)")]
+    Inline,
+}
+
+/// Sending into a topic failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    #[error("reliable topic {topic}: slowest subscriber did not catch up within {waited_ms} ms")]
+    Timeout { topic: String, waited_ms: u64 },
+    #[error("topic {topic}: {source}")]
+    Descriptor { topic: String, source: DescriptorError },
+    #[error("inline message of {len} bytes exceeds {max}")]
+    InlineTooLarge { len: usize, max: usize },
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+/// Receiving from a topic failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    #[error("topic {topic}: corrupt ring: {what}")]
+    Corrupt { topic: String, what: String },
+}
+
+/// A topic exists with another message type, depth or policy.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TopicError {
+    #[error("topic {topic} carries {existing}, not {requested}")]
+    TypeMismatch { topic: String, existing: String, requested: String },
+    #[error("topic name {0:?} is invalid: use 1-63 characters from [A-Za-z0-9._-/]")]
+    BadName(String),
+    #[error("topic {topic}: too many subscribers (limit {limit})")]
+    TooManySubscribers { topic: String, limit: usize },
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+/// The umbrella error of the pool crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Acquire(#[from] AcquireError),
+    #[error(transparent)]
+    Descriptor(#[from] DescriptorError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Recv(#[from] RecvError),
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+}

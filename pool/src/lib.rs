@@ -1,0 +1,61 @@
+//! tensorbus-pool: the shared-memory core of tensorbus.
+//!
+//! - [`segment`]: named, validated, race-free shared-memory segments under the namespace dir;
+//! - [`registry`]: processes and topic rings registered as *holders* (pid + start time);
+//! - [`word`]: the per-slot state word whose holder bitmap makes every hold crash-atomic;
+//! - [`pool`]: fixed-size, 256-byte aligned slots in size classes, claimed by CAS;
+//! - [`lease`]: `SlotMut` (exclusive, writable) → `SlotRef` (shared, read-only);
+//! - [`descriptor`]: the 64-byte descriptor that travels instead of the payload;
+//! - [`ring`]: topic rings (latest / reliable), subscribers with misses, futex wakeups;
+//! - [`namespace`]: a process's handle tying it together, with `reap()` and `stats()`.
+//!
+//! ```
+//! use tensorbus_pool::{Namespace, PoolConfig};
+//! let dir = std::env::temp_dir().join(format!("tb-doc-{}", std::process::id()));
+//! let ns = Namespace::open_dir(&dir, PoolConfig::default()).unwrap();
+//! let mut slot = ns.try_acquire(1024).unwrap();
+//! slot.as_mut_slice().fill(7);
+//! let shared = slot.freeze();
+//! let again = ns.resolve(&shared.descriptor()).unwrap();
+//! assert_eq!(again.as_slice()[0], 7);
+//! # drop((shared, again, ns)); std::fs::remove_dir_all(dir).ok();
+//! ```
+
+pub mod sync;
+pub mod word;
+
+#[cfg(not(loom))]
+pub mod descriptor;
+#[cfg(not(loom))]
+pub mod error;
+#[cfg(not(loom))]
+pub mod futex;
+#[cfg(not(loom))]
+pub mod lease;
+#[cfg(not(loom))]
+pub mod namespace;
+#[cfg(not(loom))]
+pub mod pool;
+#[cfg(not(loom))]
+pub mod process;
+#[cfg(not(loom))]
+pub mod registry;
+#[cfg(not(loom))]
+pub mod ring;
+#[cfg(not(loom))]
+pub mod segment;
+#[cfg(not(loom))]
+pub mod stats;
+
+#[cfg(not(loom))]
+pub use descriptor::Descriptor;
+#[cfg(not(loom))]
+pub use error::{AcquireError, DescriptorError, Error, HolderInfo, OpenError, RecvError, SendError, TopicError};
+#[cfg(not(loom))]
+pub use lease::{SlotMut, SlotRef};
+#[cfg(not(loom))]
+pub use namespace::{Namespace, PoolConfig, ReapReport};
+#[cfg(not(loom))]
+pub use ring::{Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType};
+#[cfg(not(loom))]
+pub use stats::NamespaceStats;

@@ -1,0 +1,416 @@
+//! A process's handle on a namespace: its registry entry (holder bit), its pools, topic rings,
+//! reaping and statistics.
+//!
+//! One `NsInner` exists per (namespace directory, process); every `Namespace`, lease and topic
+//! handle shares it, so all holds of this process use the one holder bit. Opening registers the
+//! process and reaps dead participants; dropping the last handle unregisters it.
+
+use crate::descriptor::{kind, Descriptor, MAX_DIMS};
+use crate::error::{AcquireError, DescriptorError, HolderInfo, OpenError};
+use crate::lease::{SlotMut, SlotRef};
+use crate::pool::Pool;
+use crate::registry::{Registry, KIND_PROCESS, KIND_TOPIC, ST_FREE};
+use crate::ring::RingSeg;
+use crate::word;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// Size classes: (slot size in bytes, number of slots). Pools are created lazily, on the first
+/// claim of their class, so unused classes cost no shared memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub classes: Vec<(u64, u32)>,
+}
+
+impl Default for PoolConfig {
+    /// `TENSORBUS_POOL_CLASSES` (e.g. `4096x256,1Mx32`) or the built-in classes: 4 KiB x 256,
+    /// 64 KiB x 64, 1 MiB x 32 (480p RGB), 8 MiB x 16 (1080p RGB/RGBA), 64 MiB x 4.
+    fn default() -> Self {
+        if let Ok(s) = std::env::var("TENSORBUS_POOL_CLASSES") {
+            if let Some(c) = PoolConfig::parse(&s) {
+                return c;
+            }
+        }
+        PoolConfig { classes: vec![(4 << 10, 256), (64 << 10, 64), (1 << 20, 32), (8 << 20, 16), (64 << 20, 4)] }
+    }
+}
+
+impl PoolConfig {
+    /// Parse `SIZExCOUNT,...` with optional K/M/G suffixes. None if malformed.
+    pub fn parse(s: &str) -> Option<PoolConfig> {
+        let num = |t: &str| -> Option<u64> {
+            let t = t.trim();
+            let (digits, mul) = match t.chars().last()? {
+                'K' | 'k' => (&t[..t.len() - 1], 1u64 << 10),
+                'M' | 'm' => (&t[..t.len() - 1], 1 << 20),
+                'G' | 'g' => (&t[..t.len() - 1], 1 << 30),
+                _ => (t, 1),
+            };
+            digits.parse::<u64>().ok()?.checked_mul(mul)
+        };
+        let mut classes = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (a, b) = part.split_once(['x', 'X'])?;
+            let (size, count) = (num(a)?, num(b)?);
+            if size == 0 || count == 0 || count > crate::pool::MAX_SLOTS as u64 {
+                return None;
+            }
+            classes.push((size, count as u32));
+        }
+        classes.sort();
+        (!classes.is_empty() && classes.len() <= 16).then_some(PoolConfig { classes })
+    }
+}
+
+/// What a reap did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Dead processes whose holds were released.
+    pub processes: u32,
+    /// Slots that returned to their pools.
+    pub slots_freed: u32,
+}
+
+pub(crate) struct NsInner {
+    pub(crate) dir: PathBuf,
+    pub(crate) registry: Registry,
+    pub(crate) me: u32,
+    pid: u32,
+    config: PoolConfig,
+    pools: Vec<OnceLock<Pool>>,
+    pool_init: Mutex<()>,
+    /// Per pool, per slot: how many holds this process has (guards our bit).
+    local: Vec<OnceLock<Box<[Mutex<u32>]>>>,
+    pub(crate) topics: Mutex<Vec<(String, Weak<crate::ring::TopicShared>)>>,
+}
+
+impl std::fmt::Debug for NsInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Namespace").field("dir", &self.dir).field("holder", &self.me).finish()
+    }
+}
+
+static OPEN: Mutex<Vec<(PathBuf, u32, Weak<NsInner>)>> = Mutex::new(Vec::new());
+
+/// A handle on a namespace (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    pub(crate) inner: Arc<NsInner>,
+}
+
+/// Maximum pools per namespace (size classes).
+pub const MAX_POOLS: usize = 16;
+
+impl Namespace {
+    /// Open (creating if needed) the namespace `name`, or the default one
+    /// (`$TENSORBUS_NAMESPACE` or `default`), with the default pool configuration.
+    pub fn open(name: Option<&str>) -> Result<Namespace, OpenError> {
+        Self::open_dir(&crate::segment::namespace_dir(name), PoolConfig::default())
+    }
+
+    /// Open the namespace at directory `dir` with `config` (for pools this process creates).
+    pub fn open_dir(dir: &Path, config: PoolConfig) -> Result<Namespace, OpenError> {
+        let pid = std::process::id();
+        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|(_, _, w)| w.strong_count() > 0);
+        if let Some(inner) = open.iter().find(|(d, p, _)| d == dir && *p == pid).and_then(|(_, _, w)| w.upgrade()) {
+            return Ok(Namespace { inner });
+        }
+        crate::segment::ensure_dir(dir)?;
+        let registry = Registry::open(dir)?;
+        let me = registry.claim(KIND_PROCESS, &crate::process::name(pid))?;
+        let n = config.classes.len().min(MAX_POOLS);
+        let inner = Arc::new(NsInner {
+            dir: dir.to_path_buf(),
+            registry,
+            me,
+            pid,
+            config,
+            pools: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
+            pool_init: Mutex::new(()),
+            local: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
+            topics: Mutex::new(Vec::new()),
+        });
+        let _ = n;
+        open.push((dir.to_path_buf(), pid, Arc::downgrade(&inner)));
+        drop(open);
+        let ns = Namespace { inner };
+        ns.reap();
+        Ok(ns)
+    }
+
+    /// The namespace directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// This process's holder index (its bit in slot words).
+    pub fn holder_index(&self) -> u32 {
+        self.inner.me
+    }
+
+    /// Size classes used for pools this process creates.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// Pool index for a payload of `len` bytes, or None if larger than every class.
+    pub fn class_for(&self, len: u64) -> Option<u8> {
+        self.inner.config.classes.iter().position(|&(size, _)| len <= size).map(|i| i as u8)
+    }
+
+    /// Largest payload any class holds.
+    pub fn max_payload(&self) -> u64 {
+        self.inner.config.classes.last().map(|c| c.0).unwrap_or(0)
+    }
+
+    /// Claim a writable slot of at least `len` bytes, failing at once when the pool is full
+    /// (after one reap). The error names who holds the slots.
+    pub fn try_acquire(&self, len: u64) -> Result<SlotMut, AcquireError> {
+        let id = self.class_for(len).ok_or(AcquireError::TooLarge { requested: len, max: self.max_payload() })?;
+        let pool = self.inner.pool(id)?;
+        if let Some(m) = self.claim_in(pool, id, len) {
+            return Ok(m);
+        }
+        // Exhausted: a dead process may be sitting on slots.
+        if self.reap().slots_freed > 0 {
+            if let Some(m) = self.claim_in(pool, id, len) {
+                return Ok(m);
+            }
+        }
+        Err(AcquireError::Exhausted { pool: id, slot_size: pool.slot_size(), slots: pool.slots(), holders: self.holders_of(pool) })
+    }
+
+    /// Claim a slot, waiting up to `timeout` for one to be freed.
+    pub fn acquire_timeout(&self, len: u64, timeout: Duration) -> Result<SlotMut, AcquireError> {
+        let start = Instant::now();
+        match self.try_acquire(len) {
+            Err(AcquireError::Exhausted { pool: id, .. }) => {
+                let pool = self.inner.pool(id)?;
+                let h = pool.header();
+                let mut last_reap = Instant::now();
+                loop {
+                    // SeqCst: Dekker pair with `Pool::release` (freed bump, then waiters load).
+                    h.waiters.fetch_add(1, Ordering::SeqCst);
+                    let seen = h.freed.load(Ordering::SeqCst);
+                    let got = self.claim_in(pool, id, len);
+                    if got.is_none() {
+                        let left = timeout.saturating_sub(start.elapsed());
+                        if !left.is_zero() {
+                            crate::futex::wait(&h.freed, seen, left.min(Duration::from_millis(50)));
+                        }
+                    }
+                    h.waiters.fetch_sub(1, Ordering::SeqCst);
+                    if let Some(m) = got {
+                        return Ok(m);
+                    }
+                    if start.elapsed() >= timeout {
+                        return Err(AcquireError::Timeout {
+                            pool: id,
+                            slot_size: pool.slot_size(),
+                            waited_ms: start.elapsed().as_millis() as u64,
+                            holders: self.holders_of(pool),
+                        });
+                    }
+                    if last_reap.elapsed() > Duration::from_millis(100) {
+                        self.reap();
+                        last_reap = Instant::now();
+                    }
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn claim_in(&self, pool: &Pool, id: u8, len: u64) -> Option<SlotMut> {
+        let counts = self.inner.local(id);
+        let (slot, generation) = pool.try_claim(self.inner.me)?;
+        *counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) = 1;
+        Some(SlotMut {
+            ns: self.inner.clone(),
+            pool: id,
+            slot,
+            generation,
+            len,
+            ptr: pool.payload_ptr(slot),
+            capacity: pool.slot_size(),
+            done: false,
+        })
+    }
+
+    fn holders_of(&self, pool: &Pool) -> Vec<HolderInfo> {
+        let (_, per) = pool.usage();
+        let mut out = Vec::new();
+        for (i, &n) in per.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let s = self.inner.registry.snapshot(i as u32);
+            let pid = if s.kind == KIND_TOPIC { 0 } else { s.pid };
+            out.push(HolderInfo { pid, name: s.name, slots: n as usize });
+        }
+        out
+    }
+
+    /// Take a read-only hold on the slot a descriptor names. Every field is validated; a
+    /// recycled slot is `DescriptorError::Stale`, never another frame's data.
+    pub fn resolve(&self, d: &Descriptor) -> Result<SlotRef, DescriptorError> {
+        if d.kind == kind::INLINE {
+            return Err(DescriptorError::Inline);
+        }
+        if d.kind > kind::MAX {
+            return Err(DescriptorError::BadField { field: "kind", value: d.kind as u64 });
+        }
+        if d.ndim as usize > MAX_DIMS {
+            return Err(DescriptorError::BadField { field: "ndim", value: d.ndim as u64 });
+        }
+        if d.pool as usize >= MAX_POOLS {
+            return Err(DescriptorError::BadPool { pool: d.pool });
+        }
+        let pool = self.inner.pool_existing(d.pool).ok_or(DescriptorError::BadPool { pool: d.pool })?;
+        if d.slot >= pool.slots() {
+            return Err(DescriptorError::BadSlot { pool: d.pool, slot: d.slot, slots: pool.slots() });
+        }
+        if d.len > pool.slot_size() {
+            return Err(DescriptorError::BadLength { len: d.len, slot_size: pool.slot_size() });
+        }
+        let counts = self.inner.local(d.pool);
+        let s = pool.slot(d.slot);
+        let stale = |found| DescriptorError::Stale { pool: d.pool, slot: d.slot, expected: d.generation, found };
+        let mut count = counts[d.slot as usize].lock().unwrap_or_else(|e| e.into_inner());
+        if *count > 0 {
+            // We hold the bit already, so the slot cannot change under us: check it directly.
+            // Acquire: pairs with freeze's Release (the payload may have been frozen since).
+            let w = s.word.load(Ordering::Acquire);
+            let g = s.generation.load(Ordering::Relaxed);
+            if word::state(w) != word::READY || g != d.generation {
+                return Err(stale(g));
+            }
+        } else {
+            word::add_holder(&s.word, self.inner.me, word::tag_of(d.generation)).map_err(|_| stale(s.generation.load(Ordering::Relaxed)))?;
+            // Relaxed: ordered after add_holder's Acquire; stable while we hold the bit.
+            let g = s.generation.load(Ordering::Relaxed);
+            if g != d.generation {
+                pool.release(d.slot, self.inner.me);
+                return Err(stale(g));
+            }
+        }
+        *count += 1;
+        Ok(SlotRef { ns: self.inner.clone(), pool: d.pool, slot: d.slot, generation: d.generation, len: d.len, ptr: pool.payload_ptr(d.slot) })
+    }
+
+    /// Release the holds of dead processes (and dead reapers' unfinished work), restore their
+    /// slots, dissolve topics they were the last users of. Safe to run any time, from anyone.
+    pub fn reap(&self) -> ReapReport {
+        let inner = &self.inner;
+        let dead = inner.registry.reap_dead_entries(Some(inner.me));
+        let mut report = ReapReport { processes: dead.len() as u32, slots_freed: 0 };
+        let dead_mask: u64 = dead.iter().fold(0, |m, &i| m | (1u64 << i));
+        for id in 0..MAX_POOLS as u8 {
+            if let Some(pool) = inner.pool_existing(id) {
+                for &d in &dead {
+                    report.slots_freed += pool.clear_holder(d);
+                }
+            }
+        }
+        // Rings: dead openers, dead subscribers, locks held by the dead.
+        for name in crate::ring::topic_names(&inner.dir) {
+            if let Ok(ring) = RingSeg::open_existing(&inner.dir, &name) {
+                report.slots_freed += ring.reap(self, dead_mask);
+            }
+        }
+        for &d in &dead {
+            inner.registry.free(d);
+        }
+        if !dead.is_empty() {
+            inner.registry.count_reap();
+        }
+        report
+    }
+
+    /// A snapshot of pools, holders and topics.
+    pub fn stats(&self) -> crate::stats::NamespaceStats {
+        crate::stats::collect(self)
+    }
+
+    pub(crate) fn pool_existing(&self, id: u8) -> Option<&Pool> {
+        self.inner.pool_existing(id)
+    }
+}
+
+impl NsInner {
+    /// Pool `id`, creating its segment if needed.
+    pub(crate) fn pool(&self, id: u8) -> Result<&Pool, OpenError> {
+        if let Some(p) = self.pools[id as usize].get() {
+            return Ok(p);
+        }
+        let _g = self.pool_init.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = self.pools[id as usize].get() {
+            return Ok(p);
+        }
+        let (size, slots) = self.config.classes[id as usize];
+        let p = Pool::open_or_create(&self.dir, id, size, slots)?;
+        Ok(self.pools[id as usize].get_or_init(|| p))
+    }
+
+    /// Pool `id` if its segment exists (never creates).
+    pub(crate) fn pool_existing(&self, id: u8) -> Option<&Pool> {
+        if (id as usize) >= MAX_POOLS {
+            return None;
+        }
+        if let Some(p) = self.pools[id as usize].get() {
+            return Some(p);
+        }
+        let _g = self.pool_init.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = self.pools[id as usize].get() {
+            return Some(p);
+        }
+        let p = Pool::open(&self.dir, id).ok()?;
+        Some(self.pools[id as usize].get_or_init(|| p))
+    }
+
+    /// Pool `id`, which must have been opened already (a lease exists on it).
+    pub(crate) fn pool_ref(&self, id: u8) -> &Pool {
+        self.pools[id as usize].get().expect("a lease implies an opened pool")
+    }
+
+    pub(crate) fn local(&self, id: u8) -> &[Mutex<u32>] {
+        let slots = self.pool_ref(id).slots();
+        self.local[id as usize].get_or_init(|| (0..slots).map(|_| Mutex::new(0)).collect())
+    }
+
+    pub(crate) fn retain_local(&self, pool: u8, slot: u32) {
+        *self.local(pool)[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    pub(crate) fn release_local(&self, pool: u8, slot: u32) {
+        let counts = self.local(pool);
+        let mut c = counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner());
+        *c = c.saturating_sub(1);
+        if *c == 0 {
+            self.pool_ref(pool).release(slot, self.me);
+        }
+    }
+}
+
+impl Drop for NsInner {
+    fn drop(&mut self) {
+        if std::process::id() != self.pid {
+            return; // a forked child must not unregister its parent
+        }
+        // Every lease and topic handle is gone (they hold Arcs), so our bits should be clear;
+        // clear defensively, then free the entry.
+        for id in 0..MAX_POOLS as u8 {
+            if let Some(p) = self.pools[id as usize].get() {
+                p.clear_holder(self.me);
+            }
+        }
+        let e = self.registry.entry(self.me);
+        // Acquire: see our own entry as last written.
+        if crate::registry::st(e.word.load(Ordering::Acquire)) != ST_FREE {
+            self.registry.free(self.me);
+        }
+    }
+}

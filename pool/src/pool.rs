@@ -1,0 +1,238 @@
+//! One size class: a segment of fixed-size, 256-byte aligned slots with their state words.
+//!
+//! Layout of segment `pool-<id>`:
+//!
+//! ```text
+//! 0       SegmentHeader (64)
+//! 64      PoolHeader (64): slot_size, slots, id, claim hint, counters
+//! 128     SlotHeader[slots] (256 each): state word, generation, metadata area
+//! ...     padding to a 4096 boundary
+//! data    slots * slot_size payload bytes; slot_size is a multiple of 4096
+//! ```
+//!
+//! Claiming scans the state words from a rotating hint and takes the first FREE one with a CAS
+//! (see `word.rs`): a lock-free allocator whose "free list" is the set of FREE words, so a crash
+//! between two steps of a list operation can never lose a slot.
+
+use crate::error::OpenError;
+use crate::segment::{layout_hash, Segment, SegmentKind};
+use crate::word;
+use std::mem::{offset_of, size_of};
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// Payload alignment inside a slot and of slot sizes (bytes).
+pub const PAYLOAD_ALIGN: usize = 256;
+/// Bytes of per-slot metadata a payload type may use (frame id, extra dims, ...).
+pub const META_LEN: usize = 192;
+/// Most slots a pool may have (also bounds what we accept from a header).
+pub const MAX_SLOTS: u32 = 1 << 16;
+/// Largest slot size accepted (bytes).
+pub const MAX_SLOT_SIZE: u64 = 1 << 32;
+
+#[repr(C)]
+pub struct PoolHeader {
+    pub slot_size: u64,
+    pub slots: u32,
+    pub id: u32,
+    /// Where the next claim starts scanning (Relaxed: a hint).
+    pub hint: AtomicU32,
+    pub _pad: u32,
+    pub data_offset: u64,
+    /// Claims ever made (statistics).
+    pub claims: AtomicU64,
+    /// Claims that found the pool full (statistics).
+    pub exhausted: AtomicU64,
+    /// Bumped when a slot is freed; claimers waiting on an exhausted pool sleep on it.
+    pub freed: AtomicU32,
+    pub waiters: AtomicU32,
+    pub _reserved: [u64; 1],
+}
+const _: () = assert!(size_of::<PoolHeader>() == 64);
+
+#[repr(C)]
+pub struct SlotHeader {
+    /// State word (see `word.rs`).
+    pub word: AtomicU64,
+    /// Full generation; written by the claimer, read by holders after their CAS.
+    pub generation: AtomicU32,
+    /// Pid of the last writer (statistics, `pool stat`).
+    pub writer_pid: AtomicU32,
+    pub _pad: [u64; 6],
+    /// Payload metadata, written under the writable lease, read-only once READY.
+    pub meta: [u8; META_LEN],
+}
+const _: () = assert!(size_of::<SlotHeader>() == 256);
+
+const HEADERS_AT: usize = 128;
+pub const LAYOUT: u64 = layout_hash(&[
+    2,
+    size_of::<PoolHeader>(),
+    size_of::<SlotHeader>(),
+    offset_of!(SlotHeader, meta),
+    HEADERS_AT,
+    PAYLOAD_ALIGN,
+]);
+
+fn data_offset(slots: u32) -> usize {
+    (HEADERS_AT + slots as usize * size_of::<SlotHeader>()).next_multiple_of(4096)
+}
+
+/// A mapped pool segment.
+#[derive(Debug)]
+pub struct Pool {
+    seg: Segment,
+    slot_size: u64,
+    slots: u32,
+    id: u8,
+    data: usize,
+}
+
+impl Pool {
+    /// Open pool `id` in `dir`, creating it with `slots` slots of `slot_size` bytes if absent.
+    /// An existing pool's geometry (from its validated header) wins.
+    pub fn open_or_create(dir: &Path, id: u8, slot_size: u64, slots: u32) -> Result<Pool, OpenError> {
+        let slot_size = (slot_size.max(PAYLOAD_ALIGN as u64)).next_multiple_of(4096);
+        let total = data_offset(slots) + slot_size as usize * slots as usize;
+        let path = dir.join(format!("pool-{id}"));
+        let (seg, _) = Segment::open_or_create(&path, SegmentKind::Pool, LAYOUT, total, |seg| {
+            // SAFETY: fresh private mapping of `total` bytes; the header region is in bounds.
+            let h = unsafe { &mut *(seg.base().add(64) as *mut PoolHeader) };
+            h.slot_size = slot_size;
+            h.slots = slots;
+            h.id = id as u32;
+            h.data_offset = data_offset(slots) as u64;
+        })?;
+        Self::validate(seg, id)
+    }
+
+    /// Open an existing pool segment (for the reaper and tools).
+    pub fn open(dir: &Path, id: u8) -> Result<Pool, OpenError> {
+        let seg = Segment::open(&dir.join(format!("pool-{id}")), SegmentKind::Pool, LAYOUT)?;
+        Self::validate(seg, id)
+    }
+
+    fn validate(seg: Segment, id: u8) -> Result<Pool, OpenError> {
+        let bad = |field, value| OpenError::BadHeader { path: seg.path().to_path_buf(), field, value };
+        if seg.len() < HEADERS_AT {
+            return Err(OpenError::Truncated { path: seg.path().to_path_buf(), expected: HEADERS_AT as u64, actual: seg.len() as u64 });
+        }
+        // SAFETY: 128 bytes are mapped (checked); PoolHeader is integers and atomics.
+        let h = unsafe { seg.at::<PoolHeader>(64) };
+        let (slot_size, slots) = (h.slot_size, h.slots);
+        if slots == 0 || slots > MAX_SLOTS {
+            return Err(bad("slots", slots as u64));
+        }
+        if slot_size == 0 || slot_size > MAX_SLOT_SIZE || slot_size % 4096 != 0 {
+            return Err(bad("slot_size", slot_size));
+        }
+        if h.id != id as u32 {
+            return Err(bad("id", h.id as u64));
+        }
+        let data = data_offset(slots);
+        if h.data_offset != data as u64 {
+            return Err(bad("data_offset", h.data_offset));
+        }
+        let need = data as u64 + slot_size * slots as u64;
+        if need != seg.len() as u64 {
+            return Err(OpenError::Truncated { path: seg.path().to_path_buf(), expected: need, actual: seg.len() as u64 });
+        }
+        Ok(Pool { seg, slot_size, slots, id, data })
+    }
+
+    pub fn header(&self) -> &PoolHeader {
+        // SAFETY: validated on open (size and fields).
+        unsafe { self.seg.at::<PoolHeader>(64) }
+    }
+
+    /// Header of slot `i`; `i` must be `< slots()` (callers validate untrusted indices first).
+    pub fn slot(&self, i: u32) -> &SlotHeader {
+        assert!(i < self.slots);
+        // SAFETY: i < slots, so the header lies inside the validated segment.
+        unsafe { self.seg.at::<SlotHeader>(HEADERS_AT + i as usize * size_of::<SlotHeader>()) }
+    }
+
+    /// Pointer to slot `i`'s payload (256-byte aligned, `slot_size` bytes).
+    pub fn payload_ptr(&self, i: u32) -> *mut u8 {
+        assert!(i < self.slots);
+        // SAFETY: data + (i+1)*slot_size <= len (validated on open).
+        unsafe { self.seg.base().add(self.data + i as usize * self.slot_size as usize) }
+    }
+
+    pub fn slot_size(&self) -> u64 {
+        self.slot_size
+    }
+    pub fn slots(&self) -> u32 {
+        self.slots
+    }
+    pub fn id(&self) -> u8 {
+        self.id
+    }
+    pub fn path(&self) -> &Path {
+        self.seg.path()
+    }
+
+    /// Try to claim a FREE slot for `holder`. Returns the slot index and its new generation.
+    pub fn try_claim(&self, holder: u32) -> Option<(u32, u32)> {
+        let h = self.header();
+        // Relaxed: the hint only spreads claimers; correctness comes from the CAS.
+        let start = h.hint.load(Ordering::Relaxed) % self.slots;
+        for k in 0..self.slots {
+            let i = (start + k) % self.slots;
+            let s = self.slot(i);
+            // Relaxed: the generation is only written by the owner of a WRITING slot; a racing
+            // claimer that reads an old value loses the CAS below (the word changed).
+            let gen = s.generation.load(Ordering::Relaxed).wrapping_add(1).max(1);
+            if word::try_claim(&s.word, holder, word::tag_of(gen)) {
+                // Relaxed: published by freeze's Release on the word.
+                s.generation.store(gen, Ordering::Relaxed);
+                s.writer_pid.store(std::process::id(), Ordering::Relaxed);
+                h.hint.store(i + 1, Ordering::Relaxed);
+                h.claims.fetch_add(1, Ordering::Relaxed);
+                return Some((i, gen));
+            }
+        }
+        h.exhausted.fetch_add(1, Ordering::Relaxed);
+        None
+    }
+
+    /// Remove `holder` from slot `i`; wakes claimers waiting on a full pool when it frees.
+    pub fn release(&self, i: u32, holder: u32) -> word::Removed {
+        let r = word::remove_holder(&self.slot(i).word, holder);
+        if r == word::Removed::Freed {
+            let h = self.header();
+            // SeqCst pair with a waiter's waiters++ / freed load (Dekker): either it sees our
+            // bump or we see its registration.
+            h.freed.fetch_add(1, Ordering::SeqCst);
+            if h.waiters.load(Ordering::SeqCst) > 0 {
+                crate::futex::wake_all(&h.freed);
+            }
+        }
+        r
+    }
+
+    /// Slots in use and per-holder counts (index -> slots held).
+    pub fn usage(&self) -> (u32, [u32; word::HOLDER_BITS as usize]) {
+        let mut used = 0;
+        let mut per = [0u32; word::HOLDER_BITS as usize];
+        for i in 0..self.slots {
+            // Relaxed: a statistic snapshot.
+            let w = self.slot(i).word.load(Ordering::Relaxed);
+            if word::state(w) != word::FREE {
+                used += 1;
+                let mut hs = word::holders(w);
+                while hs != 0 {
+                    let b = hs.trailing_zeros();
+                    per[b as usize] += 1;
+                    hs &= hs - 1;
+                }
+            }
+        }
+        (used, per)
+    }
+
+    /// Remove `holder`'s bit from every slot (the reaper's job). Returns slots freed.
+    pub fn clear_holder(&self, holder: u32) -> u32 {
+        (0..self.slots).filter(|&i| self.release(i, holder) == word::Removed::Freed).count() as u32
+    }
+}

@@ -1,0 +1,945 @@
+//! Topic rings: one shared-memory ring of descriptors per topic; many publishers, many
+//! subscribers, each subscriber sees every entry it keeps up with.
+//!
+//! Layout of segment `topic-<name>`:
+//!
+//! ```text
+//! 0     SegmentHeader (64)
+//! 64    TopicHeader (256): name, type, depth, policy; then (own cache line) head, lock,
+//!       holder, notify/waiters futex, counters, openers and publishers bitmaps
+//! 320   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
+//! ...   Entry[depth] (128 each): stamp, then the 64-byte descriptor as 8 words
+//! ```
+//!
+//! Writers serialize on `lock` (holder index + pid, so a dead writer's lock is taken over and
+//! the ring repaired). Under the lock a writer: takes a topic reference on the payload slot (the
+//! topic's own holder bit: idempotent), writes entry `head % depth` as a seqlock (stamp odd
+//! while writing, `2*pos+2` when complete for position `pos`), publishes `head = pos+1`
+//! (Release), then drops the reference of the overwritten entry unless another entry still names
+//! that slot. Readers never lock: they read `head` (Acquire), copy the entry, re-check the stamp,
+//! and then take their own hold, which re-checks the slot generation (a recycled slot is a miss).
+//!
+//! Wakeups: a send bumps `notify` and wakes sleepers only when `waiters` is non-zero (SeqCst
+//! Dekker pair with the reader's registration), so a blocking receive costs a futex sleep and
+//! no busy loop.
+//!
+//! Repair after a writer died holding the lock: publish a completed-but-unpublished entry, then
+//! recompute the topic's references: a slot keeps the topic bit iff a complete entry names it.
+
+use crate::descriptor::{self, kind, Descriptor};
+use crate::error::{OpenError, RecvError, SendError, TopicError};
+use crate::lease::SlotRef;
+use crate::namespace::{Namespace, MAX_POOLS};
+use crate::registry::{self, KIND_TOPIC, ST_ACTIVE};
+use crate::segment::{layout_hash, Segment, SegmentKind};
+use crate::word;
+use std::mem::{offset_of, size_of};
+use std::path::Path;
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Subscribers per topic.
+pub const MAX_SUBS: usize = 64;
+/// Largest ring depth.
+pub const MAX_DEPTH: u32 = 4096;
+/// Default depth: frames a topic pins at most.
+pub const DEFAULT_DEPTH: u32 = 4;
+
+/// Delivery policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Overwrite the oldest entry; slow subscribers count misses. Default.
+    Latest,
+    /// A send waits (with a timeout) until the slowest live subscriber has room.
+    Reliable,
+}
+
+#[repr(C)]
+pub struct TopicHeader {
+    pub name: [u8; 64],
+    pub type_name: [u8; 64],
+    pub type_hash: u64,
+    pub msg_size: u32,
+    pub depth: u32,
+    pub policy: u32,
+    pub _p0: u32,
+    pub _p1: [u64; 5],
+    // --- writer cache line (offset 256 in the segment) ---
+    /// Next position to write; entries `< head` are published.
+    pub head: AtomicU64,
+    /// 0, or (holder index + 1) << 32 | pid of the writer holding it.
+    pub lock: AtomicU64,
+    /// The topic's holder index + 1 in the registry (0: none allocated yet).
+    pub holder: AtomicU32,
+    /// Bumped on every send (futex word for blocking receivers).
+    pub notify: AtomicU32,
+    /// Receivers sleeping on `notify`.
+    pub waiters: AtomicU32,
+    /// Bumped when a subscriber advances (futex word for reliable writers).
+    pub progress: AtomicU32,
+    /// Messages sent (statistics).
+    pub sent: AtomicU64,
+    /// Bitmap of processes (holder indices) that have the topic open.
+    pub openers: AtomicU64,
+    /// Bitmap of processes that publish on it.
+    pub publishers: AtomicU64,
+    /// Writers sleeping on `progress`.
+    pub writer_waiters: AtomicU32,
+    pub _p2: u32,
+}
+const _: () = assert!(size_of::<TopicHeader>() == 256);
+const _: () = assert!(offset_of!(TopicHeader, head) == 192);
+
+#[repr(C)]
+pub struct SubEntry {
+    /// 0 free, else (holder index + 1) | pid << 32.
+    pub owner: AtomicU64,
+    /// Next position this subscriber reads.
+    pub cursor: AtomicU64,
+    pub misses: AtomicU64,
+    pub received: AtomicU64,
+    pub _pad: [u64; 4],
+}
+const _: () = assert!(size_of::<SubEntry>() == 64);
+
+#[repr(C)]
+pub struct Entry {
+    /// Seqlock stamp: odd while being written, `2*pos+2` once complete for position `pos`.
+    pub stamp: AtomicU64,
+    pub desc: [AtomicU64; 8],
+    pub _pad: [u64; 7],
+}
+const _: () = assert!(size_of::<Entry>() == 128);
+
+const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
+const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
+const LAYOUT: u64 = layout_hash(&[
+    3,
+    size_of::<TopicHeader>(),
+    size_of::<SubEntry>(),
+    size_of::<Entry>(),
+    MAX_SUBS,
+    descriptor::LAYOUT[0],
+    descriptor::LAYOUT[1],
+    descriptor::LAYOUT[2],
+    descriptor::LAYOUT[3],
+]);
+
+/// Validate a topic name: 1-63 chars of `[A-Za-z0-9._-/]`.
+pub fn check_name(name: &str) -> Result<(), TopicError> {
+    let ok = !name.is_empty()
+        && name.len() < 64
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/".contains(&c))
+        && !name.starts_with('/');
+    if ok { Ok(()) } else { Err(TopicError::BadName(name.to_string())) }
+}
+
+fn file_name(name: &str) -> String {
+    format!("topic-{}", name.replace('/', ":"))
+}
+
+/// Names of the topics whose segments exist in `dir`.
+pub fn topic_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = f.strip_prefix("topic-") {
+                if !n.contains(".tmp.") {
+                    out.push(n.replace(':', "/"));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn str_field(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+fn set_str(dst: &mut [u8], s: &str) {
+    let n = s.len().min(dst.len() - 1);
+    dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+}
+
+/// What a topic carries; checked when opening an existing topic.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicType {
+    /// Human-readable type name (e.g. `CmdVel`, `Image`, `dict`); empty: accept any.
+    pub name: String,
+    /// Layout hash of a POD type (0 if not POD).
+    pub hash: u64,
+    /// POD size in bytes (0 if not POD).
+    pub size: u32,
+}
+
+/// A mapped topic ring.
+pub struct RingSeg {
+    seg: Segment,
+    depth: u32,
+    name: String,
+}
+
+impl std::fmt::Debug for RingSeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RingSeg({}, depth {})", self.name, self.depth)
+    }
+}
+
+impl RingSeg {
+    fn open_or_create(dir: &Path, name: &str, ty: &TopicType, depth: u32, policy: Policy) -> Result<RingSeg, TopicError> {
+        check_name(name)?;
+        let depth = depth.clamp(1, MAX_DEPTH);
+        let size = ENTRIES_AT + depth as usize * size_of::<Entry>();
+        let (seg, _) = Segment::open_or_create(&dir.join(file_name(name)), SegmentKind::Topic, LAYOUT, size, |seg| {
+            // SAFETY: fresh private mapping; the header lies in bounds.
+            let h = unsafe { &mut *(seg.base().add(64) as *mut TopicHeader) };
+            set_str(&mut h.name, name);
+            set_str(&mut h.type_name, &ty.name);
+            h.type_hash = ty.hash;
+            h.msg_size = ty.size;
+            h.depth = depth;
+            h.policy = policy as u32;
+        })?;
+        let ring = Self::validate(seg, name)?;
+        let h = ring.header();
+        let existing = str_field(&h.type_name);
+        if !ty.name.is_empty() && !existing.is_empty() && (existing != ty.name || h.type_hash != ty.hash || h.msg_size != ty.size) {
+            let describe = |n: &str, hash: u64, size: u32| if size > 0 { format!("{n} ({size} B, layout {hash:#x})") } else { n.to_string() };
+            return Err(TopicError::TypeMismatch {
+                topic: name.to_string(),
+                existing: describe(&existing, h.type_hash, h.msg_size),
+                requested: describe(&ty.name, ty.hash, ty.size),
+            });
+        }
+        Ok(ring)
+    }
+
+    /// Open an existing topic without type checks (reaper, tools).
+    pub fn open_existing(dir: &Path, name: &str) -> Result<RingSeg, TopicError> {
+        check_name(name)?;
+        let seg = Segment::open(&dir.join(file_name(name)), SegmentKind::Topic, LAYOUT)?;
+        Self::validate(seg, name)
+    }
+
+    fn validate(seg: Segment, name: &str) -> Result<RingSeg, TopicError> {
+        let path = seg.path().to_path_buf();
+        if seg.len() < ENTRIES_AT {
+            return Err(OpenError::Truncated { path, expected: ENTRIES_AT as u64, actual: seg.len() as u64 }.into());
+        }
+        // SAFETY: the header lies within the validated length; integers and atomics only.
+        let h = unsafe { seg.at::<TopicHeader>(64) };
+        let depth = h.depth;
+        if depth == 0 || depth > MAX_DEPTH {
+            return Err(OpenError::BadHeader { path, field: "depth", value: depth as u64 }.into());
+        }
+        let need = ENTRIES_AT + depth as usize * size_of::<Entry>();
+        if need != seg.len() {
+            return Err(OpenError::Truncated { path, expected: need as u64, actual: seg.len() as u64 }.into());
+        }
+        if h.policy > 1 {
+            return Err(OpenError::BadHeader { path, field: "policy", value: h.policy as u64 }.into());
+        }
+        if str_field(&h.name) != name {
+            return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
+        }
+        Ok(RingSeg { seg, depth, name: name.to_string() })
+    }
+
+    pub fn header(&self) -> &TopicHeader {
+        // SAFETY: validated on open.
+        unsafe { self.seg.at::<TopicHeader>(64) }
+    }
+    fn sub(&self, i: usize) -> &SubEntry {
+        // SAFETY: i < MAX_SUBS; the table lies within the validated segment.
+        unsafe { self.seg.at::<SubEntry>(SUBS_AT + (i % MAX_SUBS) * size_of::<SubEntry>()) }
+    }
+    fn entry(&self, pos: u64) -> &Entry {
+        let i = (pos % self.depth as u64) as usize;
+        // SAFETY: i < depth; entries lie within the validated segment.
+        unsafe { self.seg.at::<Entry>(ENTRIES_AT + i * size_of::<Entry>()) }
+    }
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn policy(&self) -> Policy {
+        if self.header().policy == 1 { Policy::Reliable } else { Policy::Latest }
+    }
+    pub fn type_name(&self) -> String {
+        str_field(&self.header().type_name)
+    }
+
+    /// Read the complete entry at `pos`, if it still holds that position.
+    fn read_entry(&self, pos: u64) -> Option<Descriptor> {
+        let e = self.entry(pos);
+        // Acquire: pairs with the writer's Release stamp store; the words below are its.
+        let s1 = e.stamp.load(Ordering::Acquire);
+        if s1 != 2 * pos + 2 {
+            return None;
+        }
+        let mut w = [0u64; 8];
+        for (d, s) in w.iter_mut().zip(&e.desc) {
+            // Relaxed: validated by the stamp re-check after the Acquire fence.
+            *d = s.load(Ordering::Relaxed);
+        }
+        // Acquire fence: the word loads above happen before the second stamp load.
+        fence(Ordering::Acquire);
+        (e.stamp.load(Ordering::Relaxed) == s1).then(|| Descriptor::from_words(w))
+    }
+
+    // ---- writer side -------------------------------------------------------------------------
+
+    fn lock(&self, ns: &Namespace) {
+        let me = ((ns.holder_index() as u64 + 1) << 32) | std::process::id() as u64;
+        let h = self.header();
+        let mut spins = 0u32;
+        loop {
+            // Acquire: pairs with the previous holder's Release unlock (its ring writes).
+            match h.lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(cur) => {
+                    spins += 1;
+                    if spins < 100 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                    if spins % 2000 == 0 && cur != 0 && !self.locker_alive(ns, cur) {
+                        // Take over a dead writer's lock and repair what it left.
+                        if h.lock.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                            self.repair(ns);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn locker_alive(&self, ns: &Namespace, lock: u64) -> bool {
+        let idx = (lock >> 32) as u32;
+        let pid = lock as u32;
+        if idx == 0 || idx as usize > registry::MAX_HOLDERS {
+            return false;
+        }
+        let w = ns.inner.registry.entry(idx - 1).word.load(Ordering::Acquire);
+        registry::pid(w) == pid && registry::st(w) == ST_ACTIVE && ns.inner.registry.process_alive(idx - 1, w)
+    }
+
+    fn unlock(&self) {
+        // Release: our entry, head and slot-word changes happen before the next writer's lock.
+        self.header().lock.store(0, Ordering::Release);
+    }
+
+    /// Under the lock: finish a dead writer's publish and recompute topic references.
+    fn repair(&self, ns: &Namespace) {
+        let h = self.header();
+        let head = h.head.load(Ordering::Relaxed);
+        if self.entry(head).stamp.load(Ordering::Acquire) == 2 * head + 2 {
+            // Release: publish the completed entry.
+            h.head.store(head + 1, Ordering::Release);
+        }
+        self.recompute_refs(ns);
+    }
+
+    /// Under the lock: a slot keeps this topic's bit iff a complete entry names it.
+    fn recompute_refs(&self, ns: &Namespace) -> u32 {
+        let hidx = self.header().holder.load(Ordering::Acquire);
+        if hidx == 0 {
+            return 0;
+        }
+        let bit = hidx - 1;
+        let head = self.header().head.load(Ordering::Acquire);
+        let live: Vec<Descriptor> = (head.saturating_sub(self.depth as u64)..head).filter_map(|p| self.read_entry(p)).filter(|d| is_payload(d)).collect();
+        let mut freed = 0;
+        for id in 0..MAX_POOLS as u8 {
+            let Some(pool) = ns.pool_existing(id) else { continue };
+            for i in 0..pool.slots() {
+                let s = pool.slot(i);
+                // Acquire: see the slot's generation as of the word we read.
+                if s.word.load(Ordering::Acquire) & (1u64 << bit) == 0 {
+                    continue;
+                }
+                let g = s.generation.load(Ordering::Relaxed);
+                if !live.iter().any(|d| d.pool == id && d.slot == i && d.generation == g) && pool.release(i, bit) == word::Removed::Freed {
+                    freed += 1;
+                }
+            }
+        }
+        freed
+    }
+
+    /// Under the lock: the topic's holder index, allocating one on first payload send.
+    fn topic_holder(&self, ns: &Namespace) -> Result<u32, OpenError> {
+        let h = self.header();
+        let cur = h.holder.load(Ordering::Acquire);
+        if cur != 0 {
+            return Ok(cur - 1);
+        }
+        let idx = ns.inner.registry.claim(KIND_TOPIC, &self.name)?;
+        // Release: the registry entry is complete before the ring names it.
+        h.holder.store(idx + 1, Ordering::Release);
+        Ok(idx)
+    }
+
+    /// Publish `desc` (whose slot, if any, the caller holds through `hold`).
+    pub fn send(&self, ns: &Namespace, mut desc: Descriptor, hold: Option<&SlotRef>, timeout: Duration) -> Result<u64, SendError> {
+        let h = self.header();
+        let start = Instant::now();
+        loop {
+            self.lock(ns);
+            if self.policy() == Policy::Latest || self.has_room(ns) {
+                break;
+            }
+            self.unlock();
+            // SeqCst: Dekker pair with a subscriber's progress bump / writer_waiters load.
+            h.writer_waiters.fetch_add(1, Ordering::SeqCst);
+            let seen = h.progress.load(Ordering::SeqCst);
+            let room = self.has_room(ns);
+            if !room {
+                let left = timeout.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    h.writer_waiters.fetch_sub(1, Ordering::SeqCst);
+                    ns.reap();
+                    if self.has_room(ns) {
+                        continue;
+                    }
+                    return Err(SendError::Timeout { topic: self.name.clone(), waited_ms: start.elapsed().as_millis() as u64 });
+                }
+                crate::futex::wait(&h.progress, seen, left.min(Duration::from_millis(20)));
+            }
+            h.writer_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+        let result = (|| {
+            if let Some(r) = hold {
+                let bit = self.topic_holder(ns)?;
+                let pool = ns.pool_existing(r.pool()).expect("held pool is open");
+                // The sender holds the slot, so it is READY with a non-empty bitmap.
+                word::add_holder(&pool.slot(r.slot()).word, bit, word::tag_of(r.generation())).map_err(|_| SendError::Descriptor {
+                    topic: self.name.clone(),
+                    source: crate::error::DescriptorError::Stale { pool: r.pool(), slot: r.slot(), expected: r.generation(), found: 0 },
+                })?;
+            }
+            let pos = h.head.load(Ordering::Relaxed);
+            let old = if pos >= self.depth as u64 { self.read_entry(pos - self.depth as u64) } else { None };
+            desc.sequence = if desc.sequence == 0 { pos + 1 } else { desc.sequence };
+            let e = self.entry(pos);
+            // Relaxed + Release fence: readers that see a word of the new descriptor see the
+            // odd stamp (their re-check fails) — the seqlock write protocol.
+            e.stamp.store(2 * pos + 1, Ordering::Relaxed);
+            fence(Ordering::Release);
+            for (d, s) in e.desc.iter().zip(desc.to_words()) {
+                d.store(s, Ordering::Relaxed);
+            }
+            // Release: the descriptor words happen before the complete stamp.
+            e.stamp.store(2 * pos + 2, Ordering::Release);
+            // Release: readers that see the new head see the complete entry.
+            h.head.store(pos + 1, Ordering::Release);
+            h.sent.fetch_add(1, Ordering::Relaxed);
+            if let Some(old) = old.filter(is_payload) {
+                self.drop_ref(ns, &old, pos + 1);
+            }
+            Ok(desc.sequence)
+        })();
+        self.unlock();
+        // SeqCst: Dekker pair with a receiver's waiters++ then notify load.
+        h.notify.fetch_add(1, Ordering::SeqCst);
+        if h.waiters.load(Ordering::SeqCst) > 0 {
+            crate::futex::wake_all(&h.notify);
+        }
+        result
+    }
+
+    /// Under the lock: the entry naming `old` was overwritten; drop the topic's reference unless
+    /// another live entry names the same slot generation.
+    fn drop_ref(&self, ns: &Namespace, old: &Descriptor, head: u64) {
+        let hidx = self.header().holder.load(Ordering::Acquire);
+        if hidx == 0 {
+            return;
+        }
+        let still = (head.saturating_sub(self.depth as u64)..head).filter_map(|p| self.read_entry(p)).any(|d| d.pool == old.pool && d.slot == old.slot && d.generation == old.generation);
+        if still {
+            return;
+        }
+        let Some(pool) = ns.pool_existing(old.pool) else { return };
+        if old.slot >= pool.slots() {
+            return;
+        }
+        // Relaxed: stable while the topic bit is set (the slot cannot be freed and reclaimed).
+        if pool.slot(old.slot).generation.load(Ordering::Relaxed) == old.generation {
+            pool.release(old.slot, hidx - 1);
+        }
+    }
+
+    fn live_subscriber(&self, ns: &Namespace, owner: u64) -> bool {
+        let idx = (owner & 0xff) as u32;
+        if idx == 0 || idx as usize > registry::MAX_HOLDERS {
+            return false;
+        }
+        let w = ns.inner.registry.entry(idx - 1).word.load(Ordering::Acquire);
+        registry::pid(w) == (owner >> 32) as u32 && registry::st(w) == ST_ACTIVE
+    }
+
+    fn has_room(&self, ns: &Namespace) -> bool {
+        let head = self.header().head.load(Ordering::Acquire);
+        (0..MAX_SUBS).all(|i| {
+            let s = self.sub(i);
+            // Acquire: pairs with the subscriber's Release of owner/cursor.
+            let owner = s.owner.load(Ordering::Acquire);
+            owner == 0 || !self.live_subscriber(ns, owner) || head < s.cursor.load(Ordering::Acquire) + self.depth as u64
+        })
+    }
+
+    // ---- reader side -------------------------------------------------------------------------
+
+    fn claim_sub(&self, ns: &Namespace) -> Result<usize, TopicError> {
+        let owner = (ns.holder_index() as u64 + 1) | ((std::process::id() as u64) << 32);
+        for attempt in 0..2 {
+            for i in 0..MAX_SUBS {
+                let s = self.sub(i);
+                let cur = s.owner.load(Ordering::Acquire);
+                let reusable = cur == 0 || !self.live_subscriber(ns, cur);
+                // AcqRel: we own the entry from here.
+                if reusable && s.owner.compare_exchange(cur, owner, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                    let head = self.header().head.load(Ordering::Acquire);
+                    // Release: the cursor is valid before a reliable writer reads it.
+                    s.cursor.store(head.saturating_sub(1), Ordering::Release);
+                    s.misses.store(0, Ordering::Relaxed);
+                    s.received.store(0, Ordering::Relaxed);
+                    return Ok(i);
+                }
+            }
+            if attempt == 0 {
+                ns.reap();
+            }
+        }
+        Err(TopicError::TooManySubscribers { topic: self.name.clone(), limit: MAX_SUBS })
+    }
+
+    fn release_sub(&self, i: usize) {
+        // Release: our cursor updates are done.
+        self.sub(i).owner.store(0, Ordering::Release);
+        let h = self.header();
+        h.progress.fetch_add(1, Ordering::SeqCst);
+        if h.writer_waiters.load(Ordering::SeqCst) > 0 {
+            crate::futex::wake_all(&h.progress);
+        }
+    }
+
+    /// Next entry for subscriber `sub` (cursor in `*cursor`), with its slot hold.
+    fn try_recv(&self, ns: &Namespace, sub: usize, cursor: &mut u64) -> Result<Option<(Descriptor, Option<SlotRef>)>, RecvError> {
+        let h = self.header();
+        let s = self.sub(sub);
+        loop {
+            // Acquire: pairs with the writer's Release of head.
+            let head = h.head.load(Ordering::Acquire);
+            if *cursor >= head {
+                return Ok(None);
+            }
+            if head - *cursor > self.depth as u64 {
+                let missed = head - *cursor - self.depth as u64;
+                s.misses.fetch_add(missed, Ordering::Relaxed);
+                *cursor = head - self.depth as u64;
+            }
+            let pos = *cursor;
+            *cursor += 1;
+            let Some(d) = self.read_entry(pos) else {
+                s.misses.fetch_add(1, Ordering::Relaxed);
+                self.advance(s, *cursor);
+                continue;
+            };
+            let hold = if is_payload(&d) {
+                match ns.resolve(&d) {
+                    Ok(r) => Some(r),
+                    Err(crate::error::DescriptorError::Stale { .. }) => {
+                        s.misses.fetch_add(1, Ordering::Relaxed);
+                        self.advance(s, *cursor);
+                        continue;
+                    }
+                    Err(e) => return Err(RecvError::Corrupt { topic: self.name.clone(), what: e.to_string() }),
+                }
+            } else {
+                None
+            };
+            s.received.fetch_add(1, Ordering::Relaxed);
+            self.advance(s, *cursor);
+            return Ok(Some((d, hold)));
+        }
+    }
+
+    fn advance(&self, s: &SubEntry, cursor: u64) {
+        // Release: a reliable writer that reads this cursor may overwrite what we read.
+        s.cursor.store(cursor, Ordering::Release);
+        if self.policy() == Policy::Reliable {
+            let h = self.header();
+            h.progress.fetch_add(1, Ordering::SeqCst);
+            if h.writer_waiters.load(Ordering::SeqCst) > 0 {
+                crate::futex::wake_all(&h.progress);
+            }
+        }
+    }
+
+    // ---- reaping -----------------------------------------------------------------------------
+
+    /// Drop dead openers, publishers and subscribers; repair a dead writer's lock; dissolve the
+    /// topic's references when no process has it open. Returns slots freed.
+    pub fn reap(&self, ns: &Namespace, dead_mask: u64) -> u32 {
+        let h = self.header();
+        // AcqRel: clear dead bits atomically with concurrent openers.
+        h.openers.fetch_and(!dead_mask, Ordering::AcqRel);
+        h.publishers.fetch_and(!dead_mask, Ordering::AcqRel);
+        for i in 0..MAX_SUBS {
+            let s = self.sub(i);
+            let owner = s.owner.load(Ordering::Acquire);
+            if owner != 0 && !self.live_subscriber(ns, owner) {
+                let _ = s.owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
+        let lock = h.lock.load(Ordering::Acquire);
+        let dead_locker = lock != 0 && !self.locker_alive(ns, lock);
+        let orphaned = h.openers.load(Ordering::Acquire) == 0 && h.holder.load(Ordering::Acquire) != 0;
+        if !dead_locker && !orphaned {
+            return 0;
+        }
+        // `lock` takes over a dead writer's lock and repairs the ring.
+        self.lock(ns);
+        let freed = if h.openers.load(Ordering::Acquire) == 0 { self.dissolve(ns) } else { 0 };
+        self.unlock();
+        freed
+    }
+
+    /// Under the lock, with no openers: release every reference and the topic's holder entry.
+    fn dissolve(&self, ns: &Namespace) -> u32 {
+        let h = self.header();
+        let hidx = h.holder.load(Ordering::Acquire);
+        if hidx == 0 {
+            return 0;
+        }
+        let bit = hidx - 1;
+        let mut freed = 0;
+        for id in 0..MAX_POOLS as u8 {
+            if let Some(pool) = ns.pool_existing(id) {
+                freed += pool.clear_holder(bit);
+            }
+        }
+        // Release: the bits are cleared before the index can be claimed again.
+        h.holder.store(0, Ordering::Release);
+        ns.inner.registry.free(bit);
+        freed
+    }
+}
+
+fn is_payload(d: &Descriptor) -> bool {
+    d.kind != kind::INLINE && d.kind != kind::EMPTY
+}
+
+// ---- handles -----------------------------------------------------------------------------------
+
+/// Process-wide state of one open topic (shared by its publishers and subscribers here).
+pub struct TopicShared {
+    ns: Namespace,
+    ring: RingSeg,
+}
+
+impl Drop for TopicShared {
+    fn drop(&mut self) {
+        let bit = 1u64 << self.ns.holder_index();
+        let h = self.ring.header();
+        h.publishers.fetch_and(!bit, Ordering::AcqRel);
+        // AcqRel: the last closer sees every other closer's clear.
+        let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
+        if prev & !bit == 0 {
+            self.ring.lock(&self.ns);
+            if h.openers.load(Ordering::Acquire) == 0 {
+                self.ring.dissolve(&self.ns);
+            }
+            self.ring.unlock();
+        }
+    }
+}
+
+/// Options for opening a topic.
+#[derive(Debug, Clone)]
+pub struct TopicOptions {
+    pub ty: TopicType,
+    pub depth: u32,
+    pub policy: Policy,
+}
+
+impl Default for TopicOptions {
+    fn default() -> Self {
+        TopicOptions { ty: TopicType::default(), depth: DEFAULT_DEPTH, policy: Policy::Latest }
+    }
+}
+
+/// A handle on a topic ring in this process.
+#[derive(Clone)]
+pub struct Topic {
+    shared: Arc<TopicShared>,
+}
+
+impl std::fmt::Debug for Topic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Topic({})", self.shared.ring.name)
+    }
+}
+
+impl Namespace {
+    /// Open (creating if needed) topic `name`. An existing topic keeps its depth and policy;
+    /// a different message type is `TopicError::TypeMismatch` naming both.
+    pub fn topic(&self, name: &str, opts: &TopicOptions) -> Result<Topic, TopicError> {
+        let mut open = self.inner.topics.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|(_, w)| w.strong_count() > 0);
+        if let Some(shared) = open.iter().find(|(n, _)| n == name).and_then(|(_, w)| w.upgrade()) {
+            let existing = shared.ring.type_name();
+            if !opts.ty.name.is_empty() && !existing.is_empty() && existing != opts.ty.name {
+                return Err(TopicError::TypeMismatch { topic: name.to_string(), existing, requested: opts.ty.name.clone() });
+            }
+            return Ok(Topic { shared });
+        }
+        let ring = RingSeg::open_or_create(&self.inner.dir, name, &opts.ty, opts.depth, opts.policy)?;
+        // AcqRel: register as opener.
+        ring.header().openers.fetch_or(1u64 << self.holder_index(), Ordering::AcqRel);
+        let shared = Arc::new(TopicShared { ns: self.clone(), ring });
+        open.push((name.to_string(), Arc::downgrade(&shared)));
+        Ok(Topic { shared })
+    }
+
+    /// Topic names that exist in this namespace.
+    pub fn topic_names(&self) -> Vec<String> {
+        topic_names(&self.inner.dir)
+    }
+}
+
+impl Topic {
+    pub fn name(&self) -> &str {
+        &self.shared.ring.name
+    }
+    pub fn depth(&self) -> u32 {
+        self.shared.ring.depth
+    }
+    pub fn policy(&self) -> Policy {
+        self.shared.ring.policy()
+    }
+    pub fn type_name(&self) -> String {
+        self.shared.ring.type_name()
+    }
+    pub fn namespace(&self) -> &Namespace {
+        &self.shared.ns
+    }
+    pub fn ring(&self) -> &RingSeg {
+        &self.shared.ring
+    }
+
+    /// A publisher on this topic.
+    pub fn publisher(&self) -> Publisher {
+        let bit = 1u64 << self.shared.ns.holder_index();
+        // Relaxed: statistics bitmap.
+        self.shared.ring.header().publishers.fetch_or(bit, Ordering::Relaxed);
+        Publisher { topic: self.clone(), timeout: Duration::from_secs(1) }
+    }
+
+    /// A subscriber; it starts at the newest entry.
+    pub fn subscriber(&self) -> Result<Subscriber, TopicError> {
+        let sub = self.shared.ring.claim_sub(&self.shared.ns)?;
+        let cursor = self.shared.ring.sub(sub).cursor.load(Ordering::Acquire);
+        Ok(Subscriber { topic: self.clone(), sub, cursor, spin: false })
+    }
+
+    /// Messages sent so far.
+    pub fn sent(&self) -> u64 {
+        self.shared.ring.header().sent.load(Ordering::Relaxed)
+    }
+
+    /// The newest published entry, with its hold, without a subscriber.
+    pub fn latest(&self) -> Option<(Descriptor, Option<SlotRef>)> {
+        let ring = &self.shared.ring;
+        let head = ring.header().head.load(Ordering::Acquire);
+        if head == 0 {
+            return None;
+        }
+        let d = ring.read_entry(head - 1)?;
+        if is_payload(&d) {
+            let r = self.shared.ns.resolve(&d).ok()?;
+            Some((d, Some(r)))
+        } else {
+            Some((d, None))
+        }
+    }
+}
+
+/// Sends descriptors (and inline messages) into a topic.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    topic: Topic,
+    timeout: Duration,
+}
+
+impl Publisher {
+    /// How long a reliable send may wait for the slowest subscriber (default 1 s).
+    pub fn set_timeout(&mut self, t: Duration) {
+        self.timeout = t;
+    }
+    /// Publish a payload descriptor for the slot held by `hold`. Returns its sequence number.
+    pub fn send(&self, desc: Descriptor, hold: &SlotRef) -> Result<u64, SendError> {
+        let mut d = desc;
+        d.pool = hold.pool();
+        d.slot = hold.slot();
+        d.generation = hold.generation();
+        if d.kind == kind::EMPTY || d.kind == kind::INLINE {
+            d.kind = kind::BYTES;
+        }
+        d.len = d.len.min(hold.len());
+        self.topic.shared.ring.send(&self.topic.shared.ns, d, Some(hold), self.timeout)
+    }
+    /// Publish an inline message (at most [`descriptor::INLINE_CAPACITY`] bytes).
+    pub fn send_inline(&self, bytes: &[u8]) -> Result<u64, SendError> {
+        let d = Descriptor::inline(bytes).ok_or(SendError::InlineTooLarge { len: bytes.len(), max: descriptor::INLINE_CAPACITY })?;
+        self.topic.shared.ring.send(&self.topic.shared.ns, d, None, self.timeout)
+    }
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
+}
+
+/// Receives from a topic; each subscriber has its own cursor and miss counter.
+pub struct Subscriber {
+    topic: Topic,
+    sub: usize,
+    cursor: u64,
+    spin: bool,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Subscriber({}, at {})", self.topic.name(), self.cursor)
+    }
+}
+
+/// A received message: its descriptor and, for payloads, a hold on the slot.
+pub type Received = (Descriptor, Option<SlotRef>);
+
+impl Subscriber {
+    /// Spin instead of sleeping in blocking receives (lowest latency, burns a core).
+    pub fn set_spin(&mut self, spin: bool) {
+        self.spin = spin;
+    }
+
+    /// The next unread message, or None.
+    pub fn try_recv(&mut self) -> Result<Option<Received>, RecvError> {
+        let ring = &self.topic.shared.ring;
+        ring.try_recv(&self.topic.shared.ns, self.sub, &mut self.cursor)
+    }
+
+    /// The next message, waiting up to `timeout` (futex sleep, or spinning if enabled).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Received>, RecvError> {
+        if let Some(m) = self.try_recv()? {
+            return Ok(Some(m));
+        }
+        let start = Instant::now();
+        let topic = self.topic.clone();
+        let h = topic.shared.ring.header();
+        if self.spin {
+            while start.elapsed() < timeout {
+                if let Some(m) = self.try_recv()? {
+                    return Ok(Some(m));
+                }
+                std::hint::spin_loop();
+            }
+            return Ok(None);
+        }
+        loop {
+            // SeqCst: Dekker pair with the sender's notify bump / waiters load.
+            h.waiters.fetch_add(1, Ordering::SeqCst);
+            let seen = h.notify.load(Ordering::SeqCst);
+            let got = self.try_recv();
+            if !matches!(got, Ok(None)) {
+                h.waiters.fetch_sub(1, Ordering::SeqCst);
+                return got;
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            if !left.is_zero() {
+                crate::futex::wait(&h.notify, seen, left);
+            }
+            h.waiters.fetch_sub(1, Ordering::SeqCst);
+            if start.elapsed() >= timeout {
+                return self.try_recv();
+            }
+        }
+    }
+
+    /// Skip to the newest message and return it.
+    pub fn latest(&mut self) -> Result<Option<Received>, RecvError> {
+        let head = self.topic.shared.ring.header().head.load(Ordering::Acquire);
+        if head > self.cursor + 1 {
+            let skipped = head - 1 - self.cursor;
+            self.topic.shared.ring.sub(self.sub).misses.fetch_add(skipped, Ordering::Relaxed);
+            self.cursor = head - 1;
+        }
+        self.try_recv()
+    }
+
+    /// Messages this subscriber missed (overwritten before it read them).
+    pub fn misses(&self) -> u64 {
+        self.topic.shared.ring.sub(self.sub).misses.load(Ordering::Relaxed)
+    }
+    pub fn received(&self) -> u64 {
+        self.topic.shared.ring.sub(self.sub).received.load(Ordering::Relaxed)
+    }
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.topic.shared.ring.release_sub(self.sub);
+    }
+}
+
+/// Statistics of one topic (see `stats.rs`).
+#[derive(Debug, Clone)]
+pub struct TopicStats {
+    pub name: String,
+    pub type_name: String,
+    pub depth: u32,
+    pub policy: Policy,
+    pub publishers: u32,
+    pub subscribers: u32,
+    pub openers: u32,
+    pub sent: u64,
+    pub misses: u64,
+}
+
+impl RingSeg {
+    pub fn stats(&self) -> TopicStats {
+        let h = self.header();
+        let mut subscribers = 0;
+        let mut misses = 0;
+        for i in 0..MAX_SUBS {
+            let s = self.sub(i);
+            if s.owner.load(Ordering::Relaxed) != 0 {
+                subscribers += 1;
+                misses += s.misses.load(Ordering::Relaxed);
+            }
+        }
+        TopicStats {
+            name: self.name.clone(),
+            type_name: self.type_name(),
+            depth: self.depth,
+            policy: self.policy(),
+            publishers: h.publishers.load(Ordering::Relaxed).count_ones(),
+            subscribers,
+            openers: h.openers.load(Ordering::Relaxed).count_ones(),
+            sent: h.sent.load(Ordering::Relaxed),
+            misses,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+use std::time::Duration;
+use tensorbus_pool::*;
+
+fn ns(tag: &str) -> (Namespace, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("tb-smoke-{}-{}", tag, std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    (Namespace::open_dir(&dir, PoolConfig::parse("4Kx8,64Kx2").unwrap()).unwrap(), dir)
+}
+
+#[test]
+fn send_recv_payload_and_inline() {
+    let (ns, dir) = ns("a");
+    let t = ns.topic("cam", &TopicOptions::default()).unwrap();
+    let p = t.publisher();
+    let mut s = t.subscriber().unwrap();
+    for i in 0..10u8 {
+        let mut m = ns.try_acquire(100).unwrap();
+        m.as_mut_slice().fill(i);
+        let r = m.freeze();
+        p.send(r.descriptor(), &r).unwrap();
+        drop(r);
+        let (d, h) = s.recv_timeout(Duration::from_millis(100)).unwrap().unwrap();
+        assert_eq!(d.len, 100);
+        assert!(h.unwrap().as_slice().iter().all(|&b| b == i));
+    }
+    p.send_inline(b"hello").unwrap();
+    let (d, h) = s.try_recv().unwrap().unwrap();
+    assert!(h.is_none());
+    let (raw, n) = d.inline_bytes().unwrap();
+    assert_eq!(&raw[..n], b"hello");
+    assert!(ns.stats().used_slots() <= 4);
+    drop((s, p, t));
+    assert_eq!(ns.stats().used_slots(), 0, "{:?}", ns.stats());
+    drop(ns);
+    std::fs::remove_dir_all(dir).ok();
+}
