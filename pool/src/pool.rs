@@ -180,10 +180,19 @@ impl Pool {
         for k in 0..self.slots {
             let i = (start + k) % self.slots;
             let s = self.slot(i);
-            // Relaxed: the generation is only written by the owner of a WRITING slot; a racing
-            // claimer that reads an old value loses the CAS below (the word changed).
-            let gen = s.generation.load(Ordering::Relaxed).wrapping_add(1).max(1);
-            if word::try_claim(&s.word, holder, word::tag_of(gen)) {
+            // Relaxed: a guess, checked after the CAS below.
+            let guess = s.generation.load(Ordering::Relaxed).wrapping_add(1).max(1);
+            if word::try_claim(&s.word, holder, word::tag_of(guess)) {
+                // The guess may be stale: between the load above and the CAS, other claimers can
+                // claim and free this slot any number of times (the word is FREE again, so the
+                // CAS still succeeds). Two claims would then share a generation and a stale
+                // descriptor would resolve to a newer frame. Re-read now that we own the slot:
+                // the CAS's Acquire pairs with the previous owner's Release (freeze or release),
+                // so this load sees its generation. Fix the word's tag if the guess was wrong.
+                let gen = s.generation.load(Ordering::Relaxed).wrapping_add(1).max(1);
+                if gen != guess {
+                    word::retag(&s.word, word::tag_of(gen));
+                }
                 // Relaxed: published by freeze's Release on the word.
                 s.generation.store(gen, Ordering::Relaxed);
                 s.writer_pid.store(std::process::id(), Ordering::Relaxed);

@@ -76,6 +76,21 @@ pub fn try_claim(w: &AtomicU64, holder: u32, tag: u64) -> bool {
         .is_ok()
 }
 
+/// Replace the tag of a WRITING slot; only its writer calls this, right after `try_claim` when
+/// the tag it guessed turned out stale (see `Pool::try_claim`). Relaxed: no one can take a hold
+/// on a WRITING slot, and `freeze`'s Release publishes the new tag with the payload.
+#[inline]
+pub fn retag(w: &AtomicU64, tag_new: u64) {
+    let mut cur = w.load(Ordering::Relaxed);
+    while state(cur) == WRITING {
+        let new = make(WRITING, tag_new, holders(cur));
+        match w.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
 /// WRITING -> READY, keeping the holders. Release: publishes the payload written under the lease
 /// to every reader whose CAS later acquires this word.
 #[inline]
