@@ -1,0 +1,1 @@
+//! DLPack (todo)
