@@ -195,7 +195,7 @@ impl Pool {
                 }
                 // Relaxed: published by freeze's Release on the word.
                 s.generation.store(gen, Ordering::Relaxed);
-                s.writer_pid.store(std::process::id(), Ordering::Relaxed);
+                s.writer_pid.store(crate::process::current_pid(), Ordering::Relaxed);
                 h.hint.store(i + 1, Ordering::Relaxed);
                 h.claims.fetch_add(1, Ordering::Relaxed);
                 return Some((i, gen));

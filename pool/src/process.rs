@@ -38,9 +38,29 @@ pub fn is_alive(pid: u32, start: u64) -> bool {
     }
 }
 
-/// This process's pid.
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn forget_pid() {
+    // Relaxed: the forked child is single-threaded at this point.
+    PID.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// This process's pid, cached: `std::process::id()` is a `getpid` syscall (glibc stopped
+/// caching it), and it sat on the claim and send hot paths. A fork resets the cache.
 pub fn current_pid() -> u32 {
-    std::process::id()
+    // Relaxed: every thread computes the same value; a racing store writes the same pid.
+    let p = PID.load(std::sync::atomic::Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    static ATFORK: std::sync::Once = std::sync::Once::new();
+    // SAFETY: registers a handler that only does an atomic store (async-signal-safe).
+    ATFORK.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_pid));
+    });
+    let p = std::process::id();
+    PID.store(p, std::sync::atomic::Ordering::Relaxed);
+    p
 }
 
 #[cfg(test)]

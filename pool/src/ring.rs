@@ -297,7 +297,7 @@ impl RingSeg {
     // ---- writer side -------------------------------------------------------------------------
 
     fn lock(&self, ns: &Namespace) {
-        let me = ((ns.holder_index() as u64 + 1) << 32) | std::process::id() as u64;
+        let me = ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64;
         let h = self.header();
         let mut spins = 0u32;
         loop {
@@ -500,7 +500,7 @@ impl RingSeg {
     // ---- reader side -------------------------------------------------------------------------
 
     fn claim_sub(&self, ns: &Namespace) -> Result<usize, TopicError> {
-        let owner = (ns.holder_index() as u64 + 1) | ((std::process::id() as u64) << 32);
+        let owner = (ns.holder_index() as u64 + 1) | ((crate::process::current_pid() as u64) << 32);
         for attempt in 0..2 {
             for i in 0..MAX_SUBS {
                 let s = self.sub(i);
