@@ -351,14 +351,14 @@ pub unsafe fn view_foreign(t: *const DLTensor) -> Result<ForeignView, DLPackErro
     } else {
         let mut s = Vec::with_capacity(ndim);
         let mut span: u64 = 0; // largest element offset reachable
-        for axis in 0..ndim {
+        for (axis, &n) in shape.iter().enumerate() {
             // SAFETY: strides is non-null with ndim readable elements (caller contract).
             let st = unsafe { *t.strides.add(axis) };
             if st < 0 {
                 return Err(DLPackError::BadStride { axis, stride: st });
             }
-            if shape[axis] > 0 {
-                span = (st as u64).checked_mul(shape[axis] as u64 - 1).and_then(|x| x.checked_add(span)).ok_or(DLPackError::Overflow)?;
+            if n > 0 {
+                span = (st as u64).checked_mul(n as u64 - 1).and_then(|x| x.checked_add(span)).ok_or(DLPackError::Overflow)?;
             }
             s.push(st);
         }

@@ -301,8 +301,8 @@ impl PayloadMeta {
             0 if ndim > INLINE_DIMS => return Err(PayloadError::BadMeta { reason: "more than 6 dims but the metadata area was never written" }),
             0 => {}
             META_VERSION => {
-                for i in INLINE_DIMS..ndim {
-                    dims[i] = u32::from_le_bytes(area.dims_hi[i - INLINE_DIMS]) as usize;
+                for (dim, raw) in dims[INLINE_DIMS..ndim.max(INLINE_DIMS)].iter_mut().zip(area.dims_hi) {
+                    *dim = u32::from_le_bytes(raw) as usize;
                 }
             }
             _ => return Err(PayloadError::BadMeta { reason: "unknown metadata version" }),
