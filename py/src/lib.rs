@@ -1,3 +1,31 @@
+//! `tensorbus._native`: the PyO3 bindings. One binding file per core module (payload, image,
+//! points, tensor, dlpack, topic, namespace); the Python package `tensorbus`
+//! (py/python/tensorbus) re-exports the public names.
+
 use pyo3::prelude::*;
+
+mod array;
+mod dlpack;
+mod errors;
+mod image;
+mod namespace;
+mod payload;
+mod points;
+mod tensor;
+mod topic;
+
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> { Ok(()) }
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(namespace::pool_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::reap, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::use_namespace, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::_shutdown, m)?)?;
+    m.add_class::<payload::PyPayload>()?;
+    m.add_class::<image::PyImage>()?;
+    m.add_class::<image::PyDepthImage>()?;
+    m.add_class::<points::PyPointCloud>()?;
+    m.add_class::<tensor::PyTensor>()?;
+    m.add_class::<topic::PyTopic>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,36 @@
+"""tensorbus: a zero-copy shared-memory tensor pool for robotics and ML pipelines.
+
+A frame lives once in a shared-memory pool slot; every process views it as NumPy, PyTorch or
+JAX without a copy. Only a 64-byte descriptor travels through a topic ring.
+
+Example:
+    >>> import tensorbus as tb
+    >>> img = tb.Image(480, 640, "rgb8")      # loan a slot
+    >>> img.to_numpy()[:] = 0                  # fill it in place
+    >>> t = img.to_torch()                     # zero-copy view
+"""
+
+import atexit as _atexit
+
+from . import _native
+from ._errors import *  # noqa: F401,F403
+from ._errors import __all__ as _error_names
+from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, pool_stats, reap, use_namespace
+
+__version__ = _native.__version__
+
+_atexit.register(_native._shutdown)
+
+__all__ = [
+    "Image",
+    "DepthImage",
+    "PointCloud",
+    "Tensor",
+    "Payload",
+    "Topic",
+    "pool_stats",
+    "reap",
+    "use_namespace",
+    "__version__",
+    *_error_names,
+]

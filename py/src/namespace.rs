@@ -1,0 +1,103 @@
+//! Binds `tensorbus_pool::Namespace`: the process's default namespace, `pool_stats()`, `reap()`.
+
+use crate::errors::open_err;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use std::sync::Mutex;
+use tensorbus_pool::Namespace;
+
+static DEFAULT: Mutex<Option<Namespace>> = Mutex::new(None);
+
+/// The namespace payloads and topics use (opened on first use from the environment).
+pub fn default_ns() -> PyResult<Namespace> {
+    let mut g = DEFAULT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(ns) = g.as_ref() {
+        return Ok(ns.clone());
+    }
+    let ns = Namespace::open(None).map_err(open_err)?;
+    *g = Some(ns.clone());
+    Ok(ns)
+}
+
+/// Switch the default namespace (by name, and optionally the base directory).
+#[pyfunction]
+#[pyo3(signature = (name=None, shm_dir=None))]
+pub fn use_namespace(py: Python<'_>, name: Option<String>, shm_dir: Option<String>) -> PyResult<String> {
+    let dir = match shm_dir {
+        Some(d) => std::path::PathBuf::from(d).join(name.as_deref().unwrap_or("default")),
+        None => tensorbus_pool::segment::namespace_dir(name.as_deref()),
+    };
+    let ns = py.detach(|| Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default())).map_err(open_err)?;
+    *DEFAULT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns);
+    Ok(dir.display().to_string())
+}
+
+/// Drop this process's default namespace handle (called at interpreter exit).
+#[pyfunction]
+pub fn _shutdown() {
+    DEFAULT.lock().unwrap_or_else(|e| e.into_inner()).take();
+}
+
+/// Release the holds of dead processes; returns {"processes": n, "slots_freed": n}.
+#[pyfunction]
+pub fn reap(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let ns = default_ns()?;
+    let r = py.detach(|| ns.reap());
+    let d = PyDict::new(py);
+    d.set_item("processes", r.processes)?;
+    d.set_item("slots_freed", r.slots_freed)?;
+    Ok(d)
+}
+
+/// The namespace report: pools, participants, topics.
+#[pyfunction]
+pub fn pool_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let ns = default_ns()?;
+    let s = py.detach(|| ns.stats());
+    let d = PyDict::new(py);
+    d.set_item("dir", &s.dir)?;
+    d.set_item("used_slots", s.used_slots())?;
+    d.set_item("reaps", s.reaps)?;
+    let pools = PyList::empty(py);
+    for p in &s.pools {
+        let pd = PyDict::new(py);
+        pd.set_item("id", p.id)?;
+        pd.set_item("slot_size", p.slot_size)?;
+        pd.set_item("slots", p.slots)?;
+        pd.set_item("used", p.used)?;
+        pd.set_item("free", p.slots - p.used)?;
+        let holders = PyDict::new(py);
+        for (who, n) in &p.holders {
+            holders.set_item(who, n)?;
+        }
+        pd.set_item("holders", holders)?;
+        pools.append(pd)?;
+    }
+    d.set_item("pools", pools)?;
+    let parts = PyList::empty(py);
+    for p in &s.participants {
+        let pd = PyDict::new(py);
+        pd.set_item("index", p.index)?;
+        pd.set_item("pid", p.pid)?;
+        pd.set_item("name", &p.name)?;
+        pd.set_item("kind", if p.is_topic { "topic" } else { "process" })?;
+        pd.set_item("alive", p.alive)?;
+        parts.append(pd)?;
+    }
+    d.set_item("participants", parts)?;
+    let topics = PyList::empty(py);
+    for t in &s.topics {
+        let td = PyDict::new(py);
+        td.set_item("name", &t.name)?;
+        td.set_item("type", &t.type_name)?;
+        td.set_item("depth", t.depth)?;
+        td.set_item("policy", if t.policy == tensorbus_pool::Policy::Reliable { "reliable" } else { "latest" })?;
+        td.set_item("publishers", t.publishers)?;
+        td.set_item("subscribers", t.subscribers)?;
+        td.set_item("sent", t.sent)?;
+        td.set_item("misses", t.misses)?;
+        topics.append(td)?;
+    }
+    d.set_item("topics", topics)?;
+    Ok(d)
+}
