@@ -37,7 +37,7 @@ test-python: develop
 	$(PY) -m pytest -q tests/python
 
 demo: develop
-	$(PY) examples/demo.py
+	$(PY) examples/demo.py --seconds 5
 
 bench:
 	cargo bench --bench pool
