@@ -1,0 +1,87 @@
+"""Payload benchmarks (issue: Image/Tensor + DLPack), measured in one run with references.
+
+    python benches/python/bench_payload.py [--markdown]
+
+Scenarios (median of repeated timings, each a batch of calls):
+- Image.from_numpy 480x640x3 and 1080x1920x3 uint8  vs  a bare NumPy copy of the same bytes
+  into a preallocated array (np.copyto), the memcpy reference;
+- to_numpy, to_torch, np.from_dlpack, torch.from_dlpack, to_jax on a shared 480p image
+  (constant in frame size: checked at 1080p too).
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+if "TENSORBUS_SHM_DIR" not in os.environ:
+    os.environ["TENSORBUS_SHM_DIR"] = tempfile.mkdtemp(prefix="tensorbus-bench-", dir="/dev/shm")
+os.environ.setdefault("TENSORBUS_NAMESPACE", "bench")
+
+import tensorbus as tb  # noqa: E402
+
+
+def per_call(fn, number, repeat=15):
+    """Median and min seconds per call over `repeat` batches of `number` calls."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t) / number)
+    return statistics.median(times), min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--markdown", action="store_true", help="print a markdown table")
+    args = ap.parse_args()
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    rows = []
+    for name, shape in [("480x640x3", (480, 640, 3)), ("1080x1920x3", (1080, 1920, 3))]:
+        src = np.random.randint(0, 255, shape, dtype=np.uint8)
+        dst = np.empty_like(src)
+        ref, _ = per_call(lambda: np.copyto(dst, src), 200 if shape[0] == 480 else 40)
+        ours, _ = per_call(lambda: tb.Image.from_numpy(src), 200 if shape[0] == 480 else 40)
+        rows.append((f"Image.from_numpy {name}", ours, ref, "np.copyto (memcpy)", "≤ 1.2×"))
+
+    for name, shape in [("480p", (480, 640, 3)), ("1080p", (1080, 1920, 3))]:
+        img = tb.Image.from_numpy(np.zeros(shape, np.uint8))
+        img.freeze()
+        base, _ = per_call(lambda: np.asarray(dst), 20000)  # a trivial NumPy call, for scale
+        for label, fn, n, target in [
+            ("to_numpy", img.to_numpy, 20000, "≤ 0.5 µs"),
+            ("to_torch", img.to_torch, 10000, "≤ 1.5 µs"),
+            ("np.from_dlpack(img)", lambda: np.from_dlpack(img), 10000, ""),
+            ("torch.from_dlpack(img)", lambda: torch.from_dlpack(img), 10000, ""),
+            ("to_jax", img.to_jax, 2000, ""),
+        ]:
+            t, _ = per_call(fn, n)
+            rows.append((f"{label} {name}", t, base, "np.asarray(array)", target))
+        del img
+
+    print(f"# tensorbus payload benchmarks — {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+          f" numpy {np.__version__}, torch {torch.__version__}, jax {jax.__version__}, {time.strftime('%Y-%m-%d')}")
+    if args.markdown:
+        print("| scenario | tensorbus | reference | ratio | reference is | target |")
+        print("| --- | ---: | ---: | ---: | --- | --- |")
+    for label, t, ref, refname, target in rows:
+        if args.markdown:
+            print(f"| {label} | {t * 1e6:.2f} µs | {ref * 1e6:.2f} µs | {t / ref:.2f}× | {refname} | {target} |")
+        else:
+            print(f"{label:32s} {t * 1e6:10.2f} us   ref {ref * 1e6:8.2f} us   ratio {t / ref:6.2f}x   ({refname}) {target}")
+    _ = jnp
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

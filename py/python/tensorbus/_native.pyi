@@ -1,0 +1,234 @@
+"""Type stubs of the compiled module ``tensorbus._native`` (re-exported by ``tensorbus``)."""
+import os
+
+from typing import Any, Literal, Optional, Sequence, Union
+
+import numpy as np
+
+__version__: str
+
+DTypeLike = Union[str, np.dtype, type, Any]
+
+class Payload:
+    """Base class of pool payloads: a loaned (writable) or shared (read-only) pool slot.
+
+    Every export is zero-copy: the array or tensor points into the slot, and keeps the slot held
+    for as long as it lives.
+    """
+
+    def to_numpy(self) -> np.ndarray:
+        """A NumPy view of the slot.
+
+        Returns:
+            An array sharing the slot's memory; writable while the payload is loaned, read-only
+            once it is shared (sent, received or frozen).
+
+        Example:
+            >>> img = Image(480, 640, "rgb8"); img.to_numpy()[:] = 0
+        """
+    def to_torch(self, device: Optional[Any] = None) -> Any:
+        """A ``torch.Tensor`` sharing the slot (via DLPack). ``device="cuda"`` copies to the GPU.
+
+        Raises:
+            TensorbusError: torch is not installed.
+        """
+    def to_jax(self) -> Any:
+        """A JAX array sharing the slot (CPU; payloads are 256-byte aligned and compact)."""
+    def as_tensor(self) -> "Tensor":
+        """A :class:`Tensor` view of the same slot (no copy). A loaned payload is frozen first."""
+    def freeze(self) -> None:
+        """Make the payload read-only and shareable (sending does this implicitly)."""
+    def __dlpack__(
+        self,
+        *,
+        stream: Optional[int] = None,
+        max_version: Optional[tuple[int, int]] = None,
+        dl_device: Optional[tuple[int, int]] = None,
+        copy: Optional[bool] = None,
+    ) -> Any:
+        """The DLPack protocol: a versioned capsule when ``max_version >= (1, 0)`` (read-only
+        flag set on shared payloads), else a legacy one.
+
+        Raises:
+            DLPackError: ``copy=True``, a ``dl_device`` other than ``(1, 0)``, or a malformed
+                ``max_version``.
+        """
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """``(1, 0)``: host memory."""
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def dtype(self) -> str:
+        """NumPy name of the element type, e.g. ``"uint8"``, ``"bfloat16"``."""
+    @property
+    def ndim(self) -> int: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def timestamp_ns(self) -> int:
+        """Capture time in ns since the Unix epoch (defaults to the loan time; settable while loaned)."""
+    @timestamp_ns.setter
+    def timestamp_ns(self, value: int) -> None: ...
+    @property
+    def frame_id(self) -> str:
+        """A short (≤ 31 bytes) frame name; settable while loaned."""
+    @frame_id.setter
+    def frame_id(self, value: str) -> None: ...
+    @property
+    def seq(self) -> int:
+        """Sequence number assigned when sent (0 before)."""
+    @property
+    def readonly(self) -> bool:
+        """True once the payload is shared."""
+    @property
+    def data_ptr(self) -> int:
+        """Address of the payload in this process (compare with ``arr.ctypes.data``)."""
+    @property
+    def slot(self) -> tuple[int, int, int]:
+        """``(pool, slot, generation)`` of the backing slot."""
+
+Encoding = Literal["mono8", "mono16", "rgb8", "bgr8", "rgba8", "bgra8", "yuv422", "mono32f", "rgb32f", "bayer_rggb8"]
+
+class Image(Payload):
+    """An image in a pool slot.
+
+    Args:
+        height: rows (> 0).
+        width: columns (> 0).
+        encoding: pixel encoding (default ``"rgb8"``).
+
+    Raises:
+        ShapeError: a non-positive dimension.
+        EncodingError: an unknown encoding.
+        PoolExhaustedError: every slot of the size class is held (the message names who holds them).
+
+    Example:
+        >>> img = Image(480, 640, "rgb8")
+        >>> img.to_numpy()[:] = frame   # fill in place, then send
+    """
+
+    def __init__(self, height: int, width: int, encoding: Encoding = "rgb8") -> None: ...
+    @staticmethod
+    def from_numpy(arr: Any, encoding: Optional[Encoding] = None) -> "Image":
+        """Copy an H×W or H×W×C array into a new pool image (one copy).
+
+        The encoding is inferred where unambiguous (uint8: mono8 / rgb8 / rgba8, uint16: mono16,
+        float32: mono32f / rgb32f). Non-contiguous arrays are copied contiguous first.
+
+        Raises:
+            EncodingError: the encoding cannot be inferred or is unknown.
+            DTypeError: the dtype does not match the encoding, or is object/structured.
+            ShapeError: wrong number of dimensions or channels, or a zero dimension.
+            PayloadTooLargeError: larger than the largest pool size class.
+        """
+    @staticmethod
+    def from_torch(tensor: Any, encoding: Optional[Encoding] = None) -> "Image":
+        """Copy a torch tensor (H×W or H×W×C) into a new pool image."""
+    @staticmethod
+    def from_file(path: Union[str, "os.PathLike[str]"]) -> "Image":
+        """Load a PNG or JPEG file into a new pool image.
+
+        Raises:
+            ImageIOError: the file cannot be read or decoded.
+        """
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Save as PNG (mono8, mono16, rgb8, bgr8, rgba8, bgra8). Freezes a loaned image."""
+    @property
+    def height(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def encoding(self) -> str: ...
+
+class DepthImage(Payload):
+    """A depth image: ``float32`` metres or ``uint16`` millimetres, H×W."""
+
+    def __init__(self, height: int, width: int, dtype: Optional[DTypeLike] = None) -> None: ...
+    @staticmethod
+    def from_numpy(arr: Any) -> "DepthImage": ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def unit(self) -> Literal["m", "mm"]: ...
+
+class PointCloud(Payload):
+    """N points of float32 fields ``xyz``, ``xyzi`` or ``xyzrgb`` (shape N×3, N×4, N×6)."""
+
+    def __init__(self, n: int, fields: Literal["xyz", "xyzi", "xyzrgb"] = "xyz") -> None: ...
+    @staticmethod
+    def from_numpy(arr: Any, fields: Optional[str] = None) -> "PointCloud": ...
+    @property
+    def fields(self) -> str: ...
+    def __len__(self) -> int: ...
+
+class Tensor(Payload):
+    """A general N-d payload (1-8 dims) of any supported dtype.
+
+    Example:
+        >>> t = Tensor((2, 3), "float32"); t.to_numpy()[:] = 1
+    """
+
+    def __init__(self, shape: Union[int, Sequence[int]], dtype: Optional[DTypeLike] = None) -> None: ...
+    @staticmethod
+    def from_numpy(arr: Any) -> "Tensor": ...
+    @staticmethod
+    def from_dlpack(obj: Any) -> "Tensor":
+        """Copy from any host DLPack producer (NumPy, PyTorch, JAX, ...).
+
+        Raises:
+            DLPackError: no ``__dlpack__``, an invalid capsule, or device memory.
+        """
+    @staticmethod
+    def from_torch(tensor: Any) -> "Tensor": ...
+    def __len__(self) -> int: ...
+
+class Topic:
+    """A named topic in the current namespace: payloads travel by descriptor (zero-copy).
+
+    Args:
+        name: 1-63 characters of ``[A-Za-z0-9._-/]``.
+        type: a payload class (e.g. ``Image``) or a type name; a different type on an existing
+            topic raises :class:`TopicTypeError`.
+        depth: entries in the ring; the topic pins at most this many frames.
+        policy: ``"latest"`` (overwrite, count misses) or ``"reliable"`` (send waits).
+    """
+
+    def __init__(self, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest") -> None: ...
+    def send(self, msg: Union[Payload, bytes]) -> int:
+        """Publish a payload (frozen by sending) or ``bytes`` of at most 48; returns the sequence number.
+
+        Raises:
+            SendTimeoutError: a reliable topic's slowest subscriber did not catch up.
+            TopicTypeError: a payload of another type.
+        """
+    def recv(self, timeout: float = 0.0) -> Optional[Union[Payload, bytes]]:
+        """The next unread message, or None; blocks (sleeping) up to ``timeout`` seconds."""
+    def latest(self) -> Optional[Union[Payload, bytes]]:
+        """The newest message, skipping older unread ones."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def policy(self) -> str: ...
+    @property
+    def sent(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    @property
+    def received(self) -> int: ...
+
+def pool_stats() -> dict[str, Any]:
+    """Pools (slot size, slots, used, holders by pid), participants and topics of the namespace."""
+
+def reap() -> dict[str, int]:
+    """Release the holds of dead processes; returns ``{"processes": n, "slots_freed": n}``."""
+
+def use_namespace(name: Optional[str] = None, shm_dir: Optional[str] = None) -> str:
+    """Switch this process's namespace; returns its directory."""
+
+def _shutdown() -> None: ...
