@@ -82,8 +82,9 @@ impl SlotMut {
     /// The slot's metadata area (frame id, extra dims), writable until frozen.
     pub fn meta_mut(&mut self) -> &mut [u8; META_LEN] {
         let pool = self.ns.pool_ref(self.pool);
-        let meta = pool.slot(self.slot).meta.as_ptr() as *mut [u8; META_LEN];
-        // SAFETY: the metadata area belongs to the slot we hold exclusively.
+        let meta = pool.slot(self.slot).meta.get();
+        // SAFETY: the metadata area belongs to the slot we hold exclusively (WRITING); `&mut
+        // self` makes this the only reference handed out.
         unsafe { &mut *meta }
     }
     pub fn pool(&self) -> u8 {
@@ -145,7 +146,8 @@ impl SlotRef {
         self.len == 0
     }
     pub fn meta(&self) -> &[u8; META_LEN] {
-        &self.ns.pool_ref(self.pool).slot(self.slot).meta
+        // SAFETY: the slot is READY while we hold it: its metadata is immutable until freed.
+        unsafe { &*self.ns.pool_ref(self.pool).slot(self.slot).meta.get() }
     }
     pub fn pool(&self) -> u8 {
         self.pool
@@ -162,9 +164,6 @@ impl SlotRef {
     /// True if both holds are on the same slot and generation.
     pub fn same_slot(&self, other: &SlotRef) -> bool {
         self.pool == other.pool && self.slot == other.slot && self.generation == other.generation
-    }
-    pub(crate) fn ns(&self) -> &Arc<NsInner> {
-        &self.ns
     }
 }
 

@@ -59,8 +59,9 @@ pub struct SlotHeader {
     /// Pid of the last writer (statistics, `pool stat`).
     pub writer_pid: AtomicU32,
     pub _pad: [u64; 6],
-    /// Payload metadata, written under the writable lease, read-only once READY.
-    pub meta: [u8; META_LEN],
+    /// Payload metadata, written under the writable lease (zeroed at claim), read-only once
+    /// READY. In an `UnsafeCell`: the writer mutates it through a shared mapping.
+    pub meta: std::cell::UnsafeCell<[u8; META_LEN]>,
 }
 const _: () = assert!(size_of::<SlotHeader>() == 256);
 
@@ -196,6 +197,10 @@ impl Pool {
                 // Relaxed: published by freeze's Release on the word.
                 s.generation.store(gen, Ordering::Relaxed);
                 s.writer_pid.store(crate::process::current_pid(), Ordering::Relaxed);
+                // SAFETY: we own the slot exclusively (WRITING with our bit); nobody reads the
+                // metadata of a WRITING slot. Zeroing keeps a previous frame's metadata (frame
+                // id, dims) from leaking into a writer that does not set its own.
+                unsafe { std::ptr::write_bytes(s.meta.get() as *mut u8, 0, META_LEN) };
                 h.hint.store(i + 1, Ordering::Relaxed);
                 h.claims.fetch_add(1, Ordering::Relaxed);
                 return Some((i, gen));
@@ -210,6 +215,9 @@ impl Pool {
         let r = word::remove_holder(&self.slot(i).word, holder);
         if r == word::Removed::Freed {
             let h = self.header();
+            // Relaxed: a hint. The next claim starts at the slot just freed, whose pages are
+            // still hot in this core's cache (LIFO reuse beats round-robin for big frames).
+            h.hint.store(i, Ordering::Relaxed);
             // SeqCst pair with a waiter's waiters++ / freed load (Dekker): either it sees our
             // bump or we see its registration.
             h.freed.fetch_add(1, Ordering::SeqCst);

@@ -5,9 +5,10 @@
 //!
 //! ```text
 //! 0     SegmentHeader (64)
-//! 64    TopicHeader (256): name, type, depth, policy; then (own cache line) head, lock,
-//!       holder, notify/waiters futex, counters, openers and publishers bitmaps
-//! 320   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
+//! 64    TopicHeader (384): name, type, depth, policy; then three cache lines:
+//!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
+//!       C notify/waiters/progress futex words
+//! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
 //! ...   Entry[depth] (128 each): stamp, then the 64-byte descriptor as 8 words
 //! ```
 //!
@@ -65,31 +66,38 @@ pub struct TopicHeader {
     pub policy: u32,
     pub _p0: u32,
     pub _p1: [u64; 5],
-    // --- writer cache line (offset 256 in the segment) ---
+    // --- line A (offset 256 in the segment): what a spinning reader polls ---
     /// Next position to write; entries `< head` are published.
     pub head: AtomicU64,
+    /// Messages sent (statistics).
+    pub sent: AtomicU64,
+    pub _pa: [u64; 6],
+    // --- line B: writer coordination (readers never touch it on the fast path) ---
     /// 0, or (holder index + 1) << 32 | pid of the writer holding it.
     pub lock: AtomicU64,
     /// The topic's holder index + 1 in the registry (0: none allocated yet).
     pub holder: AtomicU32,
+    pub _pb0: u32,
+    /// Bitmap of processes (holder indices) that have the topic open.
+    pub openers: AtomicU64,
+    /// Bitmap of processes that publish on it.
+    pub publishers: AtomicU64,
+    pub _pb: [u64; 4],
+    // --- line C: futex words ---
     /// Bumped on every send (futex word for blocking receivers).
     pub notify: AtomicU32,
     /// Receivers sleeping on `notify`.
     pub waiters: AtomicU32,
     /// Bumped when a subscriber advances (futex word for reliable writers).
     pub progress: AtomicU32,
-    /// Messages sent (statistics).
-    pub sent: AtomicU64,
-    /// Bitmap of processes (holder indices) that have the topic open.
-    pub openers: AtomicU64,
-    /// Bitmap of processes that publish on it.
-    pub publishers: AtomicU64,
     /// Writers sleeping on `progress`.
     pub writer_waiters: AtomicU32,
-    pub _p2: u32,
+    pub _pc: [u64; 6],
 }
-const _: () = assert!(size_of::<TopicHeader>() == 256);
+const _: () = assert!(size_of::<TopicHeader>() == 384);
 const _: () = assert!(offset_of!(TopicHeader, head) == 192);
+const _: () = assert!(offset_of!(TopicHeader, lock) == 256);
+const _: () = assert!(offset_of!(TopicHeader, notify) == 320);
 
 #[repr(C)]
 pub struct SubEntry {
@@ -393,6 +401,7 @@ impl RingSeg {
     pub fn send(&self, ns: &Namespace, mut desc: Descriptor, hold: Option<&SlotRef>, timeout: Duration) -> Result<u64, SendError> {
         let h = self.header();
         let start = Instant::now();
+        let mut last_reap = start;
         loop {
             self.lock(ns);
             if self.policy() == Policy::Latest || self.has_room(ns) {
@@ -416,6 +425,11 @@ impl RingSeg {
                 crate::futex::wait(&h.progress, seen, left.min(Duration::from_millis(20)));
             }
             h.writer_waiters.fetch_sub(1, Ordering::SeqCst);
+            if last_reap.elapsed() > Duration::from_millis(100) {
+                // A subscriber that died without a reap would stall us until the timeout.
+                ns.reap();
+                last_reap = Instant::now();
+            }
         }
         let result = (|| {
             if let Some(r) = hold {
@@ -650,6 +664,13 @@ pub struct TopicShared {
 
 impl Drop for TopicShared {
     fn drop(&mut self) {
+        // Serialize with `Namespace::topic`: if another thread of this process reopened the
+        // topic meanwhile, it owns the (shared, per-process) opener bit now; leave it set.
+        let open = self.ns.inner.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if open.iter().any(|(n, w)| n == &self.ring.name && w.strong_count() > 0) {
+            return;
+        }
+        // Keep `open` locked to the end, so no reopen interleaves with clearing our bit.
         let bit = 1u64 << self.ns.holder_index();
         let h = self.ring.header();
         h.publishers.fetch_and(!bit, Ordering::AcqRel);

@@ -168,22 +168,17 @@ impl Segment {
         size: usize,
         init: impl FnOnce(&Segment),
     ) -> Result<(Segment, bool), OpenError> {
-        for _ in 0..8 {
-            match Self::open(path, kind, layout) {
-                Ok(seg) => return Ok((seg, false)),
-                Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-            match Self::create(path, kind, layout, size, init) {
-                Ok(seg) => return Ok((seg, true)),
-                // Lost the race to another creator: open theirs.
-                Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
-                    return Self::open(path, kind, layout).map(|s| (s, false));
-                }
-                Err(e) => return Err(e),
-            }
+        match Self::open(path, kind, layout) {
+            Ok(seg) => return Ok((seg, false)),
+            Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        Err(OpenError::Abandoned { path: path.to_path_buf() })
+        match Self::create(path, kind, layout, size, init) {
+            Ok(seg) => Ok((seg, true)),
+            // Lost the race to another creator: open theirs.
+            Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => Self::open(path, kind, layout).map(|s| (s, false)),
+            Err(e) => Err(e),
+        }
     }
 
     fn create(
