@@ -87,7 +87,7 @@ pub fn payload_err(e: PayloadError) -> PyErr {
         PayloadError::BadAux { .. } => "EncodingError",
         PayloadError::TooLarge { .. } => "PayloadTooLargeError",
         PayloadError::BadKind { .. } | PayloadError::BadMeta { .. } | PayloadError::LenMismatch { .. } => "InvalidDescriptorError",
-        PayloadError::BadFrameId { .. } => "TensorbusError",
+        PayloadError::BadFrameId { .. } => "FrameIdError",
         PayloadError::WrongKind { .. } => "TensorbusError",
         _ => "ShapeError",
     };

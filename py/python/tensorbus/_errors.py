@@ -55,6 +55,10 @@ class EncodingError(TensorbusError, ValueError):
     """Unknown pixel encoding, or one that cannot be inferred from the array."""
 
 
+class FrameIdError(TensorbusError, ValueError):
+    """A frame id longer than 31 bytes of UTF-8."""
+
+
 class ReadOnlyError(TensorbusError, BufferError):
     """A write to a payload that was sent or received (shared payloads are read-only)."""
 
