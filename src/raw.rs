@@ -1,0 +1,307 @@
+//! Untyped topic handles: [`RawPublisher`] / [`RawSubscriber`] send and receive POD bytes,
+//! MessagePack blobs and payload descriptors for a [`TopicType`] known only at run time. The
+//! typed [`crate::Publisher`] / [`crate::Subscriber`] are a thin layer over these, and the Python
+//! binding uses them directly.
+//!
+//! Wire forms (the descriptor's `kind`):
+//! - POD bytes of `size <= 48`: `INLINE`, the bytes in the descriptor; larger: `BYTES`, the bytes
+//!   in a pool slot (`len == size`).
+//! - MessagePack of `<= 48` bytes: `INLINE` with flag [`FLAG_MSGPACK`]; larger: `MSGPACK` in a slot.
+//! - Payloads (Image, ...): their own kind; only the descriptor travels.
+//!
+//! The ring stamps a sequence number into a descriptor whose `sequence` word (inline bytes
+//! 16..24) is zero, so an inline message with zeros there is sent through a slot instead; the
+//! receiver sees the same bytes either way.
+
+use crate::error::{Error, Result};
+use std::time::Duration;
+use tensorbus_pool::descriptor::{kind, INLINE_CAPACITY};
+use tensorbus_pool::{Descriptor, Namespace, Policy, SlotRef, Topic, TopicError, TopicOptions, TopicType};
+use tensorbus_tensor::Payload;
+
+/// Descriptor flag (bit 8): an inline message is MessagePack, not POD bytes.
+pub const FLAG_MSGPACK: u16 = 1 << 8;
+
+/// Type name carried by MessagePack (dict) topics.
+pub const DICT_TYPE: &str = "dict";
+
+/// How a topic is created (an existing topic keeps its own depth and policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicConfig {
+    /// Ring entries (1..=4096); the most frames the topic pins.
+    pub depth: u32,
+    /// `Latest` overwrites the oldest entry; `Reliable` makes senders wait for the slowest reader.
+    pub policy: Policy,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        TopicConfig { depth: tensorbus_pool::ring::DEFAULT_DEPTH, policy: Policy::Latest }
+    }
+}
+
+impl TopicConfig {
+    pub fn reliable(depth: u32) -> TopicConfig {
+        TopicConfig { depth, policy: Policy::Reliable }
+    }
+    pub fn latest(depth: u32) -> TopicConfig {
+        TopicConfig { depth, policy: Policy::Latest }
+    }
+}
+
+fn describe(name: &str, hash: u64, size: u32) -> String {
+    if size > 0 { format!("{name} ({size} B, layout {hash:#x})") } else { name.to_string() }
+}
+
+/// Open (creating if needed) topic `name` carrying `ty`. A topic carrying another type (name,
+/// size or layout hash) is `TopicError::TypeMismatch` naming both.
+pub fn open_topic(ns: &Namespace, name: &str, ty: &TopicType, config: TopicConfig) -> Result<Topic> {
+    let topic = ns.topic(name, &TopicOptions { ty: ty.clone(), depth: config.depth, policy: config.policy })?;
+    // The pool compares only the names for a topic already open in this process.
+    let h = topic.ring().header();
+    let existing = topic.type_name();
+    if !ty.name.is_empty() && !existing.is_empty() && (existing != ty.name || h.type_hash != ty.hash || h.msg_size != ty.size) {
+        return Err(TopicError::TypeMismatch {
+            topic: name.to_string(),
+            existing: describe(&existing, h.type_hash, h.msg_size),
+            requested: describe(&ty.name, ty.hash, ty.size),
+        }
+        .into());
+    }
+    Ok(topic)
+}
+
+/// True when `bytes` can travel inline unchanged (see the module docs).
+fn inline_ok(bytes: &[u8]) -> bool {
+    bytes.len() <= 16 || (bytes.len() <= INLINE_CAPACITY && bytes[16..bytes.len().min(24)].iter().any(|&b| b != 0))
+}
+
+/// Human name of a descriptor kind.
+pub fn kind_name(d: &Descriptor) -> String {
+    match d.kind {
+        kind::INLINE if d.flags & FLAG_MSGPACK != 0 => "inline msgpack".into(),
+        kind::INLINE => format!("inline {} B", d.aux),
+        kind::MSGPACK => "msgpack".into(),
+        kind::BYTES => format!("bytes ({} B)", d.len),
+        k => tensorbus_tensor::PayloadKind::from_code(k).map(|k| k.name().to_string()).unwrap_or_else(|| format!("kind {k}")),
+    }
+}
+
+/// Sends untyped messages on one topic. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct RawPublisher {
+    inner: tensorbus_pool::Publisher,
+    ty: TopicType,
+    timeout: Duration,
+}
+
+impl RawPublisher {
+    /// Open `name` for `ty` and make a publisher.
+    pub fn open(ns: &Namespace, name: &str, ty: TopicType, config: TopicConfig) -> Result<RawPublisher> {
+        Ok(RawPublisher::new(&open_topic(ns, name, &ty, config)?, ty))
+    }
+
+    /// A publisher on an open topic, sending messages of `ty`.
+    pub fn new(topic: &Topic, ty: TopicType) -> RawPublisher {
+        let timeout = Duration::from_secs(1);
+        let mut inner = topic.publisher();
+        inner.set_timeout(timeout);
+        RawPublisher { inner, ty, timeout }
+    }
+
+    /// How long a reliable send waits for room, and a large message for a free slot (1 s).
+    pub fn set_timeout(&mut self, t: Duration) {
+        self.timeout = t;
+        self.inner.set_timeout(t);
+    }
+
+    pub fn topic(&self) -> &Topic {
+        self.inner.topic()
+    }
+    pub fn topic_type(&self) -> &TopicType {
+        &self.ty
+    }
+
+    fn send_inline_desc(&self, d: Descriptor) -> Result<u64> {
+        let t = self.inner.topic();
+        Ok(t.ring().send(t.namespace(), d, None, self.timeout)?)
+    }
+
+    fn send_slot(&self, bytes: &[u8], kind: u8) -> Result<u64> {
+        let ns = self.inner.topic().namespace();
+        let mut m = ns.acquire_timeout(bytes.len().max(1) as u64, self.timeout)?;
+        m.set_len(bytes.len() as u64);
+        m.as_mut_slice().copy_from_slice(bytes);
+        let r = m.freeze();
+        let d = Descriptor { kind, len: bytes.len() as u64, ..r.descriptor() };
+        Ok(self.inner.send(d, &r)?)
+    }
+
+    /// Send a POD message: exactly `size` bytes of the topic type (any length when size is 0).
+    /// Inline when it fits, else one copy into a slot. Returns the sequence number.
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<u64> {
+        if self.ty.size > 0 && bytes.len() != self.ty.size as usize {
+            return Err(Error::WrongSize { topic: self.topic().name().to_string(), type_name: self.ty.name.clone(), expected: self.ty.size as usize, found: bytes.len() });
+        }
+        if inline_ok(bytes) {
+            return self.send_inline_desc(Descriptor::inline(bytes).expect("checked length"));
+        }
+        self.send_slot(bytes, kind::BYTES)
+    }
+
+    /// Send an encoded MessagePack blob (inline when small, else through a slot).
+    pub fn send_msgpack(&self, bytes: &[u8]) -> Result<u64> {
+        if inline_ok(bytes) {
+            let mut d = Descriptor::inline(bytes).expect("checked length");
+            d.flags |= FLAG_MSGPACK;
+            return self.send_inline_desc(d);
+        }
+        self.send_slot(bytes, kind::MSGPACK)
+    }
+
+    /// Send a frozen payload: only its descriptor travels (zero copies).
+    pub fn send_payload(&self, p: &Payload) -> Result<u64> {
+        Ok(self.inner.send(p.descriptor(), p.slot())?)
+    }
+
+    /// Send a descriptor for the slot held by `hold` (the pool-level primitive).
+    pub fn send_descriptor(&self, d: Descriptor, hold: &SlotRef) -> Result<u64> {
+        Ok(self.inner.send(d, hold)?)
+    }
+}
+
+/// One received message: its descriptor and, for slot-borne messages, a hold on the slot.
+pub struct RawMessage {
+    desc: Descriptor,
+    hold: Option<SlotRef>,
+    inline: [u8; INLINE_CAPACITY],
+    inline_len: usize,
+}
+
+impl std::fmt::Debug for RawMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawMessage({}, seq {})", kind_name(&self.desc), self.desc.sequence)
+    }
+}
+
+impl RawMessage {
+    fn new((desc, hold): tensorbus_pool::Received) -> RawMessage {
+        let (inline, inline_len) = desc.inline_bytes().unwrap_or(([0; INLINE_CAPACITY], 0));
+        RawMessage { desc, hold, inline, inline_len }
+    }
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.desc
+    }
+    pub fn hold(&self) -> Option<&SlotRef> {
+        self.hold.as_ref()
+    }
+    /// The descriptor's kind byte (`tensorbus::pool::descriptor::kind`).
+    pub fn kind(&self) -> u8 {
+        self.desc.kind
+    }
+    /// A MessagePack message (inline or in a slot).
+    pub fn is_msgpack(&self) -> bool {
+        self.desc.kind == kind::MSGPACK || (self.desc.kind == kind::INLINE && self.desc.flags & FLAG_MSGPACK != 0)
+    }
+    /// POD bytes (inline, or `BYTES` in a slot).
+    pub fn is_pod(&self) -> bool {
+        self.desc.kind == kind::BYTES || (self.desc.kind == kind::INLINE && self.desc.flags & FLAG_MSGPACK == 0)
+    }
+    /// A payload (image, depth, points, tensor): resolve it with [`RawMessage::into_payload`].
+    pub fn is_payload(&self) -> bool {
+        matches!(self.desc.kind, kind::IMAGE | kind::DEPTH | kind::POINTS | kind::TENSOR)
+    }
+    /// The message bytes: inline bytes, or the slot's bytes (no copy). None for an empty
+    /// descriptor.
+    pub fn bytes(&self) -> &[u8] {
+        if self.desc.kind == kind::INLINE {
+            return &self.inline[..self.inline_len];
+        }
+        match &self.hold {
+            Some(h) => {
+                let s = h.as_slice();
+                &s[..(self.desc.len as usize).min(s.len())]
+            }
+            None => &[],
+        }
+    }
+    /// Validate and wrap as a payload (takes its own hold; the descriptor is re-checked).
+    pub fn into_payload(self, ns: &Namespace) -> Result<Payload> {
+        Ok(Payload::from_descriptor(ns, &self.desc)?)
+    }
+}
+
+/// Receives untyped messages from one topic.
+#[derive(Debug)]
+pub struct RawSubscriber {
+    inner: tensorbus_pool::Subscriber,
+    ty: TopicType,
+}
+
+impl RawSubscriber {
+    /// Open `name` for `ty` and subscribe (starting at the newest entry).
+    pub fn open(ns: &Namespace, name: &str, ty: TopicType, config: TopicConfig) -> Result<RawSubscriber> {
+        RawSubscriber::new(&open_topic(ns, name, &ty, config)?, ty)
+    }
+    pub fn new(topic: &Topic, ty: TopicType) -> Result<RawSubscriber> {
+        Ok(RawSubscriber { inner: topic.subscriber()?, ty })
+    }
+    pub fn topic(&self) -> &Topic {
+        self.inner.topic()
+    }
+    pub fn topic_type(&self) -> &TopicType {
+        &self.ty
+    }
+    /// Spin instead of sleeping in blocking receives.
+    pub fn set_spin(&mut self, spin: bool) {
+        self.inner.set_spin(spin);
+    }
+    /// The next unread message, or None.
+    pub fn try_recv(&mut self) -> Result<Option<RawMessage>> {
+        Ok(self.inner.try_recv()?.map(RawMessage::new))
+    }
+    /// The next message, waiting up to `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<RawMessage>> {
+        Ok(self.inner.recv_timeout(timeout)?.map(RawMessage::new))
+    }
+    /// Skip to the newest message and return it (skipped ones count as misses).
+    pub fn latest(&mut self) -> Result<Option<RawMessage>> {
+        Ok(self.inner.latest()?.map(RawMessage::new))
+    }
+    pub fn misses(&self) -> u64 {
+        self.inner.misses()
+    }
+    pub fn received(&self) -> u64 {
+        self.inner.received()
+    }
+
+    /// The POD bytes of `m`, checked against the topic type's size.
+    pub fn pod_bytes<'m>(&self, m: &'m RawMessage) -> Result<&'m [u8]> {
+        if !m.is_pod() {
+            return Err(self.wrong_kind(m, "POD bytes"));
+        }
+        let b = m.bytes();
+        if m.kind() == kind::BYTES && m.hold.as_ref().is_none_or(|h| (h.len() as usize) < m.desc.len as usize) {
+            return Err(self.wrong_kind(m, "POD bytes"));
+        }
+        if self.ty.size > 0 && b.len() != self.ty.size as usize {
+            return Err(Error::WrongSize { topic: self.topic().name().to_string(), type_name: self.ty.name.clone(), expected: self.ty.size as usize, found: b.len() });
+        }
+        Ok(b)
+    }
+
+    /// The MessagePack bytes of `m` (not decoded).
+    pub fn msgpack_bytes<'m>(&self, m: &'m RawMessage) -> Result<&'m [u8]> {
+        if !m.is_msgpack() {
+            return Err(self.wrong_kind(m, "MessagePack"));
+        }
+        if m.kind() == kind::MSGPACK && m.hold.as_ref().is_none_or(|h| (h.len() as usize) < m.desc.len as usize) {
+            return Err(self.wrong_kind(m, "MessagePack"));
+        }
+        Ok(m.bytes())
+    }
+
+    pub(crate) fn wrong_kind(&self, m: &RawMessage, expected: &'static str) -> Error {
+        Error::WrongKind { topic: self.topic().name().to_string(), expected, found: kind_name(&m.desc) }
+    }
+}
