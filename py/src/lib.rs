@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod array;
+mod cuda;
 mod dlpack;
 mod errors;
 mod image;
@@ -26,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<points::PyPointCloud>()?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<topic::PyTopic>()?;
+    cuda::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

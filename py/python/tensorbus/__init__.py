@@ -13,6 +13,7 @@ Example:
 import atexit as _atexit
 
 from . import _native
+from . import cuda
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
 from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, pool_stats, reap, use_namespace
@@ -31,6 +32,7 @@ __all__ = [
     "pool_stats",
     "reap",
     "use_namespace",
+    "cuda",
     "__version__",
     *_error_names,
 ]

@@ -83,4 +83,9 @@ class ImageIOError(TensorbusError, OSError):
     """An image file could not be read or written."""
 
 
+class CudaError(TensorbusError, RuntimeError):
+    """A CUDA request that cannot be honoured: no CUDA driver, no device, a device index out of
+    range, out of device memory (or device pool slots), a bad stream argument, a driver error."""
+
+
 __all__ = [name for name in dir() if name.endswith("Error")]
