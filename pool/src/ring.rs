@@ -443,7 +443,11 @@ impl RingSeg {
             }
             let pos = h.head.load(Ordering::Relaxed);
             let old = if pos >= self.depth as u64 { self.read_entry(pos - self.depth as u64) } else { None };
-            desc.sequence = if desc.sequence == 0 { pos + 1 } else { desc.sequence };
+            // Stamp a sequence number into payload descriptors that have none. Never into an
+            // inline one: its bytes 16..64 are the message itself.
+            if !desc.is_inline() && desc.sequence == 0 {
+                desc.sequence = pos + 1;
+            }
             let e = self.entry(pos);
             // Relaxed + Release fence: readers that see a word of the new descriptor see the
             // odd stamp (their re-check fails) — the seqlock write protocol.
@@ -460,7 +464,7 @@ impl RingSeg {
             if let Some(old) = old.filter(is_payload) {
                 self.drop_ref(ns, &old, pos + 1);
             }
-            Ok(desc.sequence)
+            Ok(if desc.is_inline() { pos + 1 } else { desc.sequence })
         })();
         self.unlock();
         // SeqCst: Dekker pair with a receiver's waiters++ then notify load.
