@@ -1,0 +1,113 @@
+//! Typed topics across processes: the test binary re-executes itself (`--exact child_entry
+//! --ignored`) with `TB_CHILD_ROLE` and `TB_CHILD_DIR` set; the child entry is an ignored test
+//! that does nothing when those are absent. The child reports readiness on a `Heartbeat` topic.
+
+mod common;
+
+use common::TempNs;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use tensorbus::msgs::{CmdVel, Heartbeat, Imu};
+use tensorbus::tensor::{Encoding, ImageMut};
+use tensorbus::{Image, Topic, TopicConfig, Value};
+
+const N: u64 = 100;
+
+fn spawn(role: &str, dir: &std::path::Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
+        .env("TB_CHILD_ROLE", role)
+        .env("TB_CHILD_DIR", dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "child process entry point, run by the cross-process tests"]
+fn child_entry() {
+    let (Ok(role), Some(dir)) = (std::env::var("TB_CHILD_ROLE"), std::env::var_os("TB_CHILD_DIR")) else { return };
+    let ns = common::open(std::path::Path::new(&dir));
+    let ready = Topic::<Heartbeat>::open(&ns, "ready").unwrap().publisher();
+    let cfg = TopicConfig::reliable(8);
+    match role.as_str() {
+        "send" => {
+            let cmd = Topic::<CmdVel>::open_with(&ns, "cmd_vel", cfg).unwrap().publisher();
+            let imu = Topic::<Imu>::open_with(&ns, "imu", cfg).unwrap().publisher();
+            let dict = Topic::<Value>::open_with(&ns, "status", cfg).unwrap().publisher();
+            let cam = Topic::<Image>::open_with(&ns, "camera.rgb", TopicConfig::reliable(2)).unwrap().publisher();
+            ready.send(&Heartbeat { seq: 1, ..Default::default() }).unwrap();
+            for i in 1..=N {
+                cmd.send(&CmdVel { timestamp_ns: i, linear: i as f32, angular: 0.0 }).unwrap();
+                imu.send(&Imu { timestamp_ns: i, orientation: [0.0, 0.0, 0.0, i as f64], ..Default::default() }).unwrap();
+                dict.send(&Value::Map(vec![("i".into(), i.into()), ("name".into(), "robot".into())])).unwrap();
+                let mut f = ImageMut::new_timeout(&ns, 48, 64, Encoding::Rgb8, Duration::from_secs(5)).unwrap();
+                f.data_mut().fill(i as u8);
+                f.set_timestamp_ns(i);
+                cam.send(&f.freeze()).unwrap();
+            }
+        }
+        "echo" => {
+            // Receives CmdVel and echoes it back with linear doubled.
+            let mut rx = Topic::<CmdVel>::open_with(&ns, "cmd_in", cfg).unwrap().subscriber().unwrap();
+            let tx = Topic::<CmdVel>::open_with(&ns, "cmd_out", cfg).unwrap().publisher();
+            ready.send(&Heartbeat { seq: 1, ..Default::default() }).unwrap();
+            for _ in 0..N {
+                let m = rx.recv_timeout(Duration::from_secs(20)).unwrap().expect("parent stopped sending");
+                tx.send(&CmdVel { linear: m.linear * 2.0, ..m }).unwrap();
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn wait_ready(ns: &tensorbus::Namespace, rx: &mut tensorbus::Subscriber<Heartbeat>) {
+    let _ = ns;
+    assert!(rx.recv_timeout(Duration::from_secs(30)).unwrap().is_some(), "child never became ready");
+}
+
+#[test]
+fn child_publishes_typed_dict_and_image_parent_receives() {
+    let t = TempNs::new("xp-send");
+    let ns = t.open();
+    let cfg = TopicConfig::reliable(8);
+    let mut ready = Topic::<Heartbeat>::open(&ns, "ready").unwrap().subscriber().unwrap();
+    let mut cmd = Topic::<CmdVel>::open_with(&ns, "cmd_vel", cfg).unwrap().subscriber().unwrap();
+    let mut imu = Topic::<Imu>::open_with(&ns, "imu", cfg).unwrap().subscriber().unwrap();
+    let mut dict = Topic::<Value>::open_with(&ns, "status", cfg).unwrap().subscriber().unwrap();
+    let mut cam = Topic::<Image>::open_with(&ns, "camera.rgb", TopicConfig::reliable(2)).unwrap().subscriber().unwrap();
+    let mut child = spawn("send", &t.dir);
+    wait_ready(&ns, &mut ready);
+    let d = Duration::from_secs(20);
+    for i in 1..=N {
+        let c = cmd.recv_timeout(d).unwrap().expect("cmd_vel");
+        assert_eq!((c.timestamp_ns, c.linear), (i, i as f32));
+        assert_eq!(imu.recv_timeout(d).unwrap().expect("imu").orientation[3], i as f64);
+        let v = dict.recv_timeout(d).unwrap().expect("status");
+        assert_eq!(v["i"].as_u64(), Some(i));
+        assert_eq!(v["name"].as_str(), Some("robot"));
+        let img = cam.recv_timeout(d).unwrap().expect("image");
+        assert_eq!(img.timestamp_ns(), i);
+        assert!(img.data().iter().all(|&b| b == i as u8), "frame {i}");
+    }
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn parent_sends_child_echoes() {
+    let t = TempNs::new("xp-echo");
+    let ns = t.open();
+    let cfg = TopicConfig::reliable(8);
+    let mut ready = Topic::<Heartbeat>::open(&ns, "ready").unwrap().subscriber().unwrap();
+    let tx = Topic::<CmdVel>::open_with(&ns, "cmd_in", cfg).unwrap().publisher();
+    let mut rx = Topic::<CmdVel>::open_with(&ns, "cmd_out", cfg).unwrap().subscriber().unwrap();
+    let mut child = spawn("echo", &t.dir);
+    wait_ready(&ns, &mut ready);
+    for i in 1..=N {
+        tx.send(&CmdVel { timestamp_ns: i, linear: i as f32, angular: -1.0 }).unwrap();
+        let m = rx.recv_timeout(Duration::from_secs(20)).unwrap().expect("echo");
+        assert_eq!(m, CmdVel { timestamp_ns: i, linear: 2.0 * i as f32, angular: -1.0 });
+    }
+    assert!(child.wait().unwrap().success());
+}
