@@ -1,1 +1,97 @@
-fn main() {}
+//! Criterion benches of the facade: typed topics, MessagePack dicts and the scheduler's tick
+//! overhead (see benches/README.md for the scenarios).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tensorbus::msgs::{CmdVel, Imu};
+use tensorbus::{node_fn, Namespace, NodeConfig, PoolConfig, Scheduler, Topic, Value};
+
+fn bench_dir(tag: &str) -> PathBuf {
+    let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+    let d = base.join(format!("tb-bench-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn topics(c: &mut Criterion) {
+    let dir = bench_dir("topic");
+    let ns = Namespace::open_dir(&dir, PoolConfig::parse("4Kx64,64Kx16").unwrap()).unwrap();
+    let mut g = c.benchmark_group("topic");
+
+    let t = Topic::<CmdVel>::open_default(&ns).unwrap();
+    let (p, mut s) = (t.publisher(), t.subscriber().unwrap());
+    let mut m = CmdVel { timestamp_ns: 1, linear: 0.5, angular: 0.1 };
+    g.bench_function("cmdvel_send_recv", |b| {
+        b.iter(|| {
+            m.timestamp_ns += 1;
+            p.send(black_box(&m)).unwrap();
+            black_box(s.try_recv().unwrap().unwrap());
+        })
+    });
+
+    let t = Topic::<Imu>::open_default(&ns).unwrap();
+    let (p, mut s) = (t.publisher(), t.subscriber().unwrap());
+    let imu = Imu { timestamp_ns: 1, orientation: [0.0, 0.0, 0.0, 1.0], ..Default::default() };
+    g.bench_function("imu_88B_slot_send_recv", |b| {
+        b.iter(|| {
+            p.send(black_box(&imu)).unwrap();
+            black_box(s.try_recv().unwrap().unwrap());
+        })
+    });
+
+    let t = Topic::<Value>::open(&ns, "dict").unwrap();
+    let (p, mut s) = (t.publisher(), t.subscriber().unwrap());
+    let v = Value::Map(vec![("x".into(), 1.5.into()), ("y".into(), (-2).into()), ("name".into(), "robot".into())]);
+    g.bench_function("msgpack_3key_send_recv", |b| {
+        b.iter(|| {
+            p.send(black_box(&v)).unwrap();
+            black_box(s.try_recv().unwrap().unwrap());
+        })
+    });
+    let big = Value::Map((0..32).map(|i| (Value::from(format!("key{i}")), Value::from(i as f64))).collect());
+    g.bench_function("msgpack_32key_slot_send_recv", |b| {
+        b.iter(|| {
+            p.send(black_box(&big)).unwrap();
+            black_box(s.try_recv().unwrap().unwrap());
+        })
+    });
+    g.finish();
+    drop((p, s, t, ns));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn scheduler(c: &mut Criterion) {
+    let mut g = c.benchmark_group("scheduler");
+    g.sample_size(20);
+    // A trivial node at an unbounded rate: the time per tick is the scheduler's overhead.
+    g.bench_function("trivial_tick_overhead", |b| {
+        b.iter_custom(|iters| {
+            let s = Scheduler::new(100.0);
+            let mut left = iters;
+            s.add(
+                node_fn("trivial", move |ctx| {
+                    left -= 1;
+                    if left == 0 {
+                        ctx.stop_scheduler();
+                    }
+                    Ok(())
+                }),
+                NodeConfig::rate(f64::INFINITY),
+            )
+            .unwrap();
+            let t0 = std::time::Instant::now();
+            s.run(Some(Duration::from_secs(60))).unwrap();
+            t0.elapsed()
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = topics, scheduler
+}
+criterion_main!(benches);
