@@ -9,6 +9,7 @@ mod cuda;
 mod dlpack;
 mod errors;
 mod image;
+mod message;
 mod namespace;
 mod payload;
 mod points;
@@ -27,6 +28,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<points::PyPointCloud>()?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<topic::PyTopic>()?;
+    m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(message::packb, m)?)?;
+    m.add_function(wrap_pyfunction!(message::unpackb, m)?)?;
     cuda::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,61 +1,173 @@
-//! Binds `tensorbus_pool::ring`: `tb.Topic(name, type=None, depth=4, policy="latest")`, carrying
-//! pool payloads by descriptor (zero-copy) across processes.
+//! Binds the facade's untyped topics (`tensorbus::raw`): `tb.Topic(name, type=None, depth=4,
+//! policy="latest")` carrying pool payloads (by descriptor, zero-copy), POD messages (`tb.CmdVel`
+//! or any `@tb.message` class: their bytes, inline when ≤ 48), dicts (MessagePack), or small
+//! `bytes`. The type decides the topic's `TopicType` (name, size, layout hash), so opening a topic
+//! with another type is a `TopicTypeError` naming both, in any language.
 
-use crate::errors::{exc, payload_err, recv_err, send_err, topic_err};
+use crate::errors::{exc, payload_err};
+use crate::message;
 use crate::namespace::default_ns;
 use crate::payload::{wrap_any, PyPayload};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict, PyType};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
-use tensorbus_pool::{Policy, Publisher, Subscriber, Topic, TopicOptions, TopicType};
+use tensorbus::raw::{RawMessage, RawPublisher, RawSubscriber, TopicConfig, DICT_TYPE};
+use tensorbus::{Policy, TopicType};
+use tensorbus_pool::Topic;
 use tensorbus_tensor::Payload;
+
+/// What a topic carries.
+enum Mode {
+    /// No type given: payloads, dicts and bytes are all accepted.
+    Any,
+    /// A payload class (`Image`, `DepthImage`, `PointCloud`, `Tensor`), by name.
+    Payload(String),
+    /// A POD message class: its pack function and unpack classmethod.
+    Pod { pack: Py<PyAny>, unpack: Py<PyAny> },
+    /// MessagePack dicts.
+    Dict,
+}
 
 /// A named topic in the current namespace.
 #[pyclass(name = "Topic", module = "tensorbus._native", frozen)]
 pub struct PyTopic {
     topic: Topic,
-    type_name: String,
-    publisher: OnceLock<Publisher>,
-    subscriber: Mutex<Option<Subscriber>>,
+    ty: TopicType,
+    mode: Mode,
+    publisher: OnceLock<RawPublisher>,
+    subscriber: Mutex<Option<RawSubscriber>>,
 }
 
-fn type_name_of(ty: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(s) = ty.extract::<String>() {
-        return Ok(s);
+pub fn tb_err(e: tensorbus::Error) -> PyErr {
+    use tensorbus::Error as E;
+    match e {
+        E::Topic(t) => crate::errors::topic_err(t),
+        E::Send(s) => crate::errors::send_err(s),
+        E::Recv(r) => crate::errors::recv_err(r),
+        E::Acquire(a) => crate::errors::acquire_err(a),
+        E::Open(o) => crate::errors::open_err(o),
+        E::Payload(p) => payload_err(p),
+        E::WrongSize { .. } => exc("TopicTypeError", e.to_string()),
+        E::WrongKind { .. } => exc("TopicTypeError", e.to_string()),
+        E::Msgpack { .. } => exc("InvalidDescriptorError", e.to_string()),
+        other => exc("TensorbusError", other.to_string()),
     }
-    Ok(ty.getattr("__name__")?.extract::<String>()?)
 }
 
 impl PyTopic {
-    fn with_sub<R>(&self, py: Python<'_>, f: impl FnOnce(&mut Subscriber) -> R + Send) -> PyResult<R>
-    where
-        R: Send,
-    {
+    /// Resolve `type=` into a mode and a TopicType.
+    fn mode_of(ty: Option<&Bound<'_, PyAny>>) -> PyResult<(Mode, TopicType)> {
+        let Some(ty) = ty.filter(|t| !t.is_none()) else { return Ok((Mode::Any, TopicType::default())) };
+        let py = ty.py();
+        if ty.is(py.get_type::<PyDict>()) || ty.extract::<String>().is_ok_and(|s| s == DICT_TYPE) {
+            return Ok((Mode::Dict, TopicType { name: DICT_TYPE.into(), hash: 0, size: 0 }));
+        }
+        if let Ok(cls) = ty.cast::<PyType>() {
+            if cls.is_subclass_of::<PyPayload>()? {
+                let name = cls.name()?.to_string();
+                return Ok((Mode::Payload(name.clone()), TopicType { name, hash: 0, size: 0 }));
+            }
+            if cls.hasattr("_tb_pack")? {
+                let name: String = cls.getattr("_tb_type_name")?.extract()?;
+                let size: u32 = cls.getattr("_tb_size")?.extract()?;
+                let hash: u64 = cls.getattr("_tb_hash")?.extract()?;
+                let mode = Mode::Pod { pack: cls.getattr("_tb_pack")?.unbind(), unpack: cls.getattr("_tb_unpack")?.unbind() };
+                return Ok((mode, TopicType { name, hash, size }));
+            }
+        }
+        if let Ok(s) = ty.extract::<String>() {
+            return Ok((Mode::Payload(s.clone()), TopicType { name: s, hash: 0, size: 0 }));
+        }
+        Err(exc("TopicTypeError", format!("type must be a payload class, a @tb.message class, dict, or None; got {}", ty.repr()?)))
+    }
+
+    fn publisher(&self) -> &RawPublisher {
+        self.publisher.get_or_init(|| RawPublisher::new(&self.topic, self.ty.clone()))
+    }
+
+    fn with_sub<R: Send>(&self, py: Python<'_>, block: bool, f: impl FnOnce(&mut RawSubscriber) -> R + Send) -> PyResult<R> {
         let mut g = self.subscriber.lock().unwrap_or_else(|e| e.into_inner());
         if g.is_none() {
-            *g = Some(self.topic.subscriber().map_err(topic_err)?);
+            *g = Some(RawSubscriber::new(&self.topic, self.ty.clone()).map_err(tb_err)?);
         }
         let sub = g.as_mut().expect("set above");
-        Ok(py.detach(|| f(sub)))
+        Ok(if block { py.detach(|| f(sub)) } else { f(sub) })
     }
 
-    fn deliver(&self, py: Python<'_>, got: Option<tensorbus_pool::Received>) -> PyResult<Option<Py<PyAny>>> {
-        let Some((d, _hold)) = got else { return Ok(None) };
-        if let Some((raw, n)) = d.inline_bytes() {
-            return Ok(Some(PyBytes::new(py, &raw[..n]).into_any().unbind()));
+    fn deliver(&self, py: Python<'_>, m: Option<RawMessage>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(m) = m else { return Ok(None) };
+        if m.is_payload() {
+            let ns = default_ns()?;
+            let p = Payload::from_descriptor(&ns, m.descriptor()).map_err(payload_err)?;
+            return Ok(Some(wrap_any(py, p)?));
         }
-        let ns = default_ns()?;
-        let p = Payload::from_descriptor(&ns, &d).map_err(payload_err)?;
-        Ok(Some(wrap_any(py, p)?))
+        if m.is_msgpack() {
+            return Ok(Some(message::decode(py, m.bytes())?.unbind()));
+        }
+        match &self.mode {
+            Mode::Pod { unpack, .. } => {
+                if self.ty.size > 0 && m.bytes().len() != self.ty.size as usize {
+                    return Err(exc("InvalidDescriptorError", format!("topic {}: message of {} bytes, {} needs {}", self.topic.name(), m.bytes().len(), self.ty.name, self.ty.size)));
+                }
+                Ok(Some(unpack.bind(py).call1((PyBytes::new(py, m.bytes()),))?.unbind()))
+            }
+            _ => Ok(Some(PyBytes::new(py, m.bytes()).into_any().unbind())),
+        }
     }
-}
 
-#[pymethods]
-impl PyTopic {
-    #[new]
-    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest"))]
-    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str) -> PyResult<PyTopic> {
+    /// Send one message (the typed fast path used by `Node.send` too).
+    pub fn send_obj(&self, py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let publisher = self.publisher();
+        if let Ok(payload) = msg.cast::<PyPayload>() {
+            if let Mode::Payload(want) = &self.mode {
+                let got = msg.get_type().name()?.to_string();
+                if &got != want && want != "Payload" {
+                    return Err(exc("TopicTypeError", format!("topic {} carries {want}, not {got}", self.topic.name())));
+                }
+            } else if !matches!(self.mode, Mode::Any) {
+                return Err(exc("TopicTypeError", format!("topic {} carries {}, not a payload", self.topic.name(), self.ty.name)));
+            }
+            let p = payload.get().share(py);
+            return py.detach(|| publisher.send_payload(&p)).map_err(tb_err);
+        }
+        match &self.mode {
+            Mode::Pod { pack, .. } => {
+                let want = &self.ty.name;
+                let ok = msg.get_type().getattr("_tb_type_name").ok().and_then(|n| n.extract::<String>().ok()).is_some_and(|n| &n == want);
+                if !ok {
+                    return Err(exc("TopicTypeError", format!("topic {} carries {want}, not {}", self.topic.name(), msg.get_type().name()?)));
+                }
+                let b = pack.bind(py).call1((msg,))?;
+                let bytes = b.cast::<PyBytes>()?.as_bytes();
+                publisher.send_bytes(bytes).map_err(tb_err)
+            }
+            Mode::Dict | Mode::Any if msg.cast::<PyDict>().is_ok() => {
+                let blob = message::encode(msg)?;
+                publisher.send_msgpack(&blob).map_err(tb_err)
+            }
+            Mode::Any if msg.cast::<PyBytes>().is_ok() => {
+                let b = msg.cast::<PyBytes>()?.as_bytes();
+                if b.len() > tensorbus_pool::descriptor::INLINE_CAPACITY {
+                    return Err(exc("PayloadTooLargeError", format!("bytes messages carry at most {} bytes; use a Tensor for more", tensorbus_pool::descriptor::INLINE_CAPACITY)));
+                }
+                publisher.send_bytes(b).map_err(tb_err)
+            }
+            Mode::Dict => {
+                let blob = message::encode(msg)?;
+                publisher.send_msgpack(&blob).map_err(tb_err)
+            }
+            _ => Err(exc("TopicTypeError", format!("topic {} carries {}, not {}", self.topic.name(), if self.ty.name.is_empty() { "payloads, dicts or bytes" } else { &self.ty.name }, msg.get_type().name()?))),
+        }
+    }
+
+    pub fn recv_obj(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Py<PyAny>>> {
+        let t = Duration::from_secs_f64(timeout.max(0.0));
+        let got = if t.is_zero() { self.with_sub(py, false, |s| s.try_recv())? } else { self.with_sub(py, true, |s| s.recv_timeout(t))? };
+        self.deliver(py, got.map_err(tb_err)?)
+    }
+
+    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str) -> PyResult<PyTopic> {
         let policy = match policy {
             "latest" => Policy::Latest,
             "reliable" => Policy::Reliable,
@@ -64,56 +176,48 @@ impl PyTopic {
         if depth == 0 || depth > tensorbus_pool::ring::MAX_DEPTH {
             return Err(exc("TopicError", format!("depth must be 1..={}, got {depth}", tensorbus_pool::ring::MAX_DEPTH)));
         }
-        let type_name = match r#type {
-            Some(t) if !t.is_none() => type_name_of(t)?,
-            _ => String::new(),
-        };
+        let (mode, tt) = Self::mode_of(ty)?;
         let ns = default_ns()?;
-        let opts = TopicOptions { ty: TopicType { name: type_name.clone(), hash: 0, size: 0 }, depth, policy };
-        let topic = py.detach(|| ns.topic(name, &opts)).map_err(topic_err)?;
-        Ok(PyTopic { topic, type_name, publisher: OnceLock::new(), subscriber: Mutex::new(None) })
+        let cfg = TopicConfig { depth, policy };
+        let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(tb_err)?;
+        Ok(PyTopic { topic, ty: tt, mode, publisher: OnceLock::new(), subscriber: Mutex::new(None) })
+    }
+}
+
+#[pymethods]
+impl PyTopic {
+    #[new]
+    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest"))]
+    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str) -> PyResult<PyTopic> {
+        PyTopic::open(py, name, r#type, depth, policy)
     }
 
-    /// Publish a payload (zero-copy: only its descriptor travels) or a small `bytes` message
-    /// (at most 48 bytes, inline). A loaned payload is frozen (read-only) by sending it.
-    /// Returns the sequence number.
+    /// Publish a message; returns its sequence number. Payloads travel by descriptor (a loaned
+    /// payload is frozen by sending it), POD messages as their bytes, dicts as MessagePack.
     fn send(&self, py: Python<'_>, msg: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let publisher = self.publisher.get_or_init(|| self.topic.publisher());
-        if let Ok(b) = msg.cast::<PyBytes>() {
-            let bytes = b.as_bytes().to_vec();
-            return py.detach(|| publisher.send_inline(&bytes)).map_err(send_err);
-        }
-        let payload = msg.cast::<PyPayload>().map_err(|_| {
-            exc("TopicTypeError", format!("topic {} carries payloads or bytes, not {}", self.topic.name(), msg.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
-        })?;
-        if !self.type_name.is_empty() {
-            let got = msg.get_type().name()?.to_string();
-            if got != self.type_name && self.type_name != "Payload" {
-                return Err(exc("TopicTypeError", format!("topic {} carries {}, not {got}", self.topic.name(), self.type_name)));
-            }
-        }
-        let p = payload.get().share(py);
-        let d = p.descriptor();
-        py.detach(|| publisher.send(d, p.slot())).map_err(send_err)
+        self.send_obj(py, msg)
     }
 
     /// The next unread message, or None; waits up to `timeout` seconds (sleeping, no spin).
     #[pyo3(signature = (timeout=0.0))]
     fn recv(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Py<PyAny>>> {
-        let t = Duration::from_secs_f64(timeout.max(0.0));
-        let got = self.with_sub(py, |s| if t.is_zero() { s.try_recv() } else { s.recv_timeout(t) })?.map_err(recv_err)?;
-        self.deliver(py, got)
+        self.recv_obj(py, timeout)
     }
 
     /// The newest message (skipping older unread ones), or None.
     fn latest(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let got = self.with_sub(py, |s| s.latest())?.map_err(recv_err)?;
+        let got = self.with_sub(py, false, |s| s.latest())?.map_err(tb_err)?;
         self.deliver(py, got)
     }
 
     #[getter]
     fn name(&self) -> &str {
         self.topic.name()
+    }
+    /// The carried type's name ("" when untyped).
+    #[getter]
+    fn type_name(&self) -> String {
+        self.topic.type_name()
     }
     #[getter]
     fn depth(&self) -> u32 {

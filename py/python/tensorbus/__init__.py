@@ -16,7 +16,27 @@ from . import _native
 from . import cuda
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
-from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, pool_stats, reap, use_namespace
+from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, packb, pool_stats, reap, unpackb, use_namespace
+from .messages import (
+    CmdVel,
+    Detection,
+    Heartbeat,
+    Imu,
+    Pose2D,
+    Twist,
+    array,
+    f32,
+    f64,
+    i8,
+    i16,
+    i32,
+    i64,
+    message,
+    u8,
+    u16,
+    u32,
+    u64,
+)
 
 __version__ = _native.__version__
 
@@ -29,6 +49,17 @@ __all__ = [
     "Tensor",
     "Payload",
     "Topic",
+    "message",
+    "array",
+    "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64",
+    "CmdVel",
+    "Twist",
+    "Pose2D",
+    "Imu",
+    "Detection",
+    "Heartbeat",
+    "packb",
+    "unpackb",
     "pool_stats",
     "reap",
     "use_namespace",

@@ -1,0 +1,200 @@
+//! Message support for topics: the POD layout hash shared with Rust (`pod_type_hash`) and the
+//! MessagePack codec for dict topics (Python dict/list/str/bytes/int/float/bool/None <-> bytes).
+//!
+//! Decoding reads bytes another process wrote: every length is checked against what is left,
+//! nesting is bounded, and a malformed blob is a `ValueError`-derived error, never a panic.
+
+use crate::errors::exc;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+/// The layout hash of a POD message (same as Rust's `tensorbus::message::type_hash`).
+#[pyfunction]
+pub fn pod_type_hash(fields: &str, size: usize, offsets: Vec<usize>) -> u64 {
+    tensorbus::message::type_hash(fields, size, &offsets)
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
+    use rmp::encode::*;
+    fn io<E>(_: E) -> PyErr {
+        exc("TensorbusError", "MessagePack encoding failed")
+    }
+    if depth > MAX_DEPTH {
+        return Err(exc("ShapeError", "dict message nested deeper than 64 levels"));
+    }
+    if obj.is_none() {
+        write_nil(out).map_err(io)?;
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        write_bool(out, b.is_true()).map_err(io)?;
+    } else if let Ok(i) = obj.cast::<PyInt>() {
+        if let Ok(v) = i.extract::<i64>() {
+            write_sint(out, v).map_err(io)?;
+        } else if let Ok(v) = i.extract::<u64>() {
+            write_uint(out, v).map_err(io)?;
+        } else {
+            return Err(exc("DTypeError", format!("integer {i} does not fit in 64 bits")));
+        }
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        write_f64(out, f.value()).map_err(io)?;
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        write_str(out, &s.to_cow()?).map_err(io)?;
+    } else if let Ok(b) = obj.cast::<PyBytes>() {
+        write_bin(out, b.as_bytes()).map_err(io)?;
+    } else if let Ok(b) = obj.cast::<PyByteArray>() {
+        write_bin(out, &b.to_vec()).map_err(io)?;
+    } else if let Ok(d) = obj.cast::<PyDict>() {
+        write_map_len(out, d.len() as u32).map_err(io)?;
+        for (k, v) in d.iter() {
+            enc(&k, out, depth + 1)?;
+            enc(&v, out, depth + 1)?;
+        }
+    } else if let Ok(l) = obj.cast::<PyList>() {
+        write_array_len(out, l.len() as u32).map_err(io)?;
+        for v in l.iter() {
+            enc(&v, out, depth + 1)?;
+        }
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        write_array_len(out, t.len() as u32).map_err(io)?;
+        for v in t.iter() {
+            enc(&v, out, depth + 1)?;
+        }
+    } else if obj.hasattr("item")? && obj.hasattr("dtype")? {
+        // NumPy scalars (np.float32(1.0), np.int64(3)): their Python value.
+        enc(&obj.call_method0("item")?, out, depth)?;
+    } else {
+        return Err(exc(
+            "DTypeError",
+            format!("cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None", obj.get_type().name()?),
+        ));
+    }
+    Ok(())
+}
+
+/// Encode a Python value as MessagePack.
+pub fn encode(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(64);
+    enc(obj, &mut out, 0)?;
+    Ok(out)
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bad(&self, what: &str) -> PyErr {
+        exc("InvalidDescriptorError", format!("malformed MessagePack at byte {}: {what}", self.pos))
+    }
+    fn take(&mut self, n: usize) -> PyResult<&'a [u8]> {
+        if self.b.len() - self.pos < n {
+            return Err(self.bad("truncated"));
+        }
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> PyResult<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn be(&mut self, n: usize) -> PyResult<u64> {
+        Ok(self.take(n)?.iter().fold(0u64, |a, &b| (a << 8) | b as u64))
+    }
+    fn value<'py>(&mut self, py: Python<'py>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return Err(self.bad("nested deeper than 64 levels"));
+        }
+        let m = self.u8()?;
+        let v: Bound<'py, PyAny> = match m {
+            0x00..=0x7f => (m as i64).into_pyobject(py)?.into_any(),
+            0xe0..=0xff => (m as i8 as i64).into_pyobject(py)?.into_any(),
+            0xc0 => py.None().into_bound(py),
+            0xc2 => PyBool::new(py, false).to_owned().into_any(),
+            0xc3 => PyBool::new(py, true).to_owned().into_any(),
+            0xcc | 0xcd | 0xce | 0xcf => {
+                let n = 1usize << (m - 0xcc);
+                self.be(n)?.into_pyobject(py)?.into_any()
+            }
+            0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+                let n = 1usize << (m - 0xd0);
+                let raw = self.be(n)?;
+                let shift = 64 - 8 * n as u32;
+                (((raw << shift) as i64) >> shift).into_pyobject(py)?.into_any()
+            }
+            0xca => (f32::from_bits(self.be(4)? as u32) as f64).into_pyobject(py)?.into_any(),
+            0xcb => f64::from_bits(self.be(8)?).into_pyobject(py)?.into_any(),
+            0xa0..=0xbf | 0xd9 | 0xda | 0xdb => {
+                let n = match m {
+                    0xd9 => self.be(1)?,
+                    0xda => self.be(2)?,
+                    0xdb => self.be(4)?,
+                    _ => (m & 0x1f) as u64,
+                } as usize;
+                let s = self.take(n)?;
+                let s = std::str::from_utf8(s).map_err(|_| self.bad("string is not UTF-8"))?;
+                PyString::new(py, s).into_any()
+            }
+            0xc4 | 0xc5 | 0xc6 => {
+                let n = self.be(1 << (m - 0xc4))? as usize;
+                PyBytes::new(py, self.take(n)?).into_any()
+            }
+            0x90..=0x9f | 0xdc | 0xdd => {
+                let n = match m {
+                    0xdc => self.be(2)?,
+                    0xdd => self.be(4)?,
+                    _ => (m & 0x0f) as u64,
+                } as usize;
+                if n > self.b.len() - self.pos {
+                    return Err(self.bad("array longer than the message"));
+                }
+                let l = PyList::empty(py);
+                for _ in 0..n {
+                    l.append(self.value(py, depth + 1)?)?;
+                }
+                l.into_any()
+            }
+            0x80..=0x8f | 0xde | 0xdf => {
+                let n = match m {
+                    0xde => self.be(2)?,
+                    0xdf => self.be(4)?,
+                    _ => (m & 0x0f) as u64,
+                } as usize;
+                if n.saturating_mul(2) > self.b.len() - self.pos {
+                    return Err(self.bad("map longer than the message"));
+                }
+                let d = PyDict::new(py);
+                for _ in 0..n {
+                    let k = self.value(py, depth + 1)?;
+                    let v = self.value(py, depth + 1)?;
+                    d.set_item(k, v).map_err(|e| self.bad(&format!("unhashable key: {e}")))?;
+                }
+                d.into_any()
+            }
+            _ => return Err(self.bad(&format!("unsupported marker {m:#04x} (ext types are not used by tensorbus)"))),
+        };
+        Ok(v)
+    }
+}
+
+/// Decode one MessagePack value (the whole buffer).
+pub fn decode<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let mut r = Reader { b, pos: 0 };
+    let v = r.value(py, 0)?;
+    if r.pos != b.len() {
+        return Err(r.bad("trailing bytes"));
+    }
+    Ok(v)
+}
+
+/// `packb(obj) -> bytes` and `unpackb(bytes) -> obj`: the codec dict topics use.
+#[pyfunction]
+pub fn packb<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    Ok(PyBytes::new(py, &encode(obj)?))
+}
+
+#[pyfunction]
+pub fn unpackb<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    decode(py, data)
+}
