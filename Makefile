@@ -2,6 +2,7 @@
 #   make test   every Rust and Python test (creates .venv and installs what it needs)
 #   make demo   the main job: a camera publisher feeding an inference node
 #   make bench  criterion benches; figures go to docs/benchmarks.md
+#   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo bench clean
+.PHONY: test test-rust test-python loom venv develop demo bench bench-peers clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,10 @@ demo: develop
 
 bench:
 	cargo bench --bench pool
+
+# Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
+bench-peers:
+	bash benches/peers/setup.sh && benches/peers/.venv/bin/python benches/peers/run.py $(ARGS)
 
 clean:
 	rm -rf target $(VENV)
