@@ -70,6 +70,20 @@ fn stream_arg(stream: Option<&Bound<'_, PyAny>>) -> PyResult<Option<StreamRef>> 
     StreamRef::from_int(v).map(Some).map_err(cuda_err)
 }
 
+/// Namespaces whose pool segments we pinned: kept open (so their pools stay mapped) until
+/// `unpin_all`. A pinned range must never be unmapped while registered: a new mapping at the same
+/// address would otherwise be taken for the old, registered pages.
+static KEEP: std::sync::Mutex<Vec<tensorbus_pool::Namespace>> = std::sync::Mutex::new(Vec::new());
+
+fn keep_namespace_mapped() -> PyResult<()> {
+    let ns = crate::namespace::default_ns()?;
+    let mut g = KEEP.lock().unwrap_or_else(|e| e.into_inner());
+    if !g.iter().any(|k| k.dir() == ns.dir()) {
+        g.push(ns);
+    }
+    Ok(())
+}
+
 /// True if a CUDA driver is loaded and reports at least one device (never raises).
 #[pyfunction]
 fn is_available() -> bool {
@@ -95,6 +109,7 @@ fn device_name(device: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
 #[pyo3(signature = (payload=None))]
 fn pin(py: Python<'_>, payload: Option<&Bound<'_, PyPayload>>) -> PyResult<u64> {
     gpu::driver::driver().map_err(cuda_err)?;
+    keep_namespace_mapped()?;
     let ptrs: Vec<usize> = match payload {
         Some(p) => vec![p.get().ptr()],
         None => {
@@ -134,7 +149,7 @@ fn _auto_pin(payload: &Bound<'_, PyPayload>) -> bool {
         return true;
     }
     // SAFETY: as in `pin`.
-    gpu::pin_from_env() && gpu::is_available() && unsafe { gpu::pin_mapping_forever(ptr) }.is_ok()
+    gpu::pin_from_env() && gpu::is_available() && keep_namespace_mapped().is_ok() && unsafe { gpu::pin_mapping_forever(ptr) }.is_ok()
 }
 
 /// True if `payload`'s memory is page-locked (registered with the driver by this process).
@@ -143,10 +158,14 @@ fn is_pinned(payload: &Bound<'_, PyPayload>) -> bool {
     gpu::is_pinned(payload.get().ptr())
 }
 
-/// Unregister every range this process pinned; returns how many ranges.
+/// Unregister every range this process pinned (and let go of the namespaces kept mapped for
+/// them); returns how many ranges. Registered at exit by `tensorbus.cuda`.
 #[pyfunction]
-fn unpin_all() -> usize {
-    gpu::unpin_all()
+fn unpin_all(py: Python<'_>) -> usize {
+    let n = py.detach(gpu::unpin_all);
+    let kept = std::mem::take(&mut *KEEP.lock().unwrap_or_else(|e| e.into_inner()));
+    drop(kept);
+    n
 }
 
 /// `[(size, total, free)]` of the device pool's size classes on `device`.
@@ -169,9 +188,10 @@ fn to_cuda(py: Python<'_>, payload: &Bound<'_, PyPayload>, device: Option<&Bound
     let ptr = this.ptr();
     let meta = p.meta().clone();
     let len = meta.nbytes() as usize;
+    let auto_pin = gpu::pin_from_env() && !gpu::is_pinned(ptr) && keep_namespace_mapped().is_ok();
     let staged = py
         .detach(move || {
-            if gpu::pin_from_env() {
+            if auto_pin {
                 // SAFETY: as in `pin`. A failure only costs bandwidth (pageable copy).
                 let _ = unsafe { gpu::pin_mapping_forever(ptr) };
             }

@@ -34,6 +34,7 @@ Example:
     ...     t = img.to_cuda().to_torch()      # torch CUDA tensor on the device buffer
 """
 
+import atexit as _atexit
 import os as _os
 
 from . import _native
@@ -118,6 +119,9 @@ def _install_auto_pin():
 
 if pin_from_env():
     _install_auto_pin()
+
+# Unregister pinned pool memory before the namespace is unmapped at exit.
+_atexit.register(_c.unpin_all)
 
 __all__ = [
     "is_available",
