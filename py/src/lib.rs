@@ -11,6 +11,7 @@ mod errors;
 mod image;
 mod message;
 mod namespace;
+mod node;
 mod payload;
 mod points;
 mod tensor;
@@ -28,6 +29,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<points::PyPointCloud>()?;
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<topic::PyTopic>()?;
+    m.add_class::<node::PyScheduler>()?;
+    m.add_function(wrap_pyfunction!(node::budget_remaining, m)?)?;
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;
     m.add_function(wrap_pyfunction!(message::unpackb, m)?)?;

@@ -17,6 +17,7 @@ from . import cuda
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
 from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, packb, pool_stats, reap, unpackb, use_namespace
+from .node import Node, Scheduler, budget_remaining, ms, run, us
 from .messages import (
     CmdVel,
     Detection,
@@ -49,6 +50,12 @@ __all__ = [
     "Tensor",
     "Payload",
     "Topic",
+    "Node",
+    "Scheduler",
+    "run",
+    "budget_remaining",
+    "ms",
+    "us",
     "message",
     "array",
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "f32", "f64",

@@ -1,0 +1,188 @@
+//! Binds the facade's `Node` and `Scheduler`: Python nodes are `tensorbus::Node`s whose
+//! callbacks take the GIL only while they run; the scheduling loop (rates, budgets, deadlines,
+//! miss policies, compute threads, statistics) is Rust and runs without the GIL.
+//!
+//! The Python-facing `tb.Node` lives in `tensorbus/node.py` (topics, `send`/`recv`, async ticks);
+//! it hands this module plain callables.
+
+use crate::errors::exc;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tensorbus::{Context, Node, NodeConfig, NodeResult, OnMiss, Scheduler};
+
+/// A Python node as the Rust scheduler sees it.
+struct PyNodeAdapter {
+    name: String,
+    init: Option<Py<PyAny>>,
+    tick: Py<PyAny>,
+    shutdown: Option<Py<PyAny>>,
+    errors: u64,
+}
+
+fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64) -> NodeResult {
+    match f.bind(py).call0() {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // Logged with its traceback (the 1st, 2nd, 4th, 8th, ... time, so a node failing
+            // at 1 kHz does not flood the log); the scheduler counts every one and applies the
+            // node's policy.
+            *errors += 1;
+            if errors.is_power_of_two() {
+                eprintln!("[tensorbus] node {name}: exception in {what} (#{errors}):");
+                e.display(py);
+            }
+            Err(format!("{what}: {}", e.value(py).repr().map(|r| r.to_string()).unwrap_or_else(|_| "exception".into())).into())
+        }
+    }
+}
+
+impl Node for PyNodeAdapter {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn init(&mut self, _ctx: &mut Context) -> NodeResult {
+        match &self.init {
+            Some(f) => Python::attach(|py| call(py, f, "init", &self.name, &mut self.errors)),
+            None => Ok(()),
+        }
+    }
+    fn tick(&mut self, _ctx: &mut Context) -> NodeResult {
+        Python::attach(|py| call(py, &self.tick, "tick", &self.name, &mut self.errors))
+    }
+    fn shutdown(&mut self, _ctx: &mut Context) -> NodeResult {
+        match &self.shutdown {
+            Some(f) => Python::attach(|py| call(py, f, "shutdown", &self.name, &mut self.errors)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The scheduler: `Scheduler(tick_rate=100)`; `tick_rate` is the default rate of nodes that
+/// set none.
+#[pyclass(name = "Scheduler", module = "tensorbus._native", frozen, subclass)]
+pub struct PyScheduler {
+    inner: Arc<Scheduler>,
+    /// An exception raised while running (KeyboardInterrupt), re-raised after clean shutdown.
+    pending: Mutex<Option<PyErr>>,
+}
+
+fn secs(v: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
+    match v {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
+        Some(s) => Err(exc("TensorbusError", format!("{what} must be a positive number of seconds, got {s}"))),
+    }
+}
+
+#[pymethods]
+impl PyScheduler {
+    #[new]
+    #[pyo3(signature = (tick_rate=100.0))]
+    fn new(tick_rate: f64) -> PyResult<PyScheduler> {
+        if !(tick_rate > 0.0) {
+            return Err(exc("TensorbusError", format!("tick_rate must be > 0 Hz, got {tick_rate}")));
+        }
+        Ok(PyScheduler { inner: Arc::new(Scheduler::new(tick_rate)), pending: Mutex::new(None) })
+    }
+
+    /// Add a node (low level: name, callables and config; `tb.Scheduler.add` passes a
+    /// `tb.Node`).
+    #[pyo3(signature = (name, tick, init=None, shutdown=None, rate=None, budget=None, deadline=None, on_miss="warn", compute=false, stop_on_error=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn _add(
+        &self,
+        name: String,
+        tick: Py<PyAny>,
+        init: Option<Py<PyAny>>,
+        shutdown: Option<Py<PyAny>>,
+        rate: Option<f64>,
+        budget: Option<f64>,
+        deadline: Option<f64>,
+        on_miss: &str,
+        compute: bool,
+        stop_on_error: bool,
+    ) -> PyResult<()> {
+        let on_miss: OnMiss = on_miss.parse().map_err(|e: String| exc("TensorbusError", e))?;
+        if let Some(r) = rate {
+            if !(r > 0.0) {
+                return Err(exc("TensorbusError", format!("node {name:?}: rate must be > 0 Hz, got {r}")));
+            }
+        }
+        let config = NodeConfig { rate_hz: rate, budget: secs(budget, "budget")?, deadline: secs(deadline, "deadline")?, on_miss, compute, stop_on_error };
+        let node = PyNodeAdapter { name, init, tick, shutdown, errors: 0 };
+        self.inner.add_boxed(Box::new(node), config).map_err(|e| exc("TensorbusError", e.to_string()))
+    }
+
+    /// Run until `duration` seconds pass, `stop()` is called, or Ctrl-C. Every node's shutdown
+    /// runs before it returns; a KeyboardInterrupt is re-raised after that.
+    #[pyo3(signature = (duration=None))]
+    fn run(&self, py: Python<'_>, duration: Option<f64>) -> PyResult<()> {
+        let d = match duration {
+            None => None,
+            Some(s) if s >= 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+            Some(s) => return Err(exc("TensorbusError", format!("duration must be >= 0 seconds, got {s}"))),
+        };
+        let sched = self.inner.clone();
+        let pending = &self.pending;
+        let result = py.detach(|| {
+            // Polled by the scheduler every ~20 ms: deliver Python signals (Ctrl-C).
+            let mut keep_going = || {
+                Python::attach(|py| match py.check_signals() {
+                    Ok(()) => true,
+                    Err(e) => {
+                        *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        false
+                    }
+                })
+            };
+            sched.run_with(d, &mut keep_going)
+        });
+        result.map_err(|e| exc("TensorbusError", e.to_string()))?;
+        if let Some(e) = self.pending.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Ask the running scheduler to stop (from a callback or another thread).
+    fn stop(&self) {
+        self.inner.stop();
+    }
+
+    fn get_node_names(&self) -> Vec<String> {
+        self.inner.node_names()
+    }
+
+    /// Statistics of a node (readable while running): total_ticks, avg/max/p99 tick duration
+    /// (seconds), budget and deadline misses, error_count, last_error, actual rate, state.
+    fn get_node_stats<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.node_stats(name).ok_or_else(|| exc("TensorbusError", format!("no node named {name:?}")))?;
+        let d = PyDict::new(py);
+        d.set_item("name", &s.name)?;
+        d.set_item("total_ticks", s.total_ticks)?;
+        d.set_item("avg_tick_duration", s.avg_tick.as_secs_f64())?;
+        d.set_item("max_tick_duration", s.max_tick.as_secs_f64())?;
+        d.set_item("p99_tick_duration", s.p99_tick.as_secs_f64())?;
+        d.set_item("budget_misses", s.budget_misses)?;
+        d.set_item("deadline_misses", s.deadline_misses)?;
+        d.set_item("error_count", s.error_count)?;
+        d.set_item("last_error", s.last_error)?;
+        d.set_item("actual_rate", s.actual_rate_hz)?;
+        d.set_item("running", s.running)?;
+        d.set_item("stopped", s.stopped)?;
+        Ok(d)
+    }
+
+    #[getter]
+    fn tick_rate(&self) -> f64 {
+        self.inner.tick_rate_hz()
+    }
+}
+
+/// Seconds of budget left in the current tick (None outside a tick or without a budget).
+#[pyfunction]
+pub fn budget_remaining() -> Option<f64> {
+    tensorbus::budget_remaining().map(|d| d.as_secs_f64())
+}
