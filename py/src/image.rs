@@ -104,8 +104,17 @@ impl PyImage {
     #[staticmethod]
     #[pyo3(signature = (tensor, encoding=None))]
     fn from_torch(py: Python<'_>, tensor: &Bound<'_, PyAny>, encoding: Option<&str>) -> PyResult<Py<PyImage>> {
-        let host = tensor.call_method0("detach")?.call_method0("cpu")?;
-        let f = crate::dlpack::import(py, &host)?;
+        let t = tensor.call_method0("detach")?;
+        if crate::cuda::is_cuda_object(&t) {
+            // A GPU image: validate its layout, then one device-to-host copy into the slot.
+            let t = t.call_method0("contiguous")?;
+            let shape: Vec<usize> = t.getattr("shape")?.extract()?;
+            let dtype = crate::payload::parse_dtype(&t.getattr("dtype")?)?;
+            let (enc, _) = image_layout(&shape, dtype, encoding)?;
+            let m = crate::cuda::copy_device_to_slot(py, &t, PayloadKind::Image, enc.code())?;
+            return PyImage::loaned(py, m);
+        }
+        let f = crate::dlpack::import(py, &t)?;
         let (enc, shape) = image_layout(&f.view.shape, f.view.dtype, encoding)?;
         let m = crate::tensor::copy_foreign(py, &f, PayloadKind::Image, &shape, enc.code())?;
         PyImage::loaned(py, m)

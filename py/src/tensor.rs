@@ -62,6 +62,11 @@ impl PyTensor {
     /// tensor; strided sources are gathered element by element (one copy either way).
     #[staticmethod]
     fn from_dlpack(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
+        if crate::cuda::is_cuda_object(obj) {
+            // GPU results published back: one device-to-host copy into a loaned slot.
+            let m = crate::cuda::copy_device_to_slot(py, obj, PayloadKind::Tensor, 0)?;
+            return PyTensor::loaned(py, m);
+        }
         let f = crate::dlpack::import(py, obj)?;
         let shape = f.view.shape.clone();
         check_shape(&shape)?;
@@ -72,8 +77,9 @@ impl PyTensor {
     /// Copy a torch tensor (CPU or CUDA) into a new pool tensor.
     #[staticmethod]
     fn from_torch(py: Python<'_>, tensor: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        let host = tensor.call_method0("detach")?.call_method0("cpu")?;
-        PyTensor::from_dlpack(py, &host)
+        let t = tensor.call_method0("detach")?;
+        let t = if crate::cuda::is_cuda_object(&t) { t.call_method0("contiguous")? } else { t };
+        PyTensor::from_dlpack(py, &t)
     }
 
     fn __len__(slf: &Bound<'_, Self>) -> usize {
