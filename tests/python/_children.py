@@ -61,7 +61,7 @@ HOLDER = textwrap.dedent(
     assert t.recv() is None
     print("ready", flush=True)
     keep = []
-    while len(keep) < k:
+    for _ in range(k):
         p = t.recv(timeout=10.0)
         assert p is not None
         keep += [p, p.to_numpy(), p.to_torch(), torch.from_dlpack(p)]

@@ -37,7 +37,7 @@ def test_received_payload_is_the_sent_slot_read_only(tb, fresh_ns):
     assert (t.sent, t.received, t.misses) == (1, 1, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the sender's payload keeps seq=0 after Topic.send (its meta is not updated with the sequence send returns)")
+")
 def test_sent_payload_knows_its_sequence(tb, fresh_ns):
     t = tb.Topic("s")
     img = _img(tb, 1)
@@ -135,7 +135,6 @@ def test_small_bytes_round_trip(tb, fresh_ns, n):
     assert tb.pool_stats()["used_slots"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ring.send stamps desc.sequence (offset 32) into inline messages: message bytes 16..24 that are zero are overwritten with the sequence")
 def test_inline_bytes_with_zeros_at_16_to_24_are_not_corrupted(tb, fresh_ns):
     t = tb.Topic("bz")
     t.recv()
@@ -144,7 +143,6 @@ def test_inline_bytes_with_zeros_at_16_to_24_are_not_corrupted(tb, fresh_ns):
     assert t.recv() == msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: send() of an inline message longer than 16 bytes returns message bytes 16..24 as the sequence number")
 def test_inline_send_returns_the_sequence(tb, fresh_ns):
     t = tb.Topic("bs")
     assert t.send(b"a") == 1
