@@ -37,7 +37,6 @@ def test_received_payload_is_the_sent_slot_read_only(tb, fresh_ns):
     assert (t.sent, t.received, t.misses) == (1, 1, 0)
 
 
-")
 def test_sent_payload_knows_its_sequence(tb, fresh_ns):
     t = tb.Topic("s")
     img = _img(tb, 1)
