@@ -62,7 +62,30 @@ fn topics(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Not a criterion figure: rate accuracy, printed once. A 1 kHz node's period median and p99,
+/// and the rate a trivial node asked for 200 kHz gets.
+fn rate_accuracy() {
+    for hz in [1000.0, 200_000.0] {
+        let s = Scheduler::new(100.0);
+        let stamps = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(400_000)));
+        let st2 = stamps.clone();
+        s.add(node_fn("n", move |_| {
+            st2.lock().unwrap().push(std::time::Instant::now());
+            Ok(())
+        }), NodeConfig::rate(hz))
+        .unwrap();
+        s.run(Some(Duration::from_secs(1))).unwrap();
+        let st = s.node_stats("n").unwrap();
+        let stamps = stamps.lock().unwrap();
+        let mut p: Vec<u64> = stamps.windows(2).map(|w| (w[1] - w[0]).as_nanos() as u64).collect();
+        p.sort_unstable();
+        let (med, p99) = (p[p.len() / 2], p[p.len() * 99 / 100]);
+        eprintln!("rate {hz} Hz: achieved {:.0} Hz, period median {med} ns, p99 {p99} ns, deadline misses {}", st.actual_rate_hz, st.deadline_misses);
+    }
+}
+
 fn scheduler(c: &mut Criterion) {
+    rate_accuracy();
     let mut g = c.benchmark_group("scheduler");
     g.sample_size(20);
     // A trivial node at an unbounded rate: the time per tick is the scheduler's overhead.
