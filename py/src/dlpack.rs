@@ -189,8 +189,9 @@ pub unsafe fn copy_out(v: &ForeignView, dst: *mut u8) {
     let mut idx = vec![0usize; nd];
     for k in 0..v.numel() {
         let off: i64 = (0..nd).map(|a| idx[a] as i64 * v.strides[a]).sum();
-        // SAFETY: idx is within shape, so the source offset is within the validated span.
-        unsafe { std::ptr::copy_nonoverlapping(v.data.add(off as usize * item), dst.add(k * item), item) };
+        // SAFETY: idx is within shape, so the (possibly negative, for negative strides) source
+        // offset is within the span view_foreign validated.
+        unsafe { std::ptr::copy_nonoverlapping(v.data.offset(off as isize * item as isize), dst.add(k * item), item) };
         for a in (0..nd).rev() {
             idx[a] += 1;
             if idx[a] < v.shape[a] {

@@ -38,6 +38,9 @@ pub struct PyPayload {
     ptr: usize,
     /// Weak references to writable NumPy arrays handed out while loaned.
     exported: Mutex<Vec<Py<PyAny>>>,
+    /// The sequence number the last send returned (the sender's own view of `seq`).
+    /// Relaxed: a value, no ordering with other memory.
+    sent_seq: std::sync::atomic::AtomicU64,
 }
 
 impl PyPayload {
@@ -48,17 +51,21 @@ impl PyPayload {
             m.set_timestamp_ns(now);
         }
         let ptr = m.as_mut_ptr() as usize;
-        PyPayload { cell: Mutex::new(Cell::Loaned(m)), ptr, exported: Mutex::new(Vec::new()) }
+        PyPayload { cell: Mutex::new(Cell::Loaned(m)), ptr, exported: Mutex::new(Vec::new()), sent_seq: Default::default() }
     }
     pub fn shared(p: Payload) -> PyPayload {
         let ptr = p.as_ptr() as usize;
-        PyPayload { cell: Mutex::new(Cell::Shared(p)), ptr, exported: Mutex::new(Vec::new()) }
+        PyPayload { cell: Mutex::new(Cell::Shared(p)), ptr, exported: Mutex::new(Vec::new()), sent_seq: Default::default() }
     }
     pub fn lock(&self) -> MutexGuard<'_, Cell> {
         self.cell.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub fn ptr(&self) -> usize {
         self.ptr
+    }
+    /// Remember the sequence number a send assigned.
+    pub fn set_sent_seq(&self, seq: u64) {
+        self.sent_seq.store(seq, std::sync::atomic::Ordering::Relaxed);
     }
     pub fn meta(&self) -> PayloadMeta {
         self.lock().meta().clone()
@@ -240,9 +247,13 @@ impl PyPayload {
             _ => Err(exc("ReadOnlyError", "frame_id of a shared payload cannot change")),
         }
     }
+    /// Sequence number: as received, or as assigned by the last send (0 before).
     #[getter]
     fn seq(&self) -> u64 {
-        self.meta().sequence
+        match self.meta().sequence {
+            0 => self.sent_seq.load(std::sync::atomic::Ordering::Relaxed),
+            s => s,
+        }
     }
     /// True once the payload is shared (sent, received or frozen).
     #[getter]

@@ -129,7 +129,9 @@ impl PyTopic {
                 return Err(exc("TopicTypeError", format!("topic {} carries {}, not a payload", self.topic.name(), self.ty.name)));
             }
             let p = payload.get().share(py);
-            return py.detach(|| publisher.send_payload(&p)).map_err(tb_err);
+            let seq = py.detach(|| publisher.send_payload(&p)).map_err(tb_err)?;
+            payload.get().set_sent_seq(seq);
+            return Ok(seq);
         }
         match &self.mode {
             Mode::Pod { pack, .. } => {

@@ -350,19 +350,26 @@ pub unsafe fn view_foreign(t: *const DLTensor) -> Result<ForeignView, DLPackErro
         (compact, true)
     } else {
         let mut s = Vec::with_capacity(ndim);
-        let mut span: u64 = 0; // largest element offset reachable
+        // Element offsets reachable below and above `data` (negative strides reach below).
+        let (mut low, mut high): (i128, i128) = (0, 0);
         for (axis, &n) in shape.iter().enumerate() {
             // SAFETY: strides is non-null with ndim readable elements (caller contract).
             let st = unsafe { *t.strides.add(axis) };
-            if st < 0 {
-                return Err(DLPackError::BadStride { axis, stride: st });
-            }
             if n > 0 {
-                span = (st as u64).checked_mul(n as u64 - 1).and_then(|x| x.checked_add(span)).ok_or(DLPackError::Overflow)?;
+                let reach = st as i128 * (n as i128 - 1);
+                if reach < 0 {
+                    low += reach;
+                } else {
+                    high += reach;
+                }
             }
             s.push(st);
         }
-        span.checked_add(1).and_then(|n| n.checked_mul(itemsize)).ok_or(DLPackError::Overflow)?;
+        // The whole reachable span, in bytes, must be addressable.
+        let bytes = (high - low + 1).checked_mul(itemsize as i128).ok_or(DLPackError::Overflow)?;
+        if bytes > isize::MAX as i128 || (low * itemsize as i128) < -(start as i128) {
+            return Err(DLPackError::Overflow);
+        }
         let contiguous = (0..ndim).all(|i| shape[i] <= 1 || s[i] == compact[i]);
         (s, contiguous)
     };
@@ -483,8 +490,11 @@ mod tests {
         let mut t = foreign(p, &mut sh, None);
         t.shape = std::ptr::null_mut();
         assert_eq!(check(&t), Err(DLPackError::NullShape { ndim: 2 }));
+        // A negative stride reaching below the address space start is refused.
         let mut st = [1i64, -2];
-        assert_eq!(check(&foreign(p, &mut sh, Some(&mut st))), Err(DLPackError::BadStride { axis: 1, stride: -2 }));
+        let mut t = foreign(p, &mut sh, Some(&mut st));
+        t.data = 8 as *mut std::ffi::c_void;
+        assert_eq!(check(&t), Err(DLPackError::Overflow));
     }
 
     #[test]

@@ -71,7 +71,7 @@ pub enum DLPackError {
     BadByteOffset { offset: u64 },
     #[error("unknown DLPack device type {device_type}")]
     BadDevice { device_type: i32 },
-    #[error("stride of axis {axis} is {stride}: negative strides are not supported")]
+    #[error("stride of axis {axis} is {stride}: not supported")]
     BadStride { axis: usize, stride: i64 },
 }
 

@@ -146,7 +146,6 @@ def test_from_dlpack_copies_strided_sources(tb, fresh_ns):
         np.testing.assert_array_equal(tb.Tensor.from_dlpack(view).to_numpy(), view.numpy())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Tensor.from_dlpack refuses negatively strided producers (view_foreign BadStride) instead of gathering them; from_numpy copies them fine")
 def test_from_dlpack_copies_negatively_strided_numpy(tb, fresh_ns):
     src = np.arange(12, dtype=np.float64).reshape(3, 4)[::-1, ::-1]
     np.testing.assert_array_equal(tb.Tensor.from_dlpack(src).to_numpy(), src)
