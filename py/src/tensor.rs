@@ -63,6 +63,9 @@ impl PyTensor {
     #[staticmethod]
     fn from_dlpack(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         if crate::cuda::is_cuda_object(obj) {
+            if !tensorbus_gpu::is_available() {
+                return Err(exc("DLPackError", "DLPack producer is on a CUDA device, but no CUDA driver or device is available in this process"));
+            }
             // GPU results published back: one device-to-host copy into a loaned slot.
             let m = crate::cuda::copy_device_to_slot(py, obj, PayloadKind::Tensor, 0)?;
             return PyTensor::loaned(py, m);
