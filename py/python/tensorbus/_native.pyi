@@ -187,30 +187,40 @@ class Tensor(Payload):
     def __len__(self) -> int: ...
 
 class Topic:
-    """A named topic in the current namespace: payloads travel by descriptor (zero-copy).
+    """A named topic in the current namespace.
+
+    Payloads travel by descriptor (zero-copy); POD messages (``tb.CmdVel`` or any
+    ``@tb.message`` class) as their bytes, inline in the descriptor when at most 48 bytes; dicts
+    as MessagePack (inline when small, else through a pool slot).
 
     Args:
         name: 1-63 characters of ``[A-Za-z0-9._-/]``.
-        type: a payload class (e.g. ``Image``) or a type name; a different type on an existing
-            topic raises :class:`TopicTypeError`.
+        type: a payload class (e.g. ``Image``), a message class, ``dict``, or None (accept
+            payloads, dicts and small bytes); a different type on an existing topic raises
+            :class:`TopicTypeError` naming both.
         depth: entries in the ring; the topic pins at most this many frames.
         policy: ``"latest"`` (overwrite, count misses) or ``"reliable"`` (send waits).
     """
 
     def __init__(self, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest") -> None: ...
-    def send(self, msg: Union[Payload, bytes]) -> int:
-        """Publish a payload (frozen by sending) or ``bytes`` of at most 48; returns the sequence number.
+    def send(self, msg: Any) -> int:
+        """Publish a message; returns its sequence number. A loaned payload is frozen by sending it.
 
         Raises:
             SendTimeoutError: a reliable topic's slowest subscriber did not catch up.
             TopicTypeError: a payload of another type.
         """
-    def recv(self, timeout: float = 0.0) -> Optional[Union[Payload, bytes]]:
-        """The next unread message, or None; blocks (sleeping) up to ``timeout`` seconds."""
-    def latest(self) -> Optional[Union[Payload, bytes]]:
+    def recv(self, timeout: float = 0.0) -> Any:
+        """The next unread message, or None; blocks (sleeping, no spin) up to ``timeout`` seconds.
+
+        The subscriber is created by the first ``recv``/``latest`` and starts at the newest entry.
+        """
+    def latest(self) -> Any:
         """The newest message, skipping older unread ones."""
     @property
     def name(self) -> str: ...
+    @property
+    def type_name(self) -> str: ...
     @property
     def depth(self) -> int: ...
     @property
@@ -221,6 +231,34 @@ class Topic:
     def misses(self) -> int: ...
     @property
     def received(self) -> int: ...
+
+class Scheduler:
+    """The Rust scheduling loop (see ``tensorbus.Scheduler``, which adds ``add(node)``)."""
+
+    def __init__(self, tick_rate: float = 100.0) -> None: ...
+    def run(self, duration: Optional[float] = None) -> None:
+        """Run until ``duration`` seconds pass, ``stop()``, or Ctrl-C (re-raised after every
+        node's shutdown ran)."""
+    def stop(self) -> None: ...
+    def get_node_names(self) -> list[str]: ...
+    def get_node_stats(self, name: str) -> dict[str, Any]:
+        """total_ticks, avg/max/p99_tick_duration (s), budget_misses, deadline_misses,
+        error_count, last_error, actual_rate, running, stopped. Readable while running."""
+    @property
+    def tick_rate(self) -> float: ...
+    def _add(self, name: str, tick: Any, init: Any = None, shutdown: Any = None, rate: Optional[float] = None, budget: Optional[float] = None, deadline: Optional[float] = None, on_miss: str = "warn", compute: bool = False, stop_on_error: bool = False) -> None: ...
+
+def budget_remaining() -> Optional[float]:
+    """Seconds of budget left in the current tick (None outside a tick or without a budget)."""
+
+def packb(obj: Any) -> bytes:
+    """Encode dict/list/str/bytes/int/float/bool/None as MessagePack (what dict topics send)."""
+
+def unpackb(data: bytes) -> Any:
+    """Decode MessagePack; malformed input raises :class:`InvalidDescriptorError`."""
+
+def pod_type_hash(fields: str, size: int, offsets: list[int]) -> int:
+    """The layout hash of a POD message, as Rust's ``tensorbus::message::type_hash``."""
 
 def pool_stats() -> dict[str, Any]:
     """Pools (slot size, slots, used, holders by pid), participants and topics of the namespace."""
