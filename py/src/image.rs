@@ -125,6 +125,7 @@ impl PyImage {
     fn from_file(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Py<PyImage>> {
         let ns = default_ns()?;
         let img = py.detach(|| tensorbus_tensor::imageio::load(&ns, &path)).map_err(image_io_err)?;
+        // Loaded images are frozen by the loader; their timestamp is the load time if unset.
         PyImage::wrap(py, img.into_payload())
     }
 

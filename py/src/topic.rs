@@ -37,6 +37,8 @@ pub struct PyTopic {
     mode: Mode,
     publisher: OnceLock<RawPublisher>,
     subscriber: Mutex<Option<RawSubscriber>>,
+    /// How long a reliable send waits for the slowest subscriber (and a large message for a slot).
+    send_timeout: Duration,
 }
 
 pub fn tb_err(e: tensorbus::Error) -> PyErr {
@@ -83,7 +85,11 @@ impl PyTopic {
     }
 
     fn publisher(&self) -> &RawPublisher {
-        self.publisher.get_or_init(|| RawPublisher::new(&self.topic, self.ty.clone()))
+        self.publisher.get_or_init(|| {
+            let mut p = RawPublisher::new(&self.topic, self.ty.clone());
+            p.set_timeout(self.send_timeout);
+            p
+        })
     }
 
     fn with_sub<R: Send>(&self, py: Python<'_>, block: bool, f: impl FnOnce(&mut RawSubscriber) -> R + Send) -> PyResult<R> {
@@ -169,7 +175,10 @@ impl PyTopic {
         self.deliver(py, got.map_err(tb_err)?)
     }
 
-    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str) -> PyResult<PyTopic> {
+    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64) -> PyResult<PyTopic> {
+        if !(timeout >= 0.0 && timeout.is_finite()) {
+            return Err(exc("TopicError", format!("timeout must be >= 0 seconds, got {timeout}")));
+        }
         let policy = match policy {
             "latest" => Policy::Latest,
             "reliable" => Policy::Reliable,
@@ -182,16 +191,16 @@ impl PyTopic {
         let ns = default_ns()?;
         let cfg = TopicConfig { depth, policy };
         let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(tb_err)?;
-        Ok(PyTopic { topic, ty: tt, mode, publisher: OnceLock::new(), subscriber: Mutex::new(None) })
+        Ok(PyTopic { topic, ty: tt, mode, publisher: OnceLock::new(), subscriber: Mutex::new(None), send_timeout: Duration::from_secs_f64(timeout) })
     }
 }
 
 #[pymethods]
 impl PyTopic {
     #[new]
-    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest"))]
-    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str) -> PyResult<PyTopic> {
-        PyTopic::open(py, name, r#type, depth, policy)
+    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest", timeout=1.0))]
+    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64) -> PyResult<PyTopic> {
+        PyTopic::open(py, name, r#type, depth, policy, timeout)
     }
 
     /// Publish a message; returns its sequence number. Payloads travel by descriptor (a loaned

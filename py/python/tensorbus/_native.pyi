@@ -200,9 +200,11 @@ class Topic:
             :class:`TopicTypeError` naming both.
         depth: entries in the ring; the topic pins at most this many frames.
         policy: ``"latest"`` (overwrite, count misses) or ``"reliable"`` (send waits).
+        timeout: seconds a reliable send waits for the slowest subscriber before raising
+            :class:`SendTimeoutError` (default 1).
     """
 
-    def __init__(self, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest") -> None: ...
+    def __init__(self, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0) -> None: ...
     def send(self, msg: Any) -> int:
         """Publish a message; returns its sequence number. A loaned payload is frozen by sending it.
 
