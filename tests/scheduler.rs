@@ -32,7 +32,7 @@ fn deadline_and_budget_misses_are_counted() {
     s.add(
         node_fn("late", move |_| {
             i += 1;
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 std::thread::sleep(ms(15));
             }
             Ok(())
@@ -90,7 +90,7 @@ impl Node for Tracked {
     fn tick(&mut self, _ctx: &mut Context) -> NodeResult {
         let n = self.ticks.fetch_add(1, Ordering::Relaxed) + 1;
         std::thread::sleep(self.sleep);
-        if self.fail_every > 0 && n % self.fail_every == 0 {
+        if self.fail_every > 0 && n.is_multiple_of(self.fail_every) {
             return Err(format!("failure at tick {n}").into());
         }
         Ok(())
