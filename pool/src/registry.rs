@@ -214,7 +214,10 @@ impl Registry {
                 ST_REAPING => {
                     let Some(me) = me else { continue };
                     let r = reaper(w);
-                    let reaper_alive = r != 0 && r - 1 != i as u64 && {
+                    // `r` is shared memory: a reaper index past the table (a scribbled entry)
+                    // is a dead reaper, not an index (found by tests/hardening.rs: it panicked
+                    // with an index out of bounds).
+                    let reaper_alive = r != 0 && r as usize <= MAX_HOLDERS && r - 1 != i as u64 && {
                         let rw = self.entry(r as u32 - 1).word.load(Ordering::Acquire);
                         st(rw) == ST_ACTIVE && self.process_alive(r as u32 - 1, rw)
                     };

@@ -289,7 +289,7 @@ impl RingSeg {
         let e = self.entry(pos);
         // Acquire: pairs with the writer's Release stamp store; the words below are its.
         let s1 = e.stamp.load(Ordering::Acquire);
-        if s1 != 2 * pos + 2 {
+        if s1 != stamp(pos, true) {
             return None;
         }
         let mut w = [0u64; 8];
@@ -350,20 +350,16 @@ impl RingSeg {
     fn repair(&self, ns: &Namespace) {
         let h = self.header();
         let head = h.head.load(Ordering::Relaxed);
-        if self.entry(head).stamp.load(Ordering::Acquire) == 2 * head + 2 {
+        if self.entry(head).stamp.load(Ordering::Acquire) == stamp(head, true) {
             // Release: publish the completed entry.
-            h.head.store(head + 1, Ordering::Release);
+            h.head.store(head.wrapping_add(1), Ordering::Release);
         }
         self.recompute_refs(ns);
     }
 
     /// Under the lock: a slot keeps this topic's bit iff a complete entry names it.
     fn recompute_refs(&self, ns: &Namespace) -> u32 {
-        let hidx = self.header().holder.load(Ordering::Acquire);
-        if hidx == 0 {
-            return 0;
-        }
-        let bit = hidx - 1;
+        let Some(bit) = self.holder_bit() else { return 0 };
         let head = self.header().head.load(Ordering::Acquire);
         let live: Vec<Descriptor> = (head.saturating_sub(self.depth as u64)..head).filter_map(|p| self.read_entry(p)).filter(|d| is_payload(d)).collect();
         let mut freed = 0;
@@ -384,12 +380,21 @@ impl RingSeg {
         freed
     }
 
+    /// The topic's holder index (its bit in slot words), or None if none is allocated.
+    /// `holder` is shared memory: an index past the registry (a scribbled header) counts as
+    /// none, so it never becomes an out-of-range shift or registry index. Found by
+    /// fuzz/ring_entry (a corrupt `holder` panicked in `dissolve` with an index out of bounds).
+    fn holder_bit(&self) -> Option<u32> {
+        // Acquire: pairs with the Release store in `topic_holder` (registry entry complete).
+        let hidx = self.header().holder.load(Ordering::Acquire);
+        (hidx != 0 && hidx as usize <= registry::MAX_HOLDERS).then(|| hidx - 1)
+    }
+
     /// Under the lock: the topic's holder index, allocating one on first payload send.
     fn topic_holder(&self, ns: &Namespace) -> Result<u32, OpenError> {
         let h = self.header();
-        let cur = h.holder.load(Ordering::Acquire);
-        if cur != 0 {
-            return Ok(cur - 1);
+        if let Some(bit) = self.holder_bit() {
+            return Ok(bit);
         }
         let idx = ns.inner.registry.claim(KIND_TOPIC, &self.name)?;
         // Release: the registry entry is complete before the ring names it.
@@ -446,25 +451,26 @@ impl RingSeg {
             // Stamp a sequence number into payload descriptors that have none. Never into an
             // inline one: its bytes 16..64 are the message itself.
             if !desc.is_inline() && desc.sequence == 0 {
-                desc.sequence = pos + 1;
+                desc.sequence = pos.wrapping_add(1);
             }
             let e = self.entry(pos);
             // Relaxed + Release fence: readers that see a word of the new descriptor see the
             // odd stamp (their re-check fails) — the seqlock write protocol.
-            e.stamp.store(2 * pos + 1, Ordering::Relaxed);
+            e.stamp.store(stamp(pos, false), Ordering::Relaxed);
             fence(Ordering::Release);
             for (d, s) in e.desc.iter().zip(desc.to_words()) {
                 d.store(s, Ordering::Relaxed);
             }
             // Release: the descriptor words happen before the complete stamp.
-            e.stamp.store(2 * pos + 2, Ordering::Release);
-            // Release: readers that see the new head see the complete entry.
-            h.head.store(pos + 1, Ordering::Release);
+            e.stamp.store(stamp(pos, true), Ordering::Release);
+            // Release: readers that see the new head see the complete entry. Wrapping: `head`
+            // is shared memory; a scribbled u64::MAX must not panic (see `stamp`).
+            h.head.store(pos.wrapping_add(1), Ordering::Release);
             h.sent.fetch_add(1, Ordering::Relaxed);
             if let Some(old) = old.filter(is_payload) {
-                self.drop_ref(ns, &old, pos + 1);
+                self.drop_ref(ns, &old, pos.wrapping_add(1));
             }
-            Ok(if desc.is_inline() { pos + 1 } else { desc.sequence })
+            Ok(if desc.is_inline() { pos.wrapping_add(1) } else { desc.sequence })
         })();
         self.unlock();
         // SeqCst: Dekker pair with a receiver's waiters++ then notify load.
@@ -478,10 +484,7 @@ impl RingSeg {
     /// Under the lock: the entry naming `old` was overwritten; drop the topic's reference unless
     /// another live entry names the same slot generation.
     fn drop_ref(&self, ns: &Namespace, old: &Descriptor, head: u64) {
-        let hidx = self.header().holder.load(Ordering::Acquire);
-        if hidx == 0 {
-            return;
-        }
+        let Some(bit) = self.holder_bit() else { return };
         let still = (head.saturating_sub(self.depth as u64)..head).filter_map(|p| self.read_entry(p)).any(|d| d.pool == old.pool && d.slot == old.slot && d.generation == old.generation);
         if still {
             return;
@@ -492,7 +495,7 @@ impl RingSeg {
         }
         // Relaxed: stable while the topic bit is set (the slot cannot be freed and reclaimed).
         if pool.slot(old.slot).generation.load(Ordering::Relaxed) == old.generation {
-            pool.release(old.slot, hidx - 1);
+            pool.release(old.slot, bit);
         }
     }
 
@@ -511,7 +514,7 @@ impl RingSeg {
             let s = self.sub(i);
             // Acquire: pairs with the subscriber's Release of owner/cursor.
             let owner = s.owner.load(Ordering::Acquire);
-            owner == 0 || !self.live_subscriber(ns, owner) || head < s.cursor.load(Ordering::Acquire) + self.depth as u64
+            owner == 0 || !self.live_subscriber(ns, owner) || head < s.cursor.load(Ordering::Acquire).saturating_add(self.depth as u64)
         })
     }
 
@@ -558,6 +561,11 @@ impl RingSeg {
         loop {
             // Acquire: pairs with the writer's Release of head.
             let head = h.head.load(Ordering::Acquire);
+            if *cursor > head {
+                // Only a scribbled (or reset) head moves backwards: follow it rather than wait
+                // for it to come back. Found by tests/hardening.rs (ring scribbles).
+                *cursor = head;
+            }
             if *cursor >= head {
                 return Ok(None);
             }
@@ -636,11 +644,11 @@ impl RingSeg {
     /// Under the lock, with no openers: release every reference and the topic's holder entry.
     fn dissolve(&self, ns: &Namespace) -> u32 {
         let h = self.header();
-        let hidx = h.holder.load(Ordering::Acquire);
-        if hidx == 0 {
+        let Some(bit) = self.holder_bit() else {
+            // None allocated, or a scribbled index: forget it (Release as below).
+            h.holder.store(0, Ordering::Release);
             return 0;
-        }
-        let bit = hidx - 1;
+        };
         let mut freed = 0;
         for id in 0..MAX_POOLS as u8 {
             if let Some(pool) = ns.pool_existing(id) {
@@ -652,6 +660,15 @@ impl RingSeg {
         ns.inner.registry.free(bit);
         freed
     }
+}
+
+/// The seqlock stamp of position `pos`: odd (`2*pos+1`) while being written, `2*pos+2` once
+/// complete. Wrapping arithmetic: positions come from the shared `head`, which a crashed or
+/// hostile process may have scribbled to anything; near u64::MAX the plain form overflowed and
+/// panicked (found by tests/hardening.rs, ring scribbles). A wrapped stamp merely mismatches.
+#[inline]
+fn stamp(pos: u64, complete: bool) -> u64 {
+    pos.wrapping_mul(2).wrapping_add(if complete { 2 } else { 1 })
 }
 
 fn is_payload(d: &Descriptor) -> bool {
@@ -903,7 +920,7 @@ impl Subscriber {
     /// Skip to the newest message and return it.
     pub fn latest(&mut self) -> Result<Option<Received>, RecvError> {
         let head = self.topic.shared.ring.header().head.load(Ordering::Acquire);
-        if head > self.cursor + 1 {
+        if head > self.cursor.saturating_add(1) {
             let skipped = head - 1 - self.cursor;
             self.topic.shared.ring.sub(self.sub).misses.fetch_add(skipped, Ordering::Relaxed);
             self.cursor = head - 1;
