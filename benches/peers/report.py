@@ -34,7 +34,9 @@ def reference(scn, row, peers):
     if g == "copy":
         v = primary(scn, row.get("memcpy"))
         return ("memcpy", v) if v else (None, None)
-    cands = [(s, primary(scn, row.get(s))) for s in peers if primary(scn, row.get(s))]
+    # a peer whose run ended in an error (e.g. pool exhausted mid-stream) is no reference
+    cands = [(s, primary(scn, row.get(s))) for s in peers
+             if primary(scn, row.get(s)) and "error" not in row.get(s, {})]
     if not cands:
         return None, None
     pick = min if g in LOWER_IS_BETTER else max

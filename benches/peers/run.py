@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,9 +54,22 @@ def cpu_model():
 def run_cell(system, scn, env, timeout):
     t = time.monotonic()
     load = os.getloadavg()[0]
+    # a fresh HORUS namespace per cell: HORUS keeps the tensor-pool slots of a dead process
+    # (its 1 GiB default pool), so one failed cell would otherwise starve the next ones
+    ns = f"tbpeers{os.getpid()}_{system}_{scn}"
+    env = dict(env, HORUS_NAMESPACE=ns)
     try:
-        p = subprocess.run([sys.executable, os.path.join(HERE, "harness.py"), "cell", system, scn],
-                           capture_output=True, text=True, timeout=timeout, env=env, cwd=HERE)
+        p = subprocess.Popen([sys.executable, os.path.join(HERE, "harness.py"), "cell", system,
+                              scn], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env, cwd=HERE, start_new_session=True)
+        try:
+            p.stdout_, p.stderr_ = p.communicate(timeout=timeout)
+        finally:
+            try:  # the cell and its sink child, whatever state they are in
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        p.stdout, p.stderr = p.stdout_, p.stderr_
         lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
         if lines:
             res = json.loads(lines[-1])
@@ -64,6 +78,8 @@ def run_cell(system, scn, env, timeout):
             res = {"ok": False, "error": f"crashed (rc={p.returncode}): {' | '.join(tail)[-300:]}"}
     except subprocess.TimeoutExpired:
         res = {"ok": False, "error": f"timed out after {timeout} s"}
+    finally:
+        shutil.rmtree(f"/dev/shm/horus_{ns}", ignore_errors=True)
     res.pop("trace", None)
     res["load1"] = load
     res["wall_s"] = time.monotonic() - t
