@@ -9,9 +9,8 @@
 //! - MessagePack of `<= 48` bytes: `INLINE` with flag [`FLAG_MSGPACK`]; larger: `MSGPACK` in a slot.
 //! - Payloads (Image, ...): their own kind; only the descriptor travels.
 //!
-//! The ring stamps a sequence number into a descriptor whose `sequence` word (inline bytes
-//! 16..24) is zero, so an inline message with zeros there is sent through a slot instead; the
-//! receiver sees the same bytes either way.
+//! The ring never stamps a sequence number into an inline descriptor: its bytes 16..64 are the
+//! message.
 
 use crate::error::{Error, Result};
 use std::time::Duration;
@@ -71,9 +70,9 @@ pub fn open_topic(ns: &Namespace, name: &str, ty: &TopicType, config: TopicConfi
     Ok(topic)
 }
 
-/// True when `bytes` can travel inline unchanged (see the module docs).
+/// True when `bytes` fit inline in the descriptor.
 fn inline_ok(bytes: &[u8]) -> bool {
-    bytes.len() <= 16 || (bytes.len() <= INLINE_CAPACITY && bytes[16..bytes.len().min(24)].iter().any(|&b| b != 0))
+    bytes.len() <= INLINE_CAPACITY
 }
 
 /// Human name of a descriptor kind.
