@@ -92,6 +92,7 @@ impl PyPayload {
 }
 
 static TORCH_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static TORCH_FROM_DLPACK_PUBLIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JAX_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn import_attr<'py>(cell: &'static PyOnceLock<Py<PyAny>>, py: Python<'py>, module: &str, attr: &str, what: &str) -> PyResult<&'py Bound<'py, PyAny>> {
@@ -131,7 +132,12 @@ impl PyPayload {
     #[pyo3(signature = (device=None))]
     fn to_torch<'py>(slf: &Bound<'py, Self>, device: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let from_dlpack = import_attr(&TORCH_FROM_DLPACK, py, "torch", "utils.dlpack.from_dlpack", "to_torch")?;
+        // torch._C._from_dlpack is what torch.utils.dlpack.from_dlpack calls after its Python
+        // checks (about 1 µs less per call); fall back to the public name if it moves.
+        let from_dlpack = match import_attr(&TORCH_FROM_DLPACK, py, "torch", "_C._from_dlpack", "to_torch") {
+            Ok(f) => f,
+            Err(_) => import_attr(&TORCH_FROM_DLPACK_PUBLIC, py, "torch", "utils.dlpack.from_dlpack", "to_torch")?,
+        };
         let capsule = crate::dlpack::export(slf, false)?;
         let t = from_dlpack.call1((capsule,))?;
         match device {
