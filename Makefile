@@ -49,3 +49,27 @@ bench-peers:
 
 clean:
 	rm -rf target $(VENV)
+
+# Hardening (docs/reliability.md). `make fuzz`: every libFuzzer target for FUZZ_SECONDS each
+# (cargo-fuzz on the stable toolchain via RUSTC_BOOTSTRAP; `cargo install cargo-fuzz` once).
+# `make soak`: the minutes-long soak (SOAK_SECONDS); its 10 s version is `make soak-short`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := segment_open descriptor ring_entry msgpack_dict dlpack_import
+SOAK_SECONDS ?= 180
+
+.PHONY: fuzz fuzz-replay soak soak-short
+fuzz:
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t regressions/$$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
+	done; rm -rf /dev/shm/tb-fuzz-*
+
+# The fuzz targets as a plain seeded test loop over the saved inputs (no nightly features).
+fuzz-replay:
+	cargo test --manifest-path fuzz/Cargo.toml --release
+
+soak:
+	TB_SOAK_SECS=$(SOAK_SECONDS) cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak --nocapture
+
+soak-short:
+	cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak_short --nocapture
