@@ -33,6 +33,7 @@
 //! # drop((got, frame, camera, viewer, topic, ns)); std::fs::remove_dir_all(dir).ok();
 //! ```
 
+pub mod cli;
 pub mod error;
 pub mod message;
 pub mod msgs;

@@ -1,0 +1,154 @@
+//! The `tensorbus` command: one implementation behind both `cargo run --bin tensorbus` and the
+//! `tensorbus` console script of the Python package (which calls [`main`] through `_native`).
+//!
+//! ```text
+//! tensorbus [--namespace NAME] <command>
+//!   topic list [--json]            topics: type, depth, policy, publishers, subscribers, sent
+//!   topic info NAME [--json]       one topic in detail
+//!   topic hz NAME [--count N] [--window S]   receive rate, min/max/std of the period
+//!   topic echo NAME [--count N]    print messages (POD fields, dicts, payload summaries)
+//!   pool list [--json]             pools: slot size, slots used/free
+//!   pool stat [--json]             pools plus holders by pid and process name, participants
+//!   clean [--dry-run]              remove namespaces whose registered processes are all dead
+//!   doctor                         /dev/shm size, permissions, memlock limit, CUDA
+//!   launch FILE                    start the nodes of a TOML launch file
+//! ```
+//!
+//! Errors are one line on stderr (`error: ...`) and exit code 1; bad usage is exit code 2.
+
+mod args;
+mod doctor;
+mod launch;
+mod pools;
+mod table;
+mod topics;
+
+pub use args::Args;
+
+use std::path::PathBuf;
+use tensorbus_pool::{Namespace, PoolConfig};
+
+/// A CLI failure: printed as one line, exit code `code`.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub msg: String,
+}
+
+impl CliError {
+    pub fn new(msg: impl Into<String>) -> CliError {
+        CliError { code: 1, msg: msg.into() }
+    }
+    pub fn usage(msg: impl Into<String>) -> CliError {
+        CliError { code: 2, msg: msg.into() }
+    }
+}
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> CliError {
+        CliError::new(e.to_string())
+    }
+}
+
+pub type CliResult = Result<i32, CliError>;
+
+pub const USAGE: &str = "usage: tensorbus [--namespace NAME] <command> [options]
+
+commands:
+  topic list [--json]                      topics with type, depth, publishers, subscribers, sent
+  topic info NAME [--json]                 one topic in detail
+  topic hz NAME [--count N] [--window S]   receive rate and period statistics (Ctrl-C to stop)
+  topic echo NAME [--count N]              print messages as they arrive (Ctrl-C to stop)
+  pool list [--json]                       pools: slot size, slots used/free
+  pool stat [--json]                       pools, holders by pid and process name, participants
+  clean [--dry-run]                        remove namespaces whose processes are all dead
+  doctor                                   check /dev/shm, permissions, memlock limit, CUDA
+  launch FILE [--grace S]                  run the nodes of a TOML launch file
+
+global options:
+  --namespace NAME   namespace to inspect (default: $TENSORBUS_NAMESPACE or 'default');
+                     the base directory is $TENSORBUS_SHM_DIR or /dev/shm/tensorbus-<uid>
+  -h, --help         this text";
+
+/// Run the CLI with `args` (without the program name); returns the process exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            if e.code == 2 {
+                eprintln!("error: {}\n\n{USAGE}", e.msg);
+            } else {
+                eprintln!("error: {}", e.msg);
+            }
+            e.code
+        }
+    }
+}
+
+fn run(args: Vec<String>) -> CliResult {
+    let mut a = Args::new(args);
+    if a.flag("-h") || a.flag("--help") {
+        println!("{USAGE}");
+        return Ok(0);
+    }
+    let namespace = a.value("--namespace")?;
+    let ctx = Ctx { namespace };
+    let Some(cmd) = a.positional() else {
+        a.finish()?;
+        return Err(CliError::usage("missing command"));
+    };
+    match cmd.as_str() {
+        "topic" => {
+            let sub = a.positional().ok_or_else(|| CliError::usage("topic: expected list, info, hz or echo"))?;
+            match sub.as_str() {
+                "list" | "ls" => topics::list(&ctx, a),
+                "info" => topics::info(&ctx, a),
+                "hz" => topics::hz(&ctx, a),
+                "echo" => topics::echo(&ctx, a),
+                s => Err(CliError::usage(format!("topic: unknown subcommand {s:?}"))),
+            }
+        }
+        "pool" => {
+            let sub = a.positional().ok_or_else(|| CliError::usage("pool: expected list or stat"))?;
+            match sub.as_str() {
+                "list" | "ls" => pools::list(&ctx, a, false),
+                "stat" => pools::list(&ctx, a, true),
+                s => Err(CliError::usage(format!("pool: unknown subcommand {s:?}"))),
+            }
+        }
+        "clean" => pools::clean(&ctx, a),
+        "doctor" => doctor::run(&ctx, a),
+        "launch" => launch::run(a),
+        "help" => {
+            println!("{USAGE}");
+            Ok(0)
+        }
+        c => Err(CliError::usage(format!("unknown command {c:?}"))),
+    }
+}
+
+/// What every subcommand shares: the namespace selection.
+pub struct Ctx {
+    pub namespace: Option<String>,
+}
+
+impl Ctx {
+    /// The namespace directory (`--namespace`, `$TENSORBUS_NAMESPACE` or `default`).
+    pub fn dir(&self) -> PathBuf {
+        tensorbus_pool::segment::namespace_dir(self.namespace.as_deref())
+    }
+
+    /// The namespace name as shown to the user.
+    pub fn name(&self) -> String {
+        self.dir().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    /// Open an existing namespace; a missing one is an error (never created by inspection).
+    pub fn open(&self) -> Result<Namespace, CliError> {
+        let dir = self.dir();
+        if !dir.join("registry").exists() {
+            return Err(CliError::new(format!("namespace {:?} not found (no {})", self.name(), dir.display())));
+        }
+        Ok(Namespace::open_dir(&dir, PoolConfig::default())?)
+    }
+}

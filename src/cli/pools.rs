@@ -1,0 +1,152 @@
+//! `tensorbus pool list | stat` and `tensorbus clean`.
+
+use super::table::{bytes, Table};
+use super::{Args, CliResult, Ctx};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tensorbus_pool::registry::{Registry, KIND_PROCESS, ST_FREE};
+
+pub fn list(ctx: &Ctx, mut a: Args, detail: bool) -> CliResult {
+    let as_json = a.flag("--json");
+    a.finish()?;
+    let ns = ctx.open()?;
+    let st = ns.stats();
+    let me = std::process::id();
+    // This command is itself a registered participant; leave it out of the report.
+    let participants: Vec<_> = st.participants.iter().filter(|p| p.is_topic || p.pid != me).collect();
+    if as_json {
+        let pools: Vec<_> = st
+            .pools
+            .iter()
+            .map(|p| {
+                json!({
+                    "id": p.id, "slot_size": p.slot_size, "slots": p.slots, "used": p.used,
+                    "free": p.slots.saturating_sub(p.used),
+                    "holders": p.holders.iter().map(|(who, n)| json!({"holder": who, "slots": n})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let mut v = json!({"namespace": ctx.name(), "dir": st.dir, "pools": pools, "reaps": st.reaps});
+        if detail {
+            v["participants"] = participants
+                .iter()
+                .map(|p| json!({"index": p.index, "pid": p.pid, "name": p.name, "kind": if p.is_topic { "topic" } else { "process" }, "alive": p.alive}))
+                .collect();
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(0);
+    }
+    println!("namespace {} ({})", ctx.name(), st.dir);
+    if st.pools.is_empty() {
+        println!("no pools yet (a pool is created by the first payload of its size class)");
+    } else {
+        let mut t = Table::new(&[">POOL", ">SLOT SIZE", ">SLOTS", ">USED", ">FREE", ">MEMORY"]);
+        for p in &st.pools {
+            t.row(vec![
+                p.id.to_string(),
+                bytes(p.slot_size),
+                p.slots.to_string(),
+                p.used.to_string(),
+                p.slots.saturating_sub(p.used).to_string(),
+                bytes(p.slot_size * p.slots as u64),
+            ]);
+        }
+        print!("{}", t.render());
+    }
+    if !detail {
+        return Ok(0);
+    }
+    println!();
+    let held: Vec<_> = st.pools.iter().flat_map(|p| p.holders.iter().map(move |(who, n)| (p, who, n))).collect();
+    if held.is_empty() {
+        println!("holders: none (no slot is in use)");
+    } else {
+        let mut t = Table::new(&[">POOL", ">SLOT SIZE", "HOLDER", ">SLOTS"]);
+        for (p, who, n) in held {
+            t.row(vec![p.id.to_string(), bytes(p.slot_size), who.clone(), n.to_string()]);
+        }
+        print!("{}", t.render());
+    }
+    println!();
+    let mut t = Table::new(&[">INDEX", "KIND", ">PID", "NAME", "STATE"]);
+    for p in &participants {
+        t.row(vec![
+            p.index.to_string(),
+            if p.is_topic { "topic" } else { "process" }.into(),
+            if p.is_topic { "-".into() } else { p.pid.to_string() },
+            p.name.clone(),
+            if p.alive { "alive" } else { "dead" }.into(),
+        ]);
+    }
+    print!("{}", t.render());
+    println!("reaps: {}", st.reaps);
+    Ok(0)
+}
+
+/// Live processes registered in the namespace at `dir` (pid, name).
+pub(crate) fn live_processes(dir: &Path) -> Result<Vec<(u32, String)>, tensorbus_pool::OpenError> {
+    let reg = Registry::open(dir)?;
+    Ok(reg
+        .snapshots()
+        .into_iter()
+        .filter(|s| s.state != ST_FREE && s.kind == KIND_PROCESS && tensorbus_pool::process::is_alive(s.pid, s.start_time))
+        .map(|s| (s.pid, s.name))
+        .collect())
+}
+
+/// Namespace directories under the base directory.
+fn namespaces(base: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(base).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    v.sort();
+    v
+}
+
+pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
+    let dry = a.flag("--dry-run") || a.flag("-n");
+    a.finish()?;
+    let base = ctx.dir().parent().map(Path::to_path_buf).unwrap_or_default();
+    if !base.is_dir() {
+        println!("nothing to clean: {} does not exist", base.display());
+        return Ok(0);
+    }
+    let (mut removed, mut kept, mut failed) = (0, 0, 0);
+    for dir in namespaces(&base) {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let verdict = if dir.join("registry").exists() {
+            match live_processes(&dir) {
+                Ok(live) if !live.is_empty() => {
+                    let who: Vec<String> = live.iter().map(|(p, n)| format!("{p} {n}")).collect();
+                    Err(format!("in use by {}", who.join(", ")))
+                }
+                Ok(_) => Ok("all registered processes are dead"),
+                Err(e) => Err(format!("unreadable registry ({e}); left alone")),
+            }
+        } else {
+            // No registry: a namespace being created right now, or debris. Give it a minute.
+            let age = std::fs::metadata(&dir).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
+            if age.as_secs() >= 60 { Ok("no registry") } else { Err("no registry yet (new); left alone".to_string()) }
+        };
+        match verdict {
+            Err(why) => {
+                kept += 1;
+                println!("keep    {name}: {why}");
+            }
+            Ok(why) if dry => {
+                removed += 1;
+                println!("would remove {name}: {why}");
+            }
+            Ok(why) => match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    removed += 1;
+                    println!("removed {name}: {why}");
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("failed  {name}: {e}");
+                }
+            },
+        }
+    }
+    println!("{} {removed}, kept {kept}{}", if dry { "would remove" } else { "removed" }, if failed > 0 { format!(", failed {failed}") } else { String::new() });
+    Ok(if failed > 0 { 1 } else { 0 })
+}

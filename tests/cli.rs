@@ -1,0 +1,245 @@
+//! The `tensorbus` command against a live system: the test binary re-executes itself as a
+//! publisher (`--exact child_entry --ignored`, `TB_CLI_ROLE`), then runs the CLI binary on the
+//! same namespace (`TENSORBUS_SHM_DIR` = a private base directory).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tensorbus::msgs::CmdVel;
+use tensorbus::tensor::{Encoding, ImageMut};
+use tensorbus::{Image, Namespace, PoolConfig, Topic, TopicConfig, Value};
+
+struct Base(PathBuf);
+impl Base {
+    fn new(tag: &str) -> Base {
+        let d = std::env::temp_dir().join(format!("tb-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Base(d)
+    }
+}
+impl Drop for Base {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(role: &str, dir: &Path) -> Kill {
+    Kill(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
+            .env("TB_CLI_ROLE", role)
+            .env("TB_CLI_DIR", dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+#[ignore = "child process entry point, run by the CLI tests"]
+fn child_entry() {
+    let (Ok(role), Some(dir)) = (std::env::var("TB_CLI_ROLE"), std::env::var_os("TB_CLI_DIR")) else { return };
+    let ns = Namespace::open_dir(Path::new(&dir), PoolConfig::parse("4Kx16,1Mx4").unwrap()).unwrap();
+    if role == "hold" {
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
+    let cmd = Topic::<CmdVel>::open_with(&ns, "cmd_vel", TopicConfig::latest(8)).unwrap().publisher();
+    let dict = Topic::<Value>::open(&ns, "status").unwrap().publisher();
+    let cam = Topic::<Image>::open_with(&ns, "camera.rgb", TopicConfig::latest(2)).unwrap().publisher();
+    let t0 = Instant::now();
+    for i in 1u64.. {
+        cmd.send(&CmdVel { timestamp_ns: i, linear: 0.5, angular: -1.25 }).unwrap();
+        dict.send(&Value::Map(vec![("i".into(), i.into()), ("name".into(), "robot".into())])).unwrap();
+        if let Ok(mut f) = ImageMut::new_timeout(&ns, 48, 64, Encoding::Rgb8, Duration::from_millis(100)) {
+            f.set_timestamp_ns(i);
+            cam.send(&f.freeze()).unwrap();
+        }
+        // 100 Hz, drift-free.
+        let next = t0 + Duration::from_millis(10 * i);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        if t0.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+}
+
+fn cli(base: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tensorbus"))
+        .args(args)
+        .env("TENSORBUS_SHM_DIR", base)
+        .env_remove("TENSORBUS_NAMESPACE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(base: &Path, args: &[&str]) -> String {
+    let o = cli(base, args);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "tensorbus {args:?} failed ({:?}):\n{out}\n{err}", o.status);
+    out
+}
+
+/// Start the publisher and wait until its three topics are moving.
+fn live(base: &Path, ns: &str) -> Kill {
+    let child = spawn("pub", &base.join(ns));
+    let t0 = Instant::now();
+    loop {
+        let o = cli(base, &["--namespace", ns, "topic", "list", "--json"]);
+        if o.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            if v.as_array().unwrap().iter().filter(|t| t["sent"].as_u64().unwrap() > 0).count() == 3 {
+                return child;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "publisher never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn topic_list_info_echo_hz_against_a_publisher() {
+    let base = Base::new("topics");
+    let _pub = live(&base.0, "live");
+    let v: serde_json::Value = serde_json::from_str(&ok(&base.0, &["--namespace", "live", "topic", "list", "--json"])).unwrap();
+    let cmd = v.as_array().unwrap().iter().find(|t| t["name"] == "cmd_vel").expect("cmd_vel listed");
+    assert_eq!(cmd["type"], "CmdVel");
+    assert_eq!(cmd["depth"], 8);
+    assert_eq!(cmd["publishers"], 1);
+    assert!(cmd["rate_hz"].as_f64().unwrap() > 20.0, "{cmd}");
+
+    let table = ok(&base.0, &["--namespace", "live", "topic", "list"]);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("camera.rgb") && l.contains("Image")), "{table}");
+
+    let info = ok(&base.0, &["--namespace", "live", "topic", "info", "cmd_vel"]);
+    assert!(info.contains("type:        CmdVel") && info.contains("policy:      latest"), "{info}");
+
+    let echo = ok(&base.0, &["--namespace", "live", "topic", "echo", "cmd_vel", "--count", "3", "--timeout", "10"]);
+    assert_eq!(echo.lines().count(), 3, "{echo}");
+    assert!(echo.lines().all(|l| l.starts_with("CmdVel {") && l.contains("linear: 0.5") && l.contains("angular: -1.25")), "{echo}");
+
+    let echo = ok(&base.0, &["--namespace", "live", "topic", "echo", "status", "--count", "2", "--timeout", "10"]);
+    assert!(echo.lines().all(|l| l.contains("\"name\": \"robot\"")), "{echo}");
+
+    let echo = ok(&base.0, &["--namespace", "live", "topic", "echo", "camera.rgb", "--count", "2", "--timeout", "10"]);
+    assert!(echo.lines().all(|l| l.starts_with("image rgb8 shape [48, 64, 3] uint8")), "{echo}");
+
+    let hz = ok(&base.0, &["--namespace", "live", "topic", "hz", "cmd_vel", "--count", "20", "--timeout", "10"]);
+    let last = hz.lines().last().unwrap();
+    let rate: f64 = last.strip_prefix("rate: ").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((30.0..300.0).contains(&rate), "{hz}");
+    assert!(last.contains("period min:") && last.contains("std:") && last.contains("(n=19)"), "{hz}");
+
+    let stat = ok(&base.0, &["--namespace", "live", "pool", "stat"]);
+    assert!(stat.contains("SLOT SIZE") && stat.contains("1 MiB"), "{stat}");
+    assert!(stat.contains("topic camera.rgb"), "holders name the ring: {stat}");
+    assert!(stat.lines().any(|l| l.contains("process") && l.contains("alive")), "{stat}");
+    let pools: serde_json::Value = serde_json::from_str(&ok(&base.0, &["--namespace", "live", "pool", "list", "--json"])).unwrap();
+    assert!(pools["pools"].as_array().unwrap().iter().any(|p| p["slot_size"] == 1 << 20 && p["used"].as_u64().unwrap() >= 1), "{pools}");
+}
+
+#[test]
+fn missing_topic_or_namespace_is_one_line_and_exit_1() {
+    let base = Base::new("missing");
+    let o = cli(&base.0, &["--namespace", "nope", "topic", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: namespace \"nope\" not found"), "{err}");
+    assert!(!base.0.join("nope").exists(), "inspection must not create a namespace");
+
+    Namespace::open_dir(&base.0.join("empty"), PoolConfig::parse("4Kx4").unwrap()).unwrap();
+    let o = cli(&base.0, &["--namespace", "empty", "topic", "echo", "ghost", "--count", "1"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim(), "error: topic \"ghost\" not found in namespace \"empty\"");
+    assert_eq!(cli(&base.0, &["topic", "frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn clean_removes_dead_namespaces_only() {
+    let base = Base::new("clean");
+    let _live = spawn("hold", &base.0.join("alive"));
+    let mut dead = spawn("hold", &base.0.join("dead"));
+    let t0 = Instant::now();
+    while !(base.0.join("alive/registry").exists() && base.0.join("dead/registry").exists()) {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200)); // registration done
+    dead.0.kill().unwrap(); // SIGKILL: no chance to unregister
+    dead.0.wait().unwrap();
+
+    let dry = ok(&base.0, &["clean", "--dry-run"]);
+    assert!(dry.contains("would remove dead") && dry.contains("keep    alive"), "{dry}");
+    assert!(base.0.join("dead").exists());
+    let out = ok(&base.0, &["clean"]);
+    assert!(out.contains("removed dead"), "{out}");
+    assert!(!base.0.join("dead").exists());
+    assert!(base.0.join("alive/registry").exists(), "a live namespace must survive: {out}");
+}
+
+#[test]
+fn doctor_passes_on_a_usable_machine() {
+    let base = Base::new("doctor");
+    let out = ok(&base.0, &["doctor"]);
+    assert!(out.contains("RLIMIT_MEMLOCK") && out.contains("CUDA"), "{out}");
+}
+
+#[test]
+fn launch_prefixes_output_and_restarts_on_failure() {
+    let base = Base::new("launch");
+    let file = base.0.join("two.toml");
+    std::fs::write(
+        &file,
+        r#"
+grace_s = 2
+[[node]]
+name = "good"
+cmd = ["sh", "-c", "echo hello from $WHO"]
+env = { WHO = "good" }
+
+[[node]]
+name = "flaky"
+cmd = ["sh", "-c", "echo try; exit 3"]
+restart = "on-failure"
+max_restarts = 2
+"#,
+    )
+    .unwrap();
+    let o = cli(&base.0, &["launch", file.to_str().unwrap()]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "a node failed for good:\n{out}\n{err}");
+    assert!(out.lines().any(|l| l == "[good] hello from good"), "{out}");
+    assert_eq!(out.lines().filter(|l| *l == "[flaky] try").count(), 3, "1 run + 2 restarts:\n{out}\n{err}");
+    assert!(err.contains("flaky exited (exit code 3); restarting (1/2)") && err.contains("failed: flaky"), "{err}");
+
+    // Ctrl-C (SIGINT to the launcher) stops a long-running node cleanly, exit code 0.
+    std::fs::write(&file, "[[node]]\nname = \"sleeper\"\ncmd = [\"sleep\", \"30\"]\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tensorbus"))
+        .args(["launch", file.to_str().unwrap(), "--grace", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let t0 = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && err.contains("sleeper stopped"), "{err}");
+}
