@@ -14,6 +14,7 @@ import atexit as _atexit
 
 from . import _native
 from . import cuda
+from . import _jupyter  # noqa: F401  (rich display hooks for Jupyter)
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
 from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, packb, pool_stats, reap, unpackb, use_namespace
