@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 
 mod array;
+mod cli;
 mod cuda;
 mod dlpack;
 mod errors;
@@ -34,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;
     m.add_function(wrap_pyfunction!(message::unpackb, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     cuda::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
