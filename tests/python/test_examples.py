@@ -1,0 +1,37 @@
+"""The examples run: examples/ml/inference_node.py against the Rust camera driver, both under
+`tensorbus launch examples/ml/pipeline.toml` (what `make demo` shows)."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CAMERA = ROOT / "target" / "release" / "examples" / "camera_driver"
+
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def camera_driver():
+    if not CAMERA.exists():
+        subprocess.run(["cargo", "build", "--release", "--example", "camera_driver"], cwd=ROOT, check=True, timeout=900)
+    return CAMERA
+
+
+@pytest.mark.timeout(900)
+def test_pipeline_under_launch(camera_driver):
+    env = dict(os.environ, DEMO_SECONDS="4", PYTHON=sys.executable, TENSORBUS_NAMESPACE="examples-pipeline")
+    r = subprocess.run(
+        [sys.executable, "-m", "tensorbus", "launch", str(ROOT / "examples" / "ml" / "pipeline.toml")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "[inference] every frame zero-copy: True" in out, out + r.stderr
+    assert "[inference] frames " in out and "[inference] camera -> node  p50" in out, out
+    assert "camera_driver:" in r.stderr  # the driver reports on stderr, prefixed [camera]
