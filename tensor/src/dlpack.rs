@@ -346,7 +346,13 @@ pub unsafe fn view_foreign(t: *const DLTensor) -> Result<ForeignView, DLPackErro
     let base = t.data as usize;
     let start = usize::try_from(t.byte_offset).ok().and_then(|o| base.checked_add(o)).ok_or(DLPackError::BadByteOffset { offset: t.byte_offset })?;
     let compact: Vec<i64> = crate::tensor::compact_strides(&shape).into_iter().map(|s| s as i64).collect();
+    // The top of the span must not wrap past the end of the address space either (found by
+    // fuzz/dlpack_import: a data pointer near 2^64 with a forward span was accepted).
+    let top = |high_elems: i128| numel == 0 || start as i128 + (high_elems + 1) * itemsize as i128 <= usize::MAX as i128 + 1;
     let (strides, contiguous) = if t.strides.is_null() {
+        if !top(numel as i128 - 1) {
+            return Err(DLPackError::Overflow);
+        }
         (compact, true)
     } else {
         let mut s = Vec::with_capacity(ndim);
@@ -367,7 +373,7 @@ pub unsafe fn view_foreign(t: *const DLTensor) -> Result<ForeignView, DLPackErro
         }
         // The whole reachable span, in bytes, must be addressable.
         let bytes = (high - low + 1).checked_mul(itemsize as i128).ok_or(DLPackError::Overflow)?;
-        if bytes > isize::MAX as i128 || (low * itemsize as i128) < -(start as i128) {
+        if bytes > isize::MAX as i128 || (low * itemsize as i128) < -(start as i128) || !top(high) {
             return Err(DLPackError::Overflow);
         }
         let contiguous = (0..ndim).all(|i| shape[i] <= 1 || s[i] == compact[i]);
@@ -494,6 +500,15 @@ mod tests {
         let mut st = [1i64, -2];
         let mut t = foreign(p, &mut sh, Some(&mut st));
         t.data = 8 as *mut std::ffi::c_void;
+        assert_eq!(check(&t), Err(DLPackError::Overflow));
+        // Regression (fuzz/dlpack_import): a span running past the top of the address space,
+        // strided or compact, is refused too.
+        let mut st = [1i64, 2];
+        let mut t = foreign(p, &mut sh, Some(&mut st));
+        t.data = (usize::MAX - 8) as *mut std::ffi::c_void;
+        assert_eq!(check(&t), Err(DLPackError::Overflow));
+        let mut t = foreign(p, &mut sh, None);
+        t.data = (usize::MAX - 8) as *mut std::ffi::c_void;
         assert_eq!(check(&t), Err(DLPackError::Overflow));
     }
 
