@@ -60,7 +60,7 @@ SOAK_SECONDS ?= 180
 .PHONY: fuzz fuzz-replay soak soak-short
 fuzz:
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
-	  mkdir -p corpus/$$t && \
+	  mkdir -p corpus/$$t regressions/$$t && \
 	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$t corpus/$$t regressions/$$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 || exit 1; \
 	done; rm -rf /dev/shm/tb-fuzz-*
 
