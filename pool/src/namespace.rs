@@ -84,6 +84,9 @@ pub(crate) struct NsInner {
     /// Per pool, per slot: how many holds this process has (guards our bit).
     local: Vec<OnceLock<Box<[Mutex<u32>]>>>,
     pub(crate) topics: Mutex<Vec<(String, Weak<crate::ring::TopicShared>)>>,
+    /// Set by `Namespace::leave`: this process no longer holds anything here; remaining
+    /// handles are inert. Acquire/Release: pairs the flag with the clears `leave` made.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for NsInner {
@@ -132,6 +135,7 @@ impl Namespace {
             pool_init: Mutex::new(()),
             local: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
             topics: Mutex::new(Vec::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         let _ = n;
         open.push((dir.to_path_buf(), pid, Arc::downgrade(&inner)));
@@ -330,6 +334,35 @@ impl Namespace {
         report
     }
 
+    /// Leave the namespace now (at process exit): release every hold of this process, close
+    /// its topics and free its registry entry, exactly as a reap after its death would, but
+    /// without waiting for one. Handles that still exist become inert: dropping them does
+    /// nothing, and they must not be used to read payloads afterwards. Idempotent.
+    pub fn leave(&self) {
+        let inner = &self.inner;
+        // AcqRel: the first caller does the work; later drops see the flag.
+        if inner.closed.swap(true, Ordering::AcqRel) || std::process::id() != inner.pid {
+            return;
+        }
+        let me = inner.me;
+        for id in 0..MAX_POOLS as u8 {
+            if let Some(pool) = inner.pool_existing(id) {
+                pool.clear_holder(me);
+            }
+        }
+        for name in crate::ring::topic_names(&inner.dir) {
+            if let Ok(ring) = RingSeg::open_existing(&inner.dir, &name) {
+                ring.leave(self);
+            }
+        }
+        inner.registry.free(me);
+    }
+
+    /// True once `leave` ran.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
     /// A snapshot of pools, holders and topics.
     pub fn stats(&self) -> crate::stats::NamespaceStats {
         crate::stats::collect(self)
@@ -385,7 +418,15 @@ impl NsInner {
         *self.local(pool)[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) += 1;
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        // Acquire: pairs with leave's swap.
+        self.closed.load(Ordering::Acquire)
+    }
+
     pub(crate) fn release_local(&self, pool: u8, slot: u32) {
+        if self.is_closed() {
+            return; // `leave` released everything; our bit may belong to another process now
+        }
         let counts = self.local(pool);
         let mut c = counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner());
         *c = c.saturating_sub(1);
@@ -397,8 +438,8 @@ impl NsInner {
 
 impl Drop for NsInner {
     fn drop(&mut self) {
-        if std::process::id() != self.pid {
-            return; // a forked child must not unregister its parent
+        if std::process::id() != self.pid || self.is_closed() {
+            return; // a forked child must not unregister its parent; `leave` already did it
         }
         // Every lease and topic handle is gone (they hold Arcs), so our bits should be clear;
         // clear defensively, then free the entry.
@@ -408,8 +449,9 @@ impl Drop for NsInner {
             }
         }
         let e = self.registry.entry(self.me);
-        // Acquire: see our own entry as last written.
-        if crate::registry::st(e.word.load(Ordering::Acquire)) != ST_FREE {
+        // Acquire: see our own entry as last written. Free it only if it is still ours.
+        let w = e.word.load(Ordering::Acquire);
+        if crate::registry::st(w) != ST_FREE && crate::registry::pid(w) == self.pid {
             self.registry.free(self.me);
         }
     }

@@ -641,6 +641,33 @@ impl RingSeg {
         freed
     }
 
+    /// This process leaves (see `Namespace::leave`): drop its subscriber entries, opener and
+    /// publisher bits; dissolve the topic if it was the last opener.
+    pub fn leave(&self, ns: &Namespace) {
+        let me = ns.holder_index();
+        let bit = 1u64 << me;
+        let owner = (me as u64 + 1) | ((crate::process::current_pid() as u64) << 32);
+        for i in 0..MAX_SUBS {
+            // AcqRel: free only entries that are ours.
+            let _ = self.sub(i).owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
+        }
+        let h = self.header();
+        h.publishers.fetch_and(!bit, Ordering::AcqRel);
+        let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
+        if prev & bit != 0 && prev & !bit == 0 {
+            self.lock(ns);
+            if h.openers.load(Ordering::Acquire) == 0 {
+                self.dissolve(ns);
+            }
+            self.unlock();
+        }
+        // Wake reliable writers that may have been waiting on our cursor.
+        h.progress.fetch_add(1, Ordering::SeqCst);
+        if h.writer_waiters.load(Ordering::SeqCst) > 0 {
+            crate::futex::wake_all(&h.progress);
+        }
+    }
+
     /// Under the lock, with no openers: release every reference and the topic's holder entry.
     fn dissolve(&self, ns: &Namespace) -> u32 {
         let h = self.header();
@@ -685,6 +712,9 @@ pub struct TopicShared {
 
 impl Drop for TopicShared {
     fn drop(&mut self) {
+        if self.ns.is_closed() {
+            return; // `Namespace::leave` closed it
+        }
         // Serialize with `Namespace::topic`: if another thread of this process reopened the
         // topic meanwhile, it owns the (shared, per-process) opener bit now; leave it set.
         let open = self.ns.inner.topics.lock().unwrap_or_else(|e| e.into_inner());
@@ -942,6 +972,9 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
+        if self.topic.shared.ns.is_closed() {
+            return; // `Namespace::leave` released the entry
+        }
         self.topic.shared.ring.release_sub(self.sub);
     }
 }

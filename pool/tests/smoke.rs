@@ -34,3 +34,27 @@ fn send_recv_payload_and_inline() {
     drop(ns);
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn leave_releases_everything_and_makes_handles_inert() {
+    let (ns, dir) = ns("leave");
+    let t = ns.topic("cam", &TopicOptions::default()).unwrap();
+    let p = t.publisher();
+    let mut s = t.subscriber().unwrap();
+    let mut m = ns.try_acquire(100).unwrap();
+    m.as_mut_slice().fill(1);
+    let r = m.freeze();
+    p.send(r.descriptor(), &r).unwrap();
+    let got = s.try_recv().unwrap().unwrap();
+    let loaned = ns.try_acquire(100).unwrap();
+    assert!(ns.stats().used_slots() >= 2);
+    ns.leave();
+    let st = ns.stats();
+    assert_eq!(st.used_slots(), 0, "{st:?}");
+    assert!(st.participants.iter().all(|p| p.pid != std::process::id()), "unregistered: {:?}", st.participants);
+    // Handles that outlive leave() are inert: dropping them changes nothing.
+    drop((got, r, loaned, s, p, t));
+    assert_eq!(ns.stats().used_slots(), 0);
+    drop(ns);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -47,6 +47,11 @@ fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> 
     } else if let Ok(d) = obj.cast::<PyDict>() {
         write_map_len(out, d.len() as u32).map_err(io)?;
         for (k, v) in d.iter() {
+            // Keys must come back as dict keys: scalars only (a list/dict key would be
+            // unhashable on every receiver).
+            if k.cast::<PyDict>().is_ok() || k.cast::<PyList>().is_ok() || k.cast::<PyTuple>().is_ok() {
+                return Err(exc("DTypeError", format!("dict keys must be str, int, float, bool, bytes or None, not {}", k.get_type().name()?)));
+            }
             enc(&k, out, depth + 1)?;
             enc(&v, out, depth + 1)?;
         }
@@ -60,13 +65,14 @@ fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> 
         for v in t.iter() {
             enc(&v, out, depth + 1)?;
         }
-    } else if obj.hasattr("item")? && obj.hasattr("dtype")? {
-        // NumPy scalars (np.float32(1.0), np.int64(3)): their Python value.
+    } else if obj.hasattr("item")? && obj.hasattr("dtype")? && obj.getattr("ndim").and_then(|n| n.extract::<usize>()).unwrap_or(1) == 0 {
+        // NumPy scalars (np.float32(1.0), np.int64(3)): their Python value. Arrays are refused
+        // (see below): send them as payloads (tb.Tensor), or .tolist() them explicitly.
         enc(&obj.call_method0("item")?, out, depth)?;
     } else {
         return Err(exc(
             "DTypeError",
-            format!("cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None", obj.get_type().name()?),
+            format!("cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None (arrays: a tb.Tensor topic, or .tolist())", obj.get_type().name()?),
         ));
     }
     Ok(())

@@ -7,6 +7,15 @@ use std::sync::Mutex;
 use tensorbus_pool::Namespace;
 
 static DEFAULT: Mutex<Option<Namespace>> = Mutex::new(None);
+/// Every namespace this process used, so interpreter exit can leave them all.
+static USED: Mutex<Vec<Namespace>> = Mutex::new(Vec::new());
+
+fn remember(ns: &Namespace) {
+    let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
+    if !used.iter().any(|n| n.dir() == ns.dir()) {
+        used.push(ns.clone());
+    }
+}
 
 /// The namespace payloads and topics use (opened on first use from the environment).
 pub fn default_ns() -> PyResult<Namespace> {
@@ -15,6 +24,7 @@ pub fn default_ns() -> PyResult<Namespace> {
         return Ok(ns.clone());
     }
     let ns = Namespace::open(None).map_err(open_err)?;
+    remember(&ns);
     *g = Some(ns.clone());
     Ok(ns)
 }
@@ -28,14 +38,20 @@ pub fn use_namespace(py: Python<'_>, name: Option<String>, shm_dir: Option<Strin
         None => tensorbus_pool::segment::namespace_dir(name.as_deref()),
     };
     let ns = py.detach(|| Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default())).map_err(open_err)?;
+    remember(&ns);
     *DEFAULT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns);
     Ok(dir.display().to_string())
 }
 
-/// Drop this process's default namespace handle (called at interpreter exit).
+/// Leave every namespace this process used (called at interpreter exit): all holds are
+/// released and the process is unregistered now, not at the next reap. Payload objects that
+/// outlive this become inert.
 #[pyfunction]
 pub fn _shutdown() {
     DEFAULT.lock().unwrap_or_else(|e| e.into_inner()).take();
+    for ns in std::mem::take(&mut *USED.lock().unwrap_or_else(|e| e.into_inner())) {
+        ns.leave();
+    }
 }
 
 /// Release the holds of dead processes; returns {"processes": n, "slots_freed": n}.

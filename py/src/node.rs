@@ -19,11 +19,22 @@ struct PyNodeAdapter {
     tick: Py<PyAny>,
     shutdown: Option<Py<PyAny>>,
     errors: u64,
+    /// Shared with the scheduler: a KeyboardInterrupt/SystemExit raised inside a callback.
+    pending: Pending,
 }
 
-fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64) -> NodeResult {
+type Pending = Arc<Mutex<Option<PyErr>>>;
+
+fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64, pending: &Pending, ctx: &Context) -> NodeResult {
     match f.bind(py).call0() {
         Ok(_) => Ok(()),
+        Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) || e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) => {
+            // Ctrl-C (or sys.exit) inside a callback ends the run, not just this tick: stop the
+            // scheduler (every shutdown still runs) and re-raise from run().
+            pending.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+            ctx.stop_scheduler();
+            Ok(())
+        }
         Err(e) => {
             // Logged with its traceback (the 1st, 2nd, 4th, 8th, ... time, so a node failing
             // at 1 kHz does not flood the log); the scheduler counts every one and applies the
@@ -42,18 +53,18 @@ impl Node for PyNodeAdapter {
     fn name(&self) -> &str {
         &self.name
     }
-    fn init(&mut self, _ctx: &mut Context) -> NodeResult {
+    fn init(&mut self, ctx: &mut Context) -> NodeResult {
         match &self.init {
-            Some(f) => Python::attach(|py| call(py, f, "init", &self.name, &mut self.errors)),
+            Some(f) => Python::attach(|py| call(py, f, "init", &self.name, &mut self.errors, &self.pending, ctx)),
             None => Ok(()),
         }
     }
-    fn tick(&mut self, _ctx: &mut Context) -> NodeResult {
-        Python::attach(|py| call(py, &self.tick, "tick", &self.name, &mut self.errors))
+    fn tick(&mut self, ctx: &mut Context) -> NodeResult {
+        Python::attach(|py| call(py, &self.tick, "tick", &self.name, &mut self.errors, &self.pending, ctx))
     }
-    fn shutdown(&mut self, _ctx: &mut Context) -> NodeResult {
+    fn shutdown(&mut self, ctx: &mut Context) -> NodeResult {
         match &self.shutdown {
-            Some(f) => Python::attach(|py| call(py, f, "shutdown", &self.name, &mut self.errors)),
+            Some(f) => Python::attach(|py| call(py, f, "shutdown", &self.name, &mut self.errors, &self.pending, ctx)),
             None => Ok(()),
         }
     }
@@ -65,7 +76,7 @@ impl Node for PyNodeAdapter {
 pub struct PyScheduler {
     inner: Arc<Scheduler>,
     /// An exception raised while running (KeyboardInterrupt), re-raised after clean shutdown.
-    pending: Mutex<Option<PyErr>>,
+    pending: Pending,
 }
 
 fn secs(v: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
@@ -84,7 +95,7 @@ impl PyScheduler {
         if !(tick_rate > 0.0) {
             return Err(exc("TensorbusError", format!("tick_rate must be > 0 Hz, got {tick_rate}")));
         }
-        Ok(PyScheduler { inner: Arc::new(Scheduler::new(tick_rate)), pending: Mutex::new(None) })
+        Ok(PyScheduler { inner: Arc::new(Scheduler::new(tick_rate)), pending: Pending::default() })
     }
 
     /// Add a node (low level: name, callables and config; `tb.Scheduler.add` passes a
@@ -111,7 +122,7 @@ impl PyScheduler {
             }
         }
         let config = NodeConfig { rate_hz: rate, budget: secs(budget, "budget")?, deadline: secs(deadline, "deadline")?, on_miss, compute, stop_on_error };
-        let node = PyNodeAdapter { name, init, tick, shutdown, errors: 0 };
+        let node = PyNodeAdapter { name, init, tick, shutdown, errors: 0, pending: self.pending.clone() };
         self.inner.add_boxed(Box::new(node), config).map_err(|e| exc("TensorbusError", e.to_string()))
     }
 
@@ -130,9 +141,9 @@ impl PyScheduler {
             // Polled by the scheduler every ~20 ms: deliver Python signals (Ctrl-C).
             let mut keep_going = || {
                 Python::attach(|py| match py.check_signals() {
-                    Ok(()) => true,
+                    Ok(()) => pending.lock().unwrap_or_else(|p| p.into_inner()).is_none(),
                     Err(e) => {
-                        *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        pending.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
                         false
                     }
                 })
@@ -181,7 +192,8 @@ impl PyScheduler {
     }
 }
 
-/// Seconds of budget left in the current tick (None outside a tick or without a budget).
+/// Seconds left in the current tick: until its budget, else until its deadline (None outside
+/// a tick).
 #[pyfunction]
 pub fn budget_remaining() -> Option<f64> {
     tensorbus::budget_remaining().map(|d| d.as_secs_f64())

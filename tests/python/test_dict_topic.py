@@ -88,7 +88,6 @@ def test_unsupported_values_raise_dtype_error(tb, dtopic, value):
     assert dtopic.sent == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: NumPy arrays in a dict are routed through .item(): a size-1 array silently becomes a scalar (shape lost) and a larger one raises a bare ValueError, not DTypeError")
 @pytest.mark.parametrize("arr", [np.zeros(3), np.array([5])], ids=["size3", "size1"])
 def test_numpy_arrays_in_dicts_raise_dtype_error(tb, arr):
     with pytest.raises(tb.DTypeError):
@@ -101,7 +100,6 @@ def test_ints_beyond_64_bits_raise(tb, dtopic, value):
         dtopic.send({"v": value})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: packb accepts a tuple dict key ({(1, 2): 'x'}) but every receiver fails to decode it (unhashable list key -> InvalidDescriptorError at recv); refuse at send or decode keys as tuples")
 def test_tuple_keys_are_refused_at_send_or_round_trip(tb, dtopic):
     try:
         dtopic.send({(1, 2): "x"})

@@ -110,7 +110,6 @@ def test_default_topic_name_is_snake_case_of_the_type(tb, cls, want):
     assert getattr(tb, cls).topic_name == want
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Python's _snake('Pose2D') gives 'pose2_d'; Rust's message::snake_case gives 'pose2d', so tb.Pose2D's default topic is not the one a Rust node opens")
 @pytest.mark.parametrize("name,want", [("Pose2D", "pose2d"), ("Vec3F", "vec3f")])
 def test_default_topic_name_matches_rust_snake_case(tb, name, want):
     # Expected values from src/message.rs (snake_case and its unit test).
@@ -298,7 +297,6 @@ def test_methods_on_a_message_class_are_kept(tb):
     assert Scalar(-2.0).norm() == 2.0 and Scalar(x=3.0) == Scalar(3.0)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a field default in the class body (gain: tb.f32 = 1.0) fails with ValueError \"'gain' in __slots__ conflicts with class variable\" instead of becoming the constructor default (dataclass-style)")
 def test_field_defaults_in_class_body_become_constructor_defaults(tb):
     @tb.message
     class Gains:

@@ -305,7 +305,6 @@ def test_sigint_runs_every_shutdown_and_reraises_keyboard_interrupt(tb, fresh_ns
 
 
 @pytest.mark.multiprocess
-@pytest.mark.xfail(strict=True, reason="BUG: a process that exits while a tb.Scheduler that has run is still alive (module-level `s`, the usual script) does not release its holds or unregister its participant at exit; only tb.reap() frees them (see test_exit_with_a_scheduler_alive_releases_holds)")
 def test_sigint_leaves_no_slot_held(tb, fresh_ns):
     _interrupt(tb, fresh_ns)
     st = tb.pool_stats()
@@ -315,7 +314,6 @@ def test_sigint_leaves_no_slot_held(tb, fresh_ns):
 
 
 @pytest.mark.multiprocess
-@pytest.mark.xfail(strict=True, reason="BUG: same root cause as test_sigint_leaves_no_slot_held, minimal: a normal exit with a run Scheduler still referenced leaves the loaned slot held by a dead participant")
 def test_exit_with_a_scheduler_alive_releases_holds(tb, fresh_ns):
     tb.pool_stats()
     code = textwrap.dedent(
@@ -333,7 +331,6 @@ def test_exit_with_a_scheduler_alive_releases_holds(tb, fresh_ns):
 
 
 @pytest.mark.multiprocess
-@pytest.mark.xfail(strict=True, reason="BUG: Ctrl-C arriving while a main-thread Python tick runs raises KeyboardInterrupt inside the tick; PyNodeAdapter counts it as a tick error and the scheduler goes on (the run ignores Ctrl-C). KeyboardInterrupt/SystemExit must stop the run and be re-raised")
 def test_sigint_during_a_python_tick_stops_the_run(tb, fresh_ns):
     rc, lines, err = _interrupt(tb, fresh_ns, tick_sleep=1.0, rate=1.0, duration=4.0)
     assert "KeyboardInterrupt" in lines and "returned normally" not in lines, (lines, err)

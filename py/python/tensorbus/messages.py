@@ -15,7 +15,6 @@ Example:
     >>> tb.Topic("wheels", WheelSpeeds).send(WheelSpeeds(left=1.0, right=1.2))
 """
 
-import re
 import struct
 import sys
 import time
@@ -78,8 +77,19 @@ def array(elem: _Scalar, n: int) -> _Array:
 
 
 def _snake(name: str) -> str:
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """``CmdVel`` → ``cmd_vel``, ``IMUData`` → ``imu_data``, ``Pose2D`` → ``pose2d``: exactly
+    Rust's ``tensorbus::message::snake_case``, so both languages open the same default topic."""
+    out = []
+    for i, c in enumerate(name):
+        if "A" <= c <= "Z":
+            prev = name[i - 1] if i else ""
+            nxt = name[i + 1] if i + 1 < len(name) else ""
+            if ("a" <= prev <= "z") or ("A" <= prev <= "Z" and "a" <= nxt <= "z"):
+                out.append("_")
+            out.append(c.lower())
+        else:
+            out.append(c)
+    return "".join(out)
 
 
 def message(cls=None, *, name=None):
@@ -123,10 +133,13 @@ def message(cls=None, *, name=None):
 
         # Generated functions: fast paths with no per-field loops at run time.
         ordered = [ft for ft in fields if ft[0] != "timestamp_ns"] + [ft for ft in fields if ft[0] == "timestamp_ns"]
-        args = ", ".join(f"{f}={'(' + ', '.join([repr(t.elem.default)] * t.n) + ',)' if isinstance(t, _Array) else repr(t.default)}" for f, t in ordered)
+        # Defaults: `gain: tb.f32 = 1.0` in the class body (dataclass-style), else zeros.
+        given = {f: cls.__dict__[f] for f, _ in fields if f in cls.__dict__}
+        defaults = {f: given.get(f, tuple([t.elem.default] * t.n) if isinstance(t, _Array) else t.default) for f, t in fields}
+        args = ", ".join(f"{f}=_defaults[{f!r}]" for f, _ in ordered)
         body = "\n".join(f"    self.{f} = {f}" for f in names)
         flat = ", ".join(f"*self.{f}" if isinstance(t, _Array) else ("self.timestamp_ns or _now()" if f == "timestamp_ns" else f"self.{f}") for f, t in fields)
-        ns: dict[str, Any] = {"_pack": st.pack, "_unpack": st.unpack, "_now": time.time_ns}
+        ns: dict[str, Any] = {"_pack": st.pack, "_unpack": st.unpack, "_now": time.time_ns, "_defaults": defaults}
         src = f"def __init__(self, {args}):\n{body}\n"
         src += f"def _tb_pack(self):\n    return _pack({flat})\n"
         # unpack: slice arrays back into tuples
@@ -169,7 +182,7 @@ def message(cls=None, *, name=None):
             "topic_name": _snake(type_name),
         }
         for k, v in cls.__dict__.items():
-            if k not in attrs and k not in ("__dict__", "__weakref__") and not isinstance(v, (_Scalar, _Array)):
+            if k not in attrs and k not in names and k not in ("__dict__", "__weakref__") and not isinstance(v, (_Scalar, _Array)):
                 attrs[k] = v
         return type(cls.__name__, (), attrs)
 
