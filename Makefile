@@ -1,7 +1,8 @@
 # The developer's interface: each target is one command a newcomer can run.
 #   make test   every Rust and Python test (creates .venv and installs what it needs)
 #   make demo   the main job: a camera publisher feeding an inference node
-#   make bench  criterion benches; figures go to docs/benchmarks.md
+#   make bench  criterion benches and the Python benchmark scripts; figures go to docs/benchmarks.md
+#   make pipeline  the Rust camera driver + Python inference node under `tensorbus launch`
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo bench bench-peers clean
+.PHONY: test test-rust test-python loom venv develop demo pipeline bench bench-peers clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +41,17 @@ test-python: develop
 demo: develop
 	$(PY) examples/demo.py --seconds 5
 
-bench:
+bench: develop
 	cargo bench --bench pool
+	cargo bench --bench topic
+	$(PY) benches/python/bench_payload.py --markdown
+	$(PY) benches/python/bench_topic.py --markdown
+	$(PY) benches/python/bench_cuda.py --markdown
+
+# The issue-6 pipeline: examples/camera_driver.rs and examples/ml/inference_node.py under launch.
+pipeline: develop
+	cargo build --release --example camera_driver
+	DEMO_SECONDS=8 PYTHON=$(abspath $(PY)) $(VENV)/bin/tensorbus launch examples/ml/pipeline.toml
 
 # Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
 bench-peers:
