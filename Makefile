@@ -67,7 +67,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := segment_open descriptor ring_entry msgpack_dict dlpack_import
 SOAK_SECONDS ?= 180
 
-.PHONY: fuzz fuzz-replay soak soak-short
+.PHONY: fuzz fuzz-replay soak soak-short tsan
 fuzz:
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$t regressions/$$t && \
@@ -83,3 +83,8 @@ soak:
 
 soak-short:
 	cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak_short --nocapture
+
+# The pool's threaded tests under ThreadSanitizer (nightly toolchain with rust-src; std rebuilt
+# with TSan into target/tsan). Cross-process races are outside TSan's view: see make loom.
+tsan:
+	RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=target/tsan cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu -p tensorbus-pool --lib --test stress --test rings --test leases --test smoke
