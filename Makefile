@@ -26,7 +26,7 @@ venv: $(STAMP)
 develop: $(STAMP)
 	. $(VENV)/bin/activate && maturin develop --release -q
 
-test: test-rust loom test-python
+test: test-rust loom soak-short test-python
 
 test-rust:
 	cargo test --workspace
