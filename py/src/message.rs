@@ -6,7 +6,7 @@
 
 use crate::errors::exc;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
 
 /// The layout hash of a POD message (same as Rust's `tensorbus::message::type_hash`).
 #[pyfunction]
@@ -203,4 +203,168 @@ pub fn packb<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'p
 #[pyfunction]
 pub fn unpackb<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     decode(py, data)
+}
+
+/// Field element types of a POD message (the `tb.u8`..`tb.f64` names).
+#[derive(Clone, Copy)]
+enum Prim {
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+}
+
+impl Prim {
+    fn parse(s: &str) -> Option<Prim> {
+        Some(match s {
+            "u8" => Prim::U8,
+            "u16" => Prim::U16,
+            "u32" => Prim::U32,
+            "u64" => Prim::U64,
+            "i8" => Prim::I8,
+            "i16" => Prim::I16,
+            "i32" => Prim::I32,
+            "i64" => Prim::I64,
+            "f32" => Prim::F32,
+            "f64" => Prim::F64,
+            _ => return None,
+        })
+    }
+    fn size(self) -> usize {
+        match self {
+            Prim::U8 | Prim::I8 => 1,
+            Prim::U16 | Prim::I16 => 2,
+            Prim::U32 | Prim::I32 | Prim::F32 => 4,
+            Prim::U64 | Prim::I64 | Prim::F64 => 8,
+        }
+    }
+    fn write(self, v: &Bound<'_, PyAny>, out: &mut Vec<u8>, field: &str) -> PyResult<()> {
+        let range = |e: PyErr| exc("DTypeError", format!("field {field}: {e}"));
+        match self {
+            Prim::F32 => out.extend_from_slice(&(v.extract::<f64>().map_err(range)? as f32).to_le_bytes()),
+            Prim::F64 => out.extend_from_slice(&v.extract::<f64>().map_err(range)?.to_le_bytes()),
+            Prim::U8 => out.extend_from_slice(&v.extract::<u8>().map_err(range)?.to_le_bytes()),
+            Prim::U16 => out.extend_from_slice(&v.extract::<u16>().map_err(range)?.to_le_bytes()),
+            Prim::U32 => out.extend_from_slice(&v.extract::<u32>().map_err(range)?.to_le_bytes()),
+            Prim::U64 => out.extend_from_slice(&v.extract::<u64>().map_err(range)?.to_le_bytes()),
+            Prim::I8 => out.extend_from_slice(&v.extract::<i8>().map_err(range)?.to_le_bytes()),
+            Prim::I16 => out.extend_from_slice(&v.extract::<i16>().map_err(range)?.to_le_bytes()),
+            Prim::I32 => out.extend_from_slice(&v.extract::<i32>().map_err(range)?.to_le_bytes()),
+            Prim::I64 => out.extend_from_slice(&v.extract::<i64>().map_err(range)?.to_le_bytes()),
+        }
+        Ok(())
+    }
+    fn read<'py>(self, py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        let a = |n: usize| -> [u8; 8] {
+            let mut x = [0u8; 8];
+            x[..n].copy_from_slice(&b[..n]);
+            x
+        };
+        Ok(match self {
+            Prim::F32 => (f32::from_le_bytes(a(4)[..4].try_into().expect("4")) as f64).into_pyobject(py)?.into_any(),
+            Prim::F64 => f64::from_le_bytes(a(8)).into_pyobject(py)?.into_any(),
+            Prim::U8 => (b[0] as u64).into_pyobject(py)?.into_any(),
+            Prim::U16 => (u16::from_le_bytes(a(2)[..2].try_into().expect("2")) as u64).into_pyobject(py)?.into_any(),
+            Prim::U32 => (u32::from_le_bytes(a(4)[..4].try_into().expect("4")) as u64).into_pyobject(py)?.into_any(),
+            Prim::U64 => u64::from_le_bytes(a(8)).into_pyobject(py)?.into_any(),
+            Prim::I8 => (b[0] as i8 as i64).into_pyobject(py)?.into_any(),
+            Prim::I16 => (i16::from_le_bytes(a(2)[..2].try_into().expect("2")) as i64).into_pyobject(py)?.into_any(),
+            Prim::I32 => (i32::from_le_bytes(a(4)[..4].try_into().expect("4")) as i64).into_pyobject(py)?.into_any(),
+            Prim::I64 => i64::from_le_bytes(a(8)).into_pyobject(py)?.into_any(),
+        })
+    }
+}
+
+/// Packs and unpacks one `@tb.message` class in Rust (attribute reads and writes only), the
+/// fast path of typed topics. Built from the class's validated `_tb_fields`.
+pub struct PodCodec {
+    cls: Py<PyType>,
+    new: Py<PyAny>,
+    /// (attribute name, element type, array length or 0 for a scalar, is timestamp_ns)
+    fields: Vec<(Py<PyString>, Prim, usize, bool)>,
+    size: usize,
+}
+
+impl PodCodec {
+    pub fn from_class(cls: &Bound<'_, PyType>) -> PyResult<PodCodec> {
+        let py = cls.py();
+        let mut fields = Vec::new();
+        let mut size = 0;
+        for f in cls.getattr("_tb_fields")?.try_iter()? {
+            let (name, ftype): (String, Bound<'_, PyAny>) = f?.extract()?;
+            let tname: String = ftype.getattr("name")?.extract()?;
+            let (prim, n) = if let Some(inner) = tname.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+                let (e, n) = inner.split_once(';').ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?;
+                (Prim::parse(e.trim()), n.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?)
+            } else {
+                (Prim::parse(&tname), 0)
+            };
+            let prim = prim.ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?;
+            size += prim.size() * n.max(1);
+            let is_ts = name == "timestamp_ns" && n == 0;
+            fields.push((PyString::new(py, &name).unbind(), prim, n, is_ts));
+        }
+        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size })
+    }
+
+    /// True if `obj` is an instance of exactly this class.
+    pub fn is_instance(&self, obj: &Bound<'_, PyAny>) -> bool {
+        obj.get_type().is(self.cls.bind(obj.py()))
+    }
+
+    /// The message's bytes; a `timestamp_ns` of 0 is stamped with the current time.
+    pub fn pack(&self, obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.size);
+        for (name, prim, n, is_ts) in &self.fields {
+            let name = name.bind(obj.py());
+            let v = obj.getattr(name)?;
+            if *n == 0 {
+                if *is_ts && v.extract::<u64>().is_ok_and(|t| t == 0) {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+                    out.extend_from_slice(&now.to_le_bytes());
+                } else {
+                    prim.write(&v, &mut out, &name.to_cow()?)?;
+                }
+            } else {
+                let items: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
+                if items.len() != *n {
+                    return Err(exc("ShapeError", format!("field {} needs {n} values, got {}", name.to_cow()?, items.len())));
+                }
+                for it in &items {
+                    prim.write(it, &mut out, &name.to_cow()?)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A new instance from exactly `size` bytes.
+    pub fn unpack<'py>(&self, py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        if b.len() != self.size {
+            return Err(exc("InvalidDescriptorError", format!("message of {} bytes, the type needs {}", b.len(), self.size)));
+        }
+        let obj = self.new.bind(py).call1((self.cls.bind(py),))?;
+        let mut at = 0;
+        for (name, prim, n, _) in &self.fields {
+            let w = prim.size();
+            if *n == 0 {
+                obj.setattr(name.bind(py), prim.read(py, &b[at..at + w])?)?;
+                at += w;
+            } else {
+                let mut vals = Vec::with_capacity(*n);
+                for _ in 0..*n {
+                    vals.push(prim.read(py, &b[at..at + w])?);
+                    at += w;
+                }
+                obj.setattr(name.bind(py), PyTuple::new(py, vals)?)?;
+            }
+        }
+        Ok(obj)
+    }
 }

@@ -23,8 +23,8 @@ enum Mode {
     Any,
     /// A payload class (`Image`, `DepthImage`, `PointCloud`, `Tensor`), by name.
     Payload(String),
-    /// A POD message class: its pack function and unpack classmethod.
-    Pod { pack: Py<PyAny>, unpack: Py<PyAny> },
+    /// A POD message class, packed and unpacked in Rust.
+    Pod(message::PodCodec),
     /// MessagePack dicts.
     Dict,
 }
@@ -74,7 +74,7 @@ impl PyTopic {
                 let name: String = cls.getattr("_tb_type_name")?.extract()?;
                 let size: u32 = cls.getattr("_tb_size")?.extract()?;
                 let hash: u64 = cls.getattr("_tb_hash")?.extract()?;
-                let mode = Mode::Pod { pack: cls.getattr("_tb_pack")?.unbind(), unpack: cls.getattr("_tb_unpack")?.unbind() };
+                let mode = Mode::Pod(message::PodCodec::from_class(cls)?);
                 return Ok((mode, TopicType { name, hash, size }));
             }
         }
@@ -112,11 +112,11 @@ impl PyTopic {
             return Ok(Some(message::decode(py, m.bytes())?.unbind()));
         }
         match &self.mode {
-            Mode::Pod { unpack, .. } => {
+            Mode::Pod(codec) => {
                 if self.ty.size > 0 && m.bytes().len() != self.ty.size as usize {
                     return Err(exc("InvalidDescriptorError", format!("topic {}: message of {} bytes, {} needs {}", self.topic.name(), m.bytes().len(), self.ty.name, self.ty.size)));
                 }
-                Ok(Some(unpack.bind(py).call1((PyBytes::new(py, m.bytes()),))?.unbind()))
+                Ok(Some(codec.unpack(py, m.bytes())?.unbind()))
             }
             _ => Ok(Some(PyBytes::new(py, m.bytes()).into_any().unbind())),
         }
@@ -140,15 +140,20 @@ impl PyTopic {
             return Ok(seq);
         }
         match &self.mode {
-            Mode::Pod { pack, .. } => {
+            Mode::Pod(codec) => {
                 let want = &self.ty.name;
-                let ok = msg.get_type().getattr("_tb_type_name").ok().and_then(|n| n.extract::<String>().ok()).is_some_and(|n| &n == want);
+                // Same class object (fast), or a class of the same name and layout (e.g. the
+                // module was reloaded).
+                let ok = codec.is_instance(msg) || {
+                    let t = msg.get_type();
+                    t.getattr("_tb_type_name").ok().and_then(|n| n.extract::<String>().ok()).is_some_and(|n| &n == want)
+                        && t.getattr("_tb_hash").ok().and_then(|h| h.extract::<u64>().ok()) == Some(self.ty.hash)
+                };
                 if !ok {
                     return Err(exc("TopicTypeError", format!("topic {} carries {want}, not {}", self.topic.name(), msg.get_type().name()?)));
                 }
-                let b = pack.bind(py).call1((msg,))?;
-                let bytes = b.cast::<PyBytes>()?.as_bytes();
-                publisher.send_bytes(bytes).map_err(tb_err)
+                let bytes = codec.pack(msg)?;
+                publisher.send_bytes(&bytes).map_err(tb_err)
             }
             Mode::Dict | Mode::Any if msg.cast::<PyDict>().is_ok() => {
                 let blob = message::encode(msg)?;
