@@ -13,16 +13,13 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
-use std::ffi::{c_void, CStr};
+use std::ffi::c_void;
 use std::sync::Arc;
 use tensorbus_gpu::{self as gpu, CudaError, Staged, StreamRef};
 use tensorbus_tensor::dlpack::{self, DLDevice, DLManagedTensor, DLManagedTensorVersioned, ExportSpec, ForeignView};
 use tensorbus_tensor::{DType, PayloadKind, PayloadMut};
 
-const LEGACY: &CStr = c"dltensor";
-const VERSIONED: &CStr = c"dltensor_versioned";
-const USED_LEGACY: &CStr = c"used_dltensor";
-const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
+use crate::dlpack::{LEGACY, USED_LEGACY, USED_VERSIONED, VERSIONED};
 
 /// Map a gpu error to `tensorbus.CudaError` (a `TensorbusError` and a `RuntimeError`).
 pub fn cuda_err(e: CudaError) -> PyErr {
@@ -218,43 +215,6 @@ static TORCH_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CUPY_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JAX_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn import_fn<'py>(cell: &'static PyOnceLock<Py<PyAny>>, py: Python<'py>, module: &str, attr: &str) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.get_or_try_init(py, || {
-        let m = py.import(module).map_err(|e| exc("TensorbusError", format!("this needs {module}: {e}")))?;
-        Ok(m.getattr(attr)?.unbind())
-    })
-    .map(|o| o.bind(py))
-}
-
-unsafe extern "C" fn destroy_legacy(capsule: *mut ffi::PyObject) {
-    // SAFETY: called by Python on a capsule being destroyed; still named "dltensor" means
-    // unconsumed, so we own the managed tensor and delete it once.
-    unsafe {
-        if ffi::PyCapsule_IsValid(capsule, LEGACY.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, LEGACY.as_ptr()) as *mut DLManagedTensor;
-            if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
-                del(m);
-            }
-        } else {
-            ffi::PyErr_Clear();
-        }
-    }
-}
-
-unsafe extern "C" fn destroy_versioned(capsule: *mut ffi::PyObject) {
-    // SAFETY: as in destroy_legacy, for the versioned struct.
-    unsafe {
-        if ffi::PyCapsule_IsValid(capsule, VERSIONED.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
-            if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
-                del(m);
-            }
-        } else {
-            ffi::PyErr_Clear();
-        }
-    }
-}
-
 #[pymethods]
 impl PyCudaPayload {
     /// The DLPack protocol for a CUDA producer. `stream` is the consumer's stream (array API:
@@ -306,16 +266,7 @@ impl PyCudaPayload {
         let owner: Box<dyn std::any::Any + Send> = Box::new(self.staged.clone());
         // SAFETY: the device buffer stays claimed while `owner` (an Arc of the staged buffer)
         // lives; the capsule owns the managed tensor until a consumer renames it.
-        unsafe {
-            let cap = if versioned {
-                let m = dlpack::export_versioned(spec, owner).map_err(|e| exc("DLPackError", e.to_string()))?;
-                ffi::PyCapsule_New(m.as_ptr() as *mut c_void, VERSIONED.as_ptr(), Some(destroy_versioned))
-            } else {
-                let m = dlpack::export_legacy(spec, owner).map_err(|e| exc("DLPackError", e.to_string()))?;
-                ffi::PyCapsule_New(m.as_ptr() as *mut c_void, LEGACY.as_ptr(), Some(destroy_legacy))
-            };
-            Bound::from_owned_ptr_or_err(py, cap)
-        }
+        unsafe { crate::dlpack::capsule(py, spec, owner, versioned) }
     }
 
     /// `(2, device_index)`: CUDA device memory.
@@ -325,11 +276,11 @@ impl PyCudaPayload {
 
     /// A torch CUDA tensor on the device buffer (no copy; ordered on torch's current stream).
     fn to_torch<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        import_fn(&TORCH_FROM_DLPACK, slf.py(), "torch", "from_dlpack")?.call1((slf,))
+        crate::payload::import_attr(&TORCH_FROM_DLPACK, slf.py(), "torch", "from_dlpack", "torch")?.call1((slf,))
     }
     /// A CuPy array on the device buffer (no copy; ordered on CuPy's current stream).
     fn to_cupy<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        import_fn(&CUPY_FROM_DLPACK, slf.py(), "cupy", "from_dlpack")?.call1((slf,))
+        crate::payload::import_attr(&CUPY_FROM_DLPACK, slf.py(), "cupy", "from_dlpack", "cupy")?.call1((slf,))
     }
     /// A JAX array from the device buffer (`jax.dlpack.from_dlpack`).
     fn to_jax<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {

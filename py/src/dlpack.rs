@@ -18,10 +18,10 @@ use pyo3::types::PyDict;
 use std::ffi::{c_void, CStr};
 use tensorbus_tensor::dlpack::{self, DLDevice, DLManagedTensor, DLManagedTensorVersioned, ExportSpec, ForeignView};
 
-const LEGACY: &CStr = c"dltensor";
-const VERSIONED: &CStr = c"dltensor_versioned";
-const USED_LEGACY: &CStr = c"used_dltensor";
-const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
+pub(crate) const LEGACY: &CStr = c"dltensor";
+pub(crate) const VERSIONED: &CStr = c"dltensor_versioned";
+pub(crate) const USED_LEGACY: &CStr = c"used_dltensor";
+pub(crate) const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
 
 unsafe extern "C" fn capsule_destructor_legacy(capsule: *mut ffi::PyObject) {
     // SAFETY: called by Python with the capsule being destroyed (GIL held). If it still carries
@@ -68,8 +68,19 @@ pub fn export<'py>(slf: &Bound<'py, PyPayload>, versioned: bool) -> PyResult<Bou
     drop(g);
     let spec = ExportSpec { data: this.ptr() as *mut u8, shape: meta.shape(), dtype: meta.dtype(), device: DLDevice::CPU, readonly };
     // SAFETY: the data is the payload's slot, kept held (and, when shared, immutable) by the
-    // owner until the consumer's deleter drops it. The capsule takes ownership of the managed
-    // tensor; its destructor deletes it unless a consumer renamed it (took ownership).
+    // owner until the consumer's deleter drops it.
+    unsafe { capsule(py, spec, owner, versioned) }
+}
+
+/// Export `spec`, owning `owner`, as a DLPack capsule (`dltensor_versioned` or `dltensor`). The
+/// capsule's destructor deletes the managed tensor unless a consumer took it (renamed it).
+///
+/// # Safety
+/// As for `tensorbus_tensor::dlpack::export_versioned`: `spec.data` stays valid while `owner`
+/// lives.
+pub unsafe fn capsule<'py>(py: Python<'py>, spec: ExportSpec<'_>, owner: Box<dyn std::any::Any + Send>, versioned: bool) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: forwarded contract; PyCapsule_New takes the pointer, and its destructor frees it
+    // exactly once if no consumer renamed the capsule.
     unsafe {
         let cap = if versioned {
             let m = dlpack::export_versioned(spec, owner).map_err(|e| exc("DLPackError", e.to_string()))?;

@@ -95,7 +95,7 @@ static TORCH_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TORCH_FROM_DLPACK_PUBLIC: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static JAX_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn import_attr<'py>(cell: &'static PyOnceLock<Py<PyAny>>, py: Python<'py>, module: &str, attr: &str, what: &str) -> PyResult<&'py Bound<'py, PyAny>> {
+pub(crate) fn import_attr<'py>(cell: &'static PyOnceLock<Py<PyAny>>, py: Python<'py>, module: &str, attr: &str, what: &str) -> PyResult<&'py Bound<'py, PyAny>> {
     cell.get_or_try_init(py, || {
         let m = py.import(module).map_err(|e| exc("TensorbusError", format!("{what} needs {module}: {e}")))?;
         let mut obj = m.into_any();
