@@ -12,12 +12,20 @@
 //! follows. Errors from `tick` are counted, logged to stderr (rate-limited) and kept as
 //! `last_error`.
 //!
+//! Live statistics: while `run` is active, a helper thread publishes every node's
+//! [`NodeStats`] about once per second as a dict on the topic `_tb.nodes.<pid>` of the
+//! scheduler's namespace ([`Scheduler::set_namespace`], else the default one); this is what
+//! `tensorbus node list` and `tensorbus monitor` read. A namespace that cannot be opened is
+//! logged once and the scheduler runs on without publishing.
+//!
 //! Everything takes `&self`: share the scheduler (`Arc<Scheduler>`) and read
 //! [`Scheduler::node_stats`] or call [`Scheduler::stop`] from other threads while one thread
 //! is inside `run`.
 
 use crate::node::{set_budget_end, Context, Node, NodeConfig, NodeStats, OnMiss};
+use crate::raw::{RawPublisher, TopicConfig, DICT_TYPE};
 use std::sync::atomic::{AtomicBool, Ordering};
+use tensorbus_pool::{Namespace, TopicType};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,6 +127,48 @@ pub struct Scheduler {
     stats: Mutex<Vec<(String, Stats)>>,
     stop: StopHandle,
     spin_window: Mutex<Duration>,
+    stats_ns: Mutex<StatsTarget>,
+}
+
+/// Where the live statistics go.
+enum StatsTarget {
+    /// The default namespace, opened when `run` starts.
+    Default,
+    Namespace(Namespace),
+    Off,
+}
+
+/// Prefix of the topics carrying schedulers' live statistics (`_tb.nodes.<pid>`).
+pub const NODE_STATS_TOPIC_PREFIX: &str = "_tb.nodes.";
+
+/// How often the live statistics are published.
+const STATS_PERIOD: Duration = Duration::from_secs(1);
+
+/// One node in a published statistics record (field names are the dict keys).
+#[derive(serde::Serialize)]
+struct NodeReport<'a> {
+    name: &'a str,
+    rate_hz: f64,
+    target_rate: f64,
+    ticks: u64,
+    avg_us: f64,
+    max_us: f64,
+    p99_us: f64,
+    budget_misses: u64,
+    deadline_misses: u64,
+    errors: u64,
+    last_error: Option<&'a str>,
+    running: bool,
+}
+
+/// The record published on `_tb.nodes.<pid>`.
+#[derive(serde::Serialize)]
+struct SchedulerReport<'a> {
+    scheduler: u32,
+    /// Unix time of this record, seconds.
+    time: f64,
+    running: bool,
+    nodes: Vec<NodeReport<'a>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -140,6 +190,73 @@ impl Scheduler {
             stats: Mutex::new(Vec::new()),
             stop: StopHandle::default(),
             spin_window: Mutex::new(Duration::from_micros(100)),
+            stats_ns: Mutex::new(StatsTarget::Default),
+        }
+    }
+
+    /// Publish the live statistics into `ns` (default: the namespace named by the
+    /// environment, opened when `run` starts).
+    pub fn set_namespace(&self, ns: Namespace) {
+        *self.stats_ns.lock().unwrap_or_else(|e| e.into_inner()) = StatsTarget::Namespace(ns);
+    }
+
+    /// Turn the live statistics off (or back on, into the default namespace).
+    pub fn set_publish_stats(&self, on: bool) {
+        *self.stats_ns.lock().unwrap_or_else(|e| e.into_inner()) = if on { StatsTarget::Default } else { StatsTarget::Off };
+    }
+
+    /// The publisher of the live statistics, or None (off, or the namespace failed to open:
+    /// logged, never fatal).
+    fn stats_publisher(&self) -> Option<RawPublisher> {
+        let ns = match &*self.stats_ns.lock().unwrap_or_else(|e| e.into_inner()) {
+            StatsTarget::Off => return None,
+            StatsTarget::Namespace(ns) => Ok(ns.clone()),
+            StatsTarget::Default => Namespace::open(None).map_err(|e| e.to_string()),
+        };
+        let name = format!("{NODE_STATS_TOPIC_PREFIX}{}", std::process::id());
+        let ty = TopicType { name: DICT_TYPE.to_string(), hash: 0, size: 0 };
+        match ns.and_then(|ns| RawPublisher::open(&ns, &name, ty, TopicConfig::latest(2)).map_err(|e| e.to_string())) {
+            Ok(mut p) => {
+                p.set_timeout(Duration::from_millis(50));
+                Some(p)
+            }
+            Err(e) => {
+                eprintln!("[tensorbus] scheduler: live node statistics off ({name}: {e})");
+                None
+            }
+        }
+    }
+
+    /// Publish one statistics record; errors are logged once per run.
+    fn publish_stats(&self, p: &RawPublisher, rates: &[(String, f64)], running: bool, logged: &mut bool) {
+        let stats: Vec<NodeStats> = rates.iter().filter_map(|(n, _)| self.node_stats(n)).collect();
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let nodes = stats
+            .iter()
+            .zip(rates)
+            .map(|(s, (_, target))| NodeReport {
+                name: &s.name,
+                rate_hz: s.actual_rate_hz,
+                target_rate: *target,
+                ticks: s.total_ticks,
+                avg_us: us(s.avg_tick),
+                max_us: us(s.max_tick),
+                p99_us: us(s.p99_tick),
+                budget_misses: s.budget_misses,
+                deadline_misses: s.deadline_misses,
+                errors: s.error_count,
+                last_error: s.last_error.as_deref(),
+                running: s.running && running,
+            })
+            .collect();
+        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let report = SchedulerReport { scheduler: std::process::id(), time, running, nodes };
+        let r = rmp_serde::to_vec_named(&report).map_err(|e| e.to_string()).and_then(|b| p.send_msgpack(&b).map_err(|e| e.to_string()));
+        if let Err(e) = r {
+            if !*logged {
+                *logged = true;
+                eprintln!("[tensorbus] scheduler: could not publish node statistics: {e}");
+            }
         }
     }
 
@@ -236,10 +353,32 @@ impl Scheduler {
         let end = duration.map(|d| start + d);
         let spin = *self.spin_window.lock().unwrap_or_else(|e| e.into_inner());
         let default_rate = self.tick_rate_hz;
+        let rates: Vec<(String, f64)> = nodes.iter().map(|e| (e.node.name().to_string(), e.config.rate_hz.unwrap_or(default_rate))).collect();
+        let stats_pub = self.stats_publisher();
+        let done = AtomicBool::new(false);
         let (compute, main): (Vec<&mut Entry>, Vec<&mut Entry>) = nodes.iter_mut().partition(|e| e.config.compute);
         let stop = &self.stop;
         let workers_left = std::sync::atomic::AtomicUsize::new(compute.len());
         std::thread::scope(|s| {
+            if let Some(p) = &stats_pub {
+                let (done, rates) = (&done, &rates);
+                std::thread::Builder::new()
+                    .name("tb-node-stats".into())
+                    .spawn_scoped(s, move || {
+                        let mut logged = false;
+                        let mut last: Option<Instant> = None;
+                        // Relaxed: a stop flag; the final record reads the stats under their locks.
+                        while !done.load(Ordering::Relaxed) {
+                            if last.is_none_or(|t| t.elapsed() >= STATS_PERIOD) {
+                                last = Some(Instant::now());
+                                self.publish_stats(p, rates, true, &mut logged);
+                            }
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        self.publish_stats(p, rates, false, &mut logged);
+                    })
+                    .expect("spawn the node statistics thread");
+            }
             for e in compute {
                 let workers_left = &workers_left;
                 let name = format!("tb-{}", e.node.name());
@@ -261,6 +400,8 @@ impl Scheduler {
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
+            // Stop the statistics thread; its final record says the scheduler stopped.
+            done.store(true, Ordering::Relaxed);
         });
         Ok(())
     }

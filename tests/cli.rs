@@ -54,6 +54,14 @@ fn child_entry() {
         std::thread::sleep(Duration::from_secs(60));
         return;
     }
+    if role == "sched" {
+        let sched = tensorbus::Scheduler::new(50.0);
+        sched.set_namespace(ns);
+        sched.add(tensorbus::node::node_fn("fast", |_| Ok(())), tensorbus::NodeConfig { rate_hz: Some(100.0), ..Default::default() }).unwrap();
+        sched.add(tensorbus::node::node_fn("failing", |_| Err("boom".into())), tensorbus::NodeConfig { rate_hz: Some(5.0), ..Default::default() }).unwrap();
+        sched.run(Some(Duration::from_secs(60))).unwrap();
+        return;
+    }
     let cmd = Topic::<CmdVel>::open_with(&ns, "cmd_vel", TopicConfig::latest(8)).unwrap().publisher();
     let dict = Topic::<Value>::open(&ns, "status").unwrap().publisher();
     let cam = Topic::<Image>::open_with(&ns, "camera.rgb", TopicConfig::latest(2)).unwrap().publisher();
@@ -242,4 +250,54 @@ max_restarts = 2
     assert!(t0.elapsed() < Duration::from_secs(5));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success() && err.contains("sleeper stopped"), "{err}");
+}
+
+fn node_list(base: &Path) -> serde_json::Value {
+    serde_json::from_str(&ok(base, &["--namespace", "sched", "node", "list", "--json"])).unwrap()
+}
+
+fn ticks(v: &serde_json::Value, node: &str) -> u64 {
+    v[0]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == node).map_or(0, |n| n["ticks"].as_u64().unwrap())
+}
+
+#[test]
+fn node_list_and_monitor_show_a_running_scheduler() {
+    let base = Base::new("nodes");
+    let child = spawn("sched", &base.0.join("sched"));
+    let pid = child.0.id();
+    let t0 = Instant::now();
+    let first = loop {
+        if base.0.join("sched").join("registry").exists() {
+            let v = node_list(&base.0);
+            if ticks(&v, "fast") > 0 {
+                break v;
+            }
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "scheduler statistics never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(first.as_array().unwrap().len(), 1, "{first}");
+    assert_eq!(first[0]["scheduler"], pid);
+    let failing = first[0]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "failing").expect("failing listed");
+    assert_eq!(failing["target_rate"], 5.0);
+    // Statistics refresh about once per second: ticks keep growing.
+    std::thread::sleep(Duration::from_millis(1300));
+    let second = node_list(&base.0);
+    assert!(ticks(&second, "fast") > ticks(&first, "fast"), "{first} then {second}");
+    let failing = second[0]["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "failing").unwrap();
+    assert!(failing["errors"].as_u64().unwrap() > 0 && failing["last_error"] == "boom", "{failing}");
+
+    let table = ok(&base.0, &["--namespace", "sched", "node", "list"]);
+    assert!(table.starts_with("PID") && table.lines().any(|l| l.contains("fast") && l.contains("running")), "{table}");
+    let mon = ok(&base.0, &["--namespace", "sched", "monitor", "--count", "2", "--interval", "0.2"]);
+    assert_eq!(mon.matches("tensorbus monitor").count(), 2, "{mon}");
+    assert!(!mon.contains('\x1b'), "no escape codes when not a terminal: {mon:?}");
+    assert!(mon.lines().filter(|l| l.contains("failing")).count() == 2, "{mon}");
+    let topics = ok(&base.0, &["--namespace", "sched", "topic", "list"]);
+    assert!(!topics.contains("_tb.nodes"), "own topics hidden: {topics}");
+
+    drop(child);
+    std::thread::sleep(Duration::from_millis(200));
+    let none = ok(&base.0, &["--namespace", "sched", "node", "list"]);
+    assert!(none.contains("no running schedulers"), "{none}");
 }

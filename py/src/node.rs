@@ -136,6 +136,10 @@ impl PyScheduler {
             Some(s) => return Err(exc("TensorbusError", format!("duration must be >= 0 seconds, got {s}"))),
         };
         let sched = self.inner.clone();
+        // Live statistics go to the namespace this process uses now (`tb.use_namespace`).
+        if let Ok(ns) = crate::namespace::default_ns() {
+            sched.set_namespace(ns);
+        }
         let pending = &self.pending;
         let result = py.detach(|| {
             // Polled by the scheduler every ~20 ms: deliver Python signals (Ctrl-C).

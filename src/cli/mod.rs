@@ -3,12 +3,14 @@
 //!
 //! ```text
 //! tensorbus [--namespace NAME] <command>
-//!   topic list [--json]            topics: type, depth, policy, publishers, subscribers, sent
+//!   topic list [--json] [--all]    topics: type, depth, policy, publishers, subscribers, sent
 //!   topic info NAME [--json]       one topic in detail
 //!   topic hz NAME [--count N] [--window S]   receive rate, min/max/std of the period
 //!   topic echo NAME [--count N]    print messages (POD fields, dicts, payload summaries)
 //!   pool list [--json]             pools: slot size, slots used/free
 //!   pool stat [--json]             pools plus holders by pid and process name, participants
+//!   node list [--json]             nodes of running schedulers: rate, tick times, misses
+//!   monitor [--count N] [--interval S]  the same as a live table
 //!   clean [--dry-run]              remove namespaces whose registered processes are all dead
 //!   doctor                         /dev/shm size, permissions, memlock limit, CUDA
 //!   launch FILE                    start the nodes of a TOML launch file
@@ -19,6 +21,7 @@
 mod args;
 mod doctor;
 mod launch;
+mod nodes;
 mod pools;
 mod table;
 mod topics;
@@ -55,12 +58,15 @@ pub type CliResult = Result<i32, CliError>;
 pub const USAGE: &str = "usage: tensorbus [--namespace NAME] <command> [options]
 
 commands:
-  topic list [--json]                      topics with type, depth, publishers, subscribers, sent
+  topic list [--json] [--all]              topics with type, depth, publishers, subscribers, sent
+                                           (--all: also tensorbus's own _tb.* topics)
   topic info NAME [--json]                 one topic in detail
   topic hz NAME [--count N] [--window S]   receive rate and period statistics (Ctrl-C to stop)
   topic echo NAME [--count N]              print messages as they arrive (Ctrl-C to stop)
   pool list [--json]                       pools: slot size, slots used/free
   pool stat [--json]                       pools, holders by pid and process name, participants
+  node list [--json]                       nodes of running schedulers: rate, tick times, misses, errors
+  monitor [--count N] [--interval S]       the same as a live table (Ctrl-C to stop)
   clean [--dry-run]                        remove namespaces whose processes are all dead
   doctor                                   check /dev/shm, permissions, memlock limit, CUDA
   launch FILE [--grace S]                  run the nodes of a TOML launch file
@@ -116,6 +122,14 @@ fn run(args: Vec<String>) -> CliResult {
                 s => Err(CliError::usage(format!("pool: unknown subcommand {s:?}"))),
             }
         }
+        "node" => {
+            let sub = a.positional().ok_or_else(|| CliError::usage("node: expected list"))?;
+            match sub.as_str() {
+                "list" | "ls" => nodes::list(&ctx, a),
+                s => Err(CliError::usage(format!("node: unknown subcommand {s:?}"))),
+            }
+        }
+        "monitor" => nodes::monitor(&ctx, a),
         "clean" => pools::clean(&ctx, a),
         "doctor" => doctor::run(&ctx, a),
         "launch" => launch::run(a),

@@ -43,9 +43,12 @@ fn rates(ns: &Namespace, before: &[TopicStats], dt: Duration) -> Vec<(TopicStats
 
 pub fn list(ctx: &Ctx, mut a: Args) -> CliResult {
     let as_json = a.flag("--json");
+    let all = a.flag("--all");
     a.finish()?;
     let ns = ctx.open()?;
-    let topics = rates(&ns, &stats_of(&ns), Duration::from_millis(250));
+    let mut topics = rates(&ns, &stats_of(&ns), Duration::from_millis(250));
+    // `_tb.*` topics are tensorbus's own (e.g. the schedulers' live statistics).
+    topics.retain(|(t, _)| all || !t.name.starts_with("_tb."));
     if as_json {
         let v: Vec<_> = topics.iter().map(|(t, r)| topic_json(t, Some(*r))).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -1,0 +1,73 @@
+"""`tensorbus node list` and `tensorbus monitor` against a Python scheduler in a child process:
+the scheduler publishes its nodes' statistics about once per second (src/scheduler.rs) and the
+CLI reads them (src/cli/nodes.rs). tests/cli.rs covers the same against a Rust scheduler."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.multiprocess
+
+NS = "node-monitor-py"
+
+SCHEDULER = """
+import tensorbus as tb
+
+def boom():
+    raise RuntimeError("boom")
+
+tb.run(tb.Node("camera", lambda: None, rate=50), tb.Node("flaky", boom, rate=5), duration=30)
+"""
+
+
+def cli(*args):
+    env = dict(os.environ, TENSORBUS_NAMESPACE=NS)
+    return subprocess.run([sys.executable, "-m", "tensorbus", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def nodes_of(pid):
+    r = cli("node", "list", "--json")
+    if r.returncode != 0:
+        return None
+    for s in json.loads(r.stdout):
+        if s["scheduler"] == pid:
+            return {n["name"]: n for n in s["nodes"]}
+    return None
+
+
+@pytest.fixture
+def scheduler():
+    env = dict(os.environ, TENSORBUS_NAMESPACE=NS)
+    p = subprocess.Popen([sys.executable, "-c", SCHEDULER], env=env, stderr=subprocess.DEVNULL)
+    try:
+        yield p
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_node_list_shows_a_running_python_scheduler(scheduler):
+    deadline = time.monotonic() + 20
+    while not (first := nodes_of(scheduler.pid)) or first["camera"]["ticks"] == 0:
+        assert time.monotonic() < deadline, "no statistics from the scheduler"
+        time.sleep(0.1)
+    assert set(first) == {"camera", "flaky"}
+    assert first["camera"]["target_rate"] == 50 and first["camera"]["running"]
+    time.sleep(1.3)
+    second = nodes_of(scheduler.pid)
+    assert second["camera"]["ticks"] > first["camera"]["ticks"]
+    assert second["camera"]["rate_hz"] > 10
+    assert second["flaky"]["errors"] > 0 and "boom" in second["flaky"]["last_error"]
+
+    table = cli("node", "list").stdout
+    assert table.startswith("PID") and any("camera" in l and "running" in l for l in table.splitlines()), table
+    r = cli("monitor", "--count", "2", "--interval", "0.2")
+    assert r.returncode == 0 and r.stdout.count("tensorbus monitor") == 2 and "\x1b" not in r.stdout, r.stdout
+
+    scheduler.kill()
+    scheduler.wait()
+    assert "no running schedulers" in cli("node", "list").stdout
