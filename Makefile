@@ -17,7 +17,7 @@ export CARGO_TERM_COLOR ?= never
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "numpy>=2.1" torch jax ml_dtypes
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -88,3 +88,9 @@ soak-short:
 # with TSan into target/tsan). Cross-process races are outside TSan's view: see make loom.
 tsan:
 	RUSTFLAGS="-Zsanitizer=thread" CARGO_TARGET_DIR=target/tsan cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu -p tensorbus-pool --lib --test stress --test rings --test leases --test smoke
+
+# Rust side by side with the iceoryx2 crate (criterion). A crate of its own (benches/compare,
+# outside the workspace), so make test never compiles iceoryx2. See benches/README.md.
+.PHONY: bench-compare
+bench-compare:
+	cd benches/compare && cargo bench
