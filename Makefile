@@ -1,8 +1,8 @@
 # The developer's interface: each target is one command a newcomer can run.
 #   make test   every Rust and Python test (creates .venv and installs what it needs)
-#   make demo   the main job: a camera publisher feeding an inference node
+#   make demo   the main job: the Rust camera driver feeding a PyTorch inference node (launch)
 #   make bench  criterion benches and the Python benchmark scripts; figures go to docs/benchmarks.md
-#   make pipeline  the Rust camera driver + Python inference node under `tensorbus launch`
+#   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo pipeline bench bench-peers clean
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-peers clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ loom:
 test-python: develop
 	$(PY) -m pytest -q tests/python
 
+# examples/camera_driver.rs and examples/ml/inference_node.py under `tensorbus launch`
+# (examples/ml/pipeline.toml): frames/s, latency p50/p99 and the zero-copy proof.
 demo: develop
+	cargo build --release --example camera_driver
+	DEMO_SECONDS=5 PYTHON=$(abspath $(PY)) $(VENV)/bin/tensorbus launch examples/ml/pipeline.toml
+
+demo-python: develop
 	$(PY) examples/demo.py --seconds 5
 
 bench: develop
@@ -47,11 +53,6 @@ bench: develop
 	$(PY) benches/python/bench_payload.py --markdown
 	$(PY) benches/python/bench_topic.py --markdown
 	$(PY) benches/python/bench_cuda.py --markdown
-
-# The issue-6 pipeline: examples/camera_driver.rs and examples/ml/inference_node.py under launch.
-pipeline: develop
-	cargo build --release --example camera_driver
-	DEMO_SECONDS=8 PYTHON=$(abspath $(PY)) $(VENV)/bin/tensorbus launch examples/ml/pipeline.toml
 
 # Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
 bench-peers:

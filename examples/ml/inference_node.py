@@ -48,7 +48,8 @@ class TinyDetector(torch.nn.Module):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--topic", default="camera.rgb")
-    ap.add_argument("--seconds", type=float, default=None, help="run this long (default: until Ctrl-C)")
+    ap.add_argument("--seconds", type=float, default=None, help="run this long after the first frame (default: until Ctrl-C)")
+    ap.add_argument("--wait", type=float, default=60.0, help="give up if no frame arrives within this many seconds")
     ap.add_argument("--rate", type=float, default=200.0, help="how often the node polls for a frame")
     args = ap.parse_args(argv)
 
@@ -56,9 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     model = TinyDetector().eval()
     stats = {"frames": 0, "latency_us": [], "compute_us": [], "zero_copy": True, "proof": None, "first": None, "last": None}
 
+    sched = tb.Scheduler()
+    started = time.monotonic()
+
     def tick(node: tb.Node) -> None:
         frames = node.recv_all(args.topic)
         if not frames:
+            if stats["first"] is None and time.monotonic() - started > args.wait:
+                sched.stop()  # no camera
             return
         img = frames[-1]  # newest; older ones are dropped (they stay counted as frames seen)
         arrived = time.time_ns()
@@ -80,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         now = time.monotonic()
         stats["first"] = stats["first"] or now
         stats["last"] = now
+        if args.seconds is not None and now - stats["first"] >= args.seconds:
+            sched.stop()  # measured long enough (counted from the first frame, not from start-up)
 
     node = tb.Node(
         name="inference",
@@ -90,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         compute=True,
     )
     print(f"inference: waiting for frames on {args.topic!r}", flush=True)
-    tb.run(node, duration=args.seconds)
+    sched.add(node)
+    sched.run()
 
     n = len(stats["latency_us"])
     if n == 0:

@@ -17,9 +17,9 @@ pub enum OpenError {
     Truncated { path: PathBuf, expected: u64, actual: u64 },
     #[error("{path}: bad magic {found:#x}: not a tensorbus segment")]
     BadMagic { path: PathBuf, found: u64 },
-    #[error("{path}: layout version {found}, this build speaks {expected}")]
+    #[error("{path}: layout version {found}, this build speaks {expected} (if no process of that version runs any more, `tensorbus clean` removes it)")]
     BadVersion { path: PathBuf, found: u32, expected: u32 },
-    #[error("{path}: layout hash {found:#x} differs from this build's {expected:#x}: built from another tensorbus version")]
+    #[error("{path}: layout hash {found:#x} differs from this build's {expected:#x}: built from another tensorbus version (if no process of that version runs any more, `tensorbus clean` removes it)")]
     LayoutMismatch { path: PathBuf, found: u64, expected: u64 },
     #[error("{path}: invalid header field {field} = {value}")]
     BadHeader { path: PathBuf, field: &'static str, value: u64 },
