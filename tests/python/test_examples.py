@@ -35,3 +35,12 @@ def test_pipeline_under_launch(camera_driver):
     assert "[inference] every frame zero-copy: True" in out, out + r.stderr
     assert "[inference] frames " in out and "[inference] camera -> node  p50" in out, out
     assert "camera_driver:" in r.stderr  # the driver reports on stderr, prefixed [camera]
+
+
+def test_python_camera_demo():
+    """examples/demo.py (`make demo-python`): a Python camera process feeding a torch node."""
+    env = dict(os.environ, TENSORBUS_NAMESPACE="examples-demo-py")
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--seconds", "2"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "every frame zero-copy: True" in r.stdout, r.stdout
+    assert "0 after closing it" in r.stdout, r.stdout
