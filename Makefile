@@ -1,7 +1,7 @@
 # The developer's interface: each target is one command a newcomer can run.
 #   make test   every Rust and Python test (creates .venv and installs what it needs)
 #   make demo   the main job: the Rust camera driver feeding a PyTorch inference node (launch)
-#   make bench  criterion benches and the Python benchmark scripts; figures go to docs/benchmarks.md
+#   make bench  everything side by side (criterion, iceoryx2 crate, Python scripts, peers); docs/benchmarks.md
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
 
@@ -12,7 +12,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-peers clean
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-peers clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,11 @@ demo: develop
 demo-python: develop
 	$(PY) examples/demo.py --seconds 5
 
-bench: develop
+# Everything measured side by side: criterion (ours, and vs the iceoryx2 crate), the Python
+# scripts, and the peer harness (which rewrites its section of docs/benchmarks.md and the plots).
+bench: develop bench-rust bench-compare bench-peers
+
+bench-rust: develop
 	cargo bench --bench pool
 	cargo bench --bench topic
 	$(PY) benches/python/bench_payload.py --markdown
