@@ -13,6 +13,17 @@ use tensorbus::{Image, Topic, TopicConfig, Value};
 
 const N: u64 = 100;
 
+tensorbus::pod_message! {
+    /// A user-declared message; Python declares the same fields with `@tb.message`
+    /// (tests/python/test_rust_interop.py) and this peer must read it.
+    pub struct WheelSpeeds {
+        pub timestamp_ns: u64,
+        pub left: f32,
+        pub right: f32,
+        pub gains: [f64; 2],
+    }
+}
+
 fn spawn(role: &str, dir: &std::path::Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
@@ -56,6 +67,23 @@ fn child_entry() {
             for _ in 0..N {
                 let m = rx.recv_timeout(Duration::from_secs(20)).unwrap().expect("parent stopped sending");
                 tx.send(&CmdVel { linear: m.linear * 2.0, ..m }).unwrap();
+            }
+        }
+        "echo_dict_custom" => {
+            // Python dicts arrive as MessagePack values; a Python @tb.message as this struct.
+            // Each is echoed back changed, so the parent can check both directions.
+            let mut din = Topic::<Value>::open_with(&ns, "dict_in", cfg).unwrap().subscriber().unwrap();
+            let dout = Topic::<Value>::open_with(&ns, "dict_out", cfg).unwrap().publisher();
+            let mut win = Topic::<WheelSpeeds>::open_with(&ns, "wheels_in", cfg).unwrap().subscriber().unwrap();
+            let wout = Topic::<WheelSpeeds>::open_with(&ns, "wheels_out", cfg).unwrap().publisher();
+            ready.send(&Heartbeat { seq: 1, ..Default::default() }).unwrap();
+            for _ in 0..20 {
+                let d = din.recv_timeout(Duration::from_secs(20)).unwrap().expect("parent stopped sending dicts");
+                let Value::Map(mut kv) = d else { panic!("a dict arrives as a map, got {d:?}") };
+                kv.push(("echo".into(), true.into()));
+                dout.send(&Value::Map(kv)).unwrap();
+                let w = win.recv_timeout(Duration::from_secs(20)).unwrap().expect("parent stopped sending wheels");
+                wout.send(&WheelSpeeds { left: w.left * 2.0, gains: [w.gains[1], w.gains[0]], ..w }).unwrap();
             }
         }
         other => panic!("unknown role {other}"),
