@@ -244,8 +244,9 @@ impl Prim {
             Prim::U64 | Prim::I64 | Prim::F64 => 8,
         }
     }
-    fn write(self, v: &Bound<'_, PyAny>, out: &mut Vec<u8>, field: &str) -> PyResult<()> {
-        let range = |e: PyErr| exc("DTypeError", format!("field {field}: {e}"));
+    fn write(self, v: &Bound<'_, PyAny>, out: &mut Vec<u8>, field: &Bound<'_, PyString>) -> PyResult<()> {
+        // The field name is only turned into a Rust string on the error path.
+        let range = |e: PyErr| exc("DTypeError", format!("field {}: {e}", field.to_string_lossy()));
         match self {
             Prim::F32 => out.extend_from_slice(&(v.extract::<f64>().map_err(range)? as f32).to_le_bytes()),
             Prim::F64 => out.extend_from_slice(&v.extract::<f64>().map_err(range)?.to_le_bytes()),
@@ -329,7 +330,7 @@ impl PodCodec {
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
                     out.extend_from_slice(&now.to_le_bytes());
                 } else {
-                    prim.write(&v, &mut out, &name.to_cow()?)?;
+                    prim.write(&v, &mut out, name)?;
                 }
             } else {
                 let items: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
@@ -337,7 +338,7 @@ impl PodCodec {
                     return Err(exc("ShapeError", format!("field {} needs {n} values, got {}", name.to_cow()?, items.len())));
                 }
                 for it in &items {
-                    prim.write(it, &mut out, &name.to_cow()?)?;
+                    prim.write(it, &mut out, name)?;
                 }
             }
         }
