@@ -9,17 +9,14 @@
 
 use crate::errors::{exc, payload_err};
 use crate::payload::PyPayload;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
-use std::ffi::c_void;
 use std::sync::Arc;
 use tensorbus_gpu::{self as gpu, CudaError, Staged, StreamRef};
-use tensorbus_tensor::dlpack::{self, DLDevice, DLManagedTensor, DLManagedTensorVersioned, ExportSpec, ForeignView};
+use tensorbus_tensor::dlpack::{self, DLDevice, ExportSpec, ForeignView};
 use tensorbus_tensor::{DType, PayloadKind, PayloadMut};
 
-use crate::dlpack::{LEGACY, USED_LEGACY, USED_VERSIONED, VERSIONED};
 
 /// Map a gpu error to `tensorbus.CudaError` (a `TensorbusError` and a `RuntimeError`).
 pub fn cuda_err(e: CudaError) -> PyErr {
@@ -347,31 +344,6 @@ impl PyCudaPayload {
 }
 
 /// A foreign capsule we consumed: calls the producer's deleter on drop (after our copy).
-struct Consumed {
-    versioned: bool,
-    managed: *mut c_void,
-}
-
-impl Drop for Consumed {
-    fn drop(&mut self) {
-        // SAFETY: we renamed the capsule "used_..." so we own the managed tensor; its deleter is
-        // called exactly once here.
-        unsafe {
-            if self.versioned {
-                let m = self.managed as *mut DLManagedTensorVersioned;
-                if let Some(del) = (*m).deleter {
-                    del(m);
-                }
-            } else {
-                let m = self.managed as *mut DLManagedTensor;
-                if let Some(del) = (*m).deleter {
-                    del(m);
-                }
-            }
-        }
-    }
-}
-
 /// For `tb.Tensor.from_dlpack` (py/src/tensor.rs): route CUDA producers to [`copy_device_to_slot`].
 ///
 /// True if `obj` is a DLPack producer on a CUDA device (`__dlpack_device__()[0]` is CUDA or
@@ -412,39 +384,9 @@ pub fn copy_device_to_slot(py: Python<'_>, obj: &Bound<'_, PyAny>, kind: Payload
         }
         Err(e) => return Err(e),
     };
-    let ptr = capsule.as_ptr();
-    // SAFETY: `ptr` is a live object; we read the pointer only under the name we checked.
-    let (versioned, managed) = unsafe {
-        if ffi::PyCapsule_IsValid(ptr, VERSIONED.as_ptr()) == 1 {
-            (true, ffi::PyCapsule_GetPointer(ptr, VERSIONED.as_ptr()))
-        } else if ffi::PyCapsule_IsValid(ptr, LEGACY.as_ptr()) == 1 {
-            (false, ffi::PyCapsule_GetPointer(ptr, LEGACY.as_ptr()))
-        } else {
-            ffi::PyErr_Clear();
-            return Err(exc("DLPackError", "__dlpack__ returned something other than an unused dltensor capsule"));
-        }
-    };
-    if managed.is_null() {
-        return Err(exc("DLPackError", "DLPack capsule holds a null pointer"));
-    }
-    // SAFETY: a valid capsule of this name holds the matching managed struct.
-    let tensor = unsafe {
-        if versioned {
-            let m = &*(managed as *const DLManagedTensorVersioned);
-            if m.version.major != 1 {
-                return Err(exc("DLPackError", format!("unsupported DLPack version {}.{}", m.version.major, m.version.minor)));
-            }
-            &m.dl_tensor as *const dlpack::DLTensor
-        } else {
-            &(*(managed as *const DLManagedTensor)).dl_tensor as *const dlpack::DLTensor
-        }
-    };
-    // SAFETY: the DLTensor and its arrays are readable while the capsule is unconsumed; every
-    // field is validated.
-    let view: ForeignView = unsafe { dlpack::view_foreign(tensor) }.map_err(|e| exc("DLPackError", format!("invalid DLPack tensor: {e}")))?;
-    // SAFETY: take ownership as the protocol prescribes (the producer's destructor then skips it).
-    unsafe { ffi::PyCapsule_SetName(ptr, if versioned { USED_VERSIONED.as_ptr() } else { USED_LEGACY.as_ptr() }) };
-    let consumed = Consumed { versioned, managed };
+    // Validated and owned; the producer's deleter runs when `consumed` drops, after the copy.
+    let consumed = crate::dlpack::take(capsule)?;
+    let view: ForeignView = consumed.view.clone();
     if view.device.device_id != id {
         return Err(exc("DLPackError", format!("producer said device {id} but exported device {}", view.device.device_id)));
     }

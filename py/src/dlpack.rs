@@ -18,10 +18,10 @@ use pyo3::types::PyDict;
 use std::ffi::{c_void, CStr};
 use tensorbus_tensor::dlpack::{self, DLDevice, DLManagedTensor, DLManagedTensorVersioned, ExportSpec, ForeignView};
 
-pub(crate) const LEGACY: &CStr = c"dltensor";
-pub(crate) const VERSIONED: &CStr = c"dltensor_versioned";
-pub(crate) const USED_LEGACY: &CStr = c"used_dltensor";
-pub(crate) const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
+const LEGACY: &CStr = c"dltensor";
+const VERSIONED: &CStr = c"dltensor_versioned";
+const USED_LEGACY: &CStr = c"used_dltensor";
+const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
 
 unsafe extern "C" fn capsule_destructor_legacy(capsule: *mut ffi::PyObject) {
     // SAFETY: called by Python with the capsule being destroyed (GIL held). If it still carries
@@ -134,6 +134,22 @@ pub fn import<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Foreign
         Err(e) if e.is_instance_of::<pyo3::exceptions::PyTypeError>(py) => obj.call_method0("__dlpack__")?,
         Err(e) => return Err(e),
     };
+    let foreign = take(capsule)?;
+    let dev = foreign.view.device.device_type;
+    if dev != dlpack::device::CPU && dev != dlpack::device::CUDA_HOST {
+        return Err(exc(
+            "DLPackError",
+            format!("DLPack producer is on device type {dev} (id {}); tensorbus copies from host memory only: move it to the CPU first", foreign.view.device.device_id),
+        ));
+    }
+    Ok(foreign)
+}
+
+/// Take a producer's unused DLPack capsule (either name): validate the managed struct and
+/// every field of its `DLTensor`, then rename it `used_...` so we own it; the returned
+/// `Foreign` calls the producer's deleter when dropped. On any error before the rename the
+/// capsule stays the producer's (its destructor frees it).
+pub fn take(capsule: Bound<'_, PyAny>) -> PyResult<Foreign<'_>> {
     let ptr = capsule.as_ptr();
     // SAFETY: `ptr` is a live object (we hold `capsule`). We only read a capsule's pointer
     // under the name we check, and rename it to take ownership as the protocol prescribes.
@@ -151,18 +167,17 @@ pub fn import<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Foreign
         return Err(exc("DLPackError", "DLPack capsule holds a null pointer"));
     }
     // SAFETY: a valid capsule of this name holds the matching managed struct.
-    let (tensor, flags) = unsafe {
+    let tensor = unsafe {
         if versioned {
             let m = &*(managed as *const DLManagedTensorVersioned);
             if m.version.major != 1 {
                 return Err(exc("DLPackError", format!("unsupported DLPack version {}.{}", m.version.major, m.version.minor)));
             }
-            (&m.dl_tensor as *const _, m.flags)
+            &m.dl_tensor as *const dlpack::DLTensor
         } else {
-            (&(*(managed as *const DLManagedTensor)).dl_tensor as *const _, 0)
+            &(*(managed as *const DLManagedTensor)).dl_tensor as *const dlpack::DLTensor
         }
     };
-    let _ = flags;
     // SAFETY: the producer guarantees the DLTensor and its shape/strides arrays are readable
     // while the capsule is unconsumed; every field is validated by view_foreign.
     let view = unsafe { dlpack::view_foreign(tensor) }.map_err(|e| exc("DLPackError", format!("invalid DLPack tensor: {e}")))?;
@@ -170,15 +185,7 @@ pub fn import<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Foreign
     unsafe {
         ffi::PyCapsule_SetName(ptr, if versioned { USED_VERSIONED.as_ptr() } else { USED_LEGACY.as_ptr() });
     }
-    let foreign = Foreign { capsule, versioned, managed, view };
-    let dev = foreign.view.device.device_type;
-    if dev != dlpack::device::CPU && dev != dlpack::device::CUDA_HOST {
-        return Err(exc(
-            "DLPackError",
-            format!("DLPack producer is on device type {dev} (id {}); tensorbus copies from host memory only: move it to the CPU first", foreign.view.device.device_id),
-        ));
-    }
-    Ok(foreign)
+    Ok(Foreign { capsule, versioned, managed, view })
 }
 
 /// Copy a validated foreign view into `dst` (C order), strided sources element by element.
