@@ -17,8 +17,11 @@
 //! topic's own holder bit: idempotent), writes entry `head % depth` as a seqlock (stamp odd
 //! while writing, `2*pos+2` when complete for position `pos`), publishes `head = pos+1`
 //! (Release), then drops the reference of the overwritten entry unless another entry still names
-//! that slot. Readers never lock: they read `head` (Acquire), copy the entry, re-check the stamp,
-//! and then take their own hold, which re-checks the slot generation (a recycled slot is a miss).
+//! that slot. Readers never lock: they peek at the stamp of the entry their cursor names; when
+//! it is complete for exactly that position they copy the entry and re-check the stamp, without
+//! reading `head` (one cache line per short message on the delivery path). Any other stamp
+//! (lapped, a dead writer, a scribble) sends them to `head` (Acquire) for miss accounting. Then
+//! they take their own hold, which re-checks the slot generation (a recycled slot is a miss).
 //!
 //! Wakeups: a send bumps `notify` and wakes sleepers only when `waiters` is non-zero (SeqCst
 //! Dekker pair with the reader's registration), so a blocking receive costs a futex sleep and
@@ -44,6 +47,9 @@ use std::time::{Duration, Instant};
 pub const MAX_SUBS: usize = 64;
 /// Largest ring depth.
 pub const MAX_DEPTH: u32 = 4096;
+/// Inline messages up to this length end within the first 7 descriptor words, which share the
+/// entry's first cache line with the stamp.
+const SHORT_INLINE: usize = descriptor::INLINE_CAPACITY - 8;
 /// Default depth: frames a topic pins at most.
 pub const DEFAULT_DEPTH: u32 = 4;
 
@@ -266,8 +272,12 @@ impl RingSeg {
         // SAFETY: i < MAX_SUBS; the table lies within the validated segment.
         unsafe { self.seg.at::<SubEntry>(SUBS_AT + (i % MAX_SUBS) * size_of::<SubEntry>()) }
     }
+    #[inline]
     fn entry(&self, pos: u64) -> &Entry {
-        let i = (pos % self.depth as u64) as usize;
+        let d = self.depth as u64;
+        // A mask for power-of-two depths (the default 4 among them): a 64-bit division costs
+        // more than the rest of an in-process receive's index work.
+        let i = if d.is_power_of_two() { pos & (d - 1) } else { pos % d } as usize;
         // SAFETY: i < depth; entries lie within the validated segment.
         unsafe { self.seg.at::<Entry>(ENTRIES_AT + i * size_of::<Entry>()) }
     }
@@ -286,16 +296,27 @@ impl RingSeg {
 
     /// Read the complete entry at `pos`, if it still holds that position.
     fn read_entry(&self, pos: u64) -> Option<Descriptor> {
-        let e = self.entry(pos);
+        self.read_entry_at(self.entry(pos), pos)
+    }
+
+    /// `read_entry` for the entry `e` that position `pos` maps to.
+    fn read_entry_at(&self, e: &Entry, pos: u64) -> Option<Descriptor> {
         // Acquire: pairs with the writer's Release stamp store; the words below are its.
         let s1 = e.stamp.load(Ordering::Acquire);
         if s1 != stamp(pos, true) {
             return None;
         }
         let mut w = [0u64; 8];
-        for (d, s) in w.iter_mut().zip(&e.desc) {
+        for (d, s) in w.iter_mut().zip(&e.desc[..7]) {
             // Relaxed: validated by the stamp re-check after the Acquire fence.
             *d = s.load(Ordering::Relaxed);
+        }
+        // Word 7 is the entry's second cache line. An inline message of at most 40 bytes ends
+        // before it (the writer zeroes the rest), so short messages cost the reader one line.
+        let head_only = Descriptor::from_words(w);
+        if !(head_only.is_inline() && head_only.aux as usize <= SHORT_INLINE) {
+            // Relaxed: as above.
+            w[7] = e.desc[7].load(Ordering::Relaxed);
         }
         // Acquire fence: the word loads above happen before the second stamp load.
         fence(Ordering::Acquire);
@@ -463,10 +484,12 @@ impl RingSeg {
             }
             // Release: the descriptor words happen before the complete stamp.
             e.stamp.store(stamp(pos, true), Ordering::Release);
+            // Relaxed: statistics. Bumped before `head` so that both writes land while this
+            // core owns line A; after the head store a spinning reader may have pulled it away.
+            h.sent.fetch_add(1, Ordering::Relaxed);
             // Release: readers that see the new head see the complete entry. Wrapping: `head`
             // is shared memory; a scribbled u64::MAX must not panic (see `stamp`).
             h.head.store(pos.wrapping_add(1), Ordering::Release);
-            h.sent.fetch_add(1, Ordering::Relaxed);
             if let Some(old) = old.filter(is_payload) {
                 self.drop_ref(ns, &old, pos.wrapping_add(1));
             }
@@ -558,25 +581,45 @@ impl RingSeg {
     fn try_recv(&self, ns: &Namespace, sub: usize, cursor: &mut u64) -> Result<Option<(Descriptor, Option<SlotRef>)>, RecvError> {
         let h = self.header();
         let s = self.sub(sub);
+        let depth = self.depth as u64;
         loop {
-            // Acquire: pairs with the writer's Release of head.
-            let head = h.head.load(Ordering::Acquire);
-            if *cursor > head {
-                // Only a scribbled (or reset) head moves backwards: follow it rather than wait
-                // for it to come back. Found by tests/hardening.rs (ring scribbles).
-                *cursor = head;
-            }
-            if *cursor >= head {
-                return Ok(None);
-            }
-            if head - *cursor > self.depth as u64 {
-                let missed = head - *cursor - self.depth as u64;
-                s.misses.fetch_add(missed, Ordering::Relaxed);
-                *cursor = head - self.depth as u64;
+            // Fast path: peek at the stamp of the entry our cursor names. It says by itself
+            // whether that position is complete (deliver it), not yet written (nothing new), or
+            // something else (lapped, a dead writer, a scribble: ask `head`). A spinning
+            // receiver thus polls one cache line, and the message arrives with that line: no
+            // separate transfer of the `head` line on the delivery path.
+            let pos = *cursor;
+            let e = self.entry(pos);
+            // Relaxed: a peek; `read_entry_at` re-loads the stamp with Acquire before using it.
+            let peek = e.stamp.load(Ordering::Relaxed);
+            let complete = peek != 0 && peek == stamp(pos, true);
+            if !complete {
+                let unwritten = if pos >= depth { peek == stamp(pos - depth, true) } else { peek == 0 };
+                if unwritten || peek == stamp(pos, false) {
+                    return Ok(None);
+                }
+                // Acquire: pairs with the writer's Release of head.
+                let head = h.head.load(Ordering::Acquire);
+                // `cursor == head + 1` is normal: the fast path took an entry whose writer had
+                // not yet published `head`. Beyond that, only a scribbled (or reset) head moves
+                // backwards: follow it rather than wait for it to come back. Found by
+                // tests/hardening.rs (ring scribbles).
+                if *cursor > head.wrapping_add(1) {
+                    *cursor = head;
+                }
+                if *cursor >= head {
+                    return Ok(None);
+                }
+                if head - *cursor > depth {
+                    let missed = head - *cursor - depth;
+                    s.misses.fetch_add(missed, Ordering::Relaxed);
+                    *cursor = head - depth;
+                }
             }
             let pos = *cursor;
-            *cursor += 1;
-            let Some(d) = self.read_entry(pos) else {
+            *cursor = pos.wrapping_add(1);
+            let read = if complete { self.read_entry_at(e, pos) } else { self.read_entry(pos) };
+            let Some(d) = read else {
                 s.misses.fetch_add(1, Ordering::Relaxed);
                 self.advance(s, *cursor);
                 continue;

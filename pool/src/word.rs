@@ -292,4 +292,99 @@ mod loom_tests {
             assert_eq!(read(&ring[0], 2), Some([20, 21]));
         });
     }
+
+    /// The receive fast path (ring.rs `try_recv`): the reader peeks at the stamp of the entry
+    /// its cursor names and takes it when complete, before the writer may have published
+    /// `head`; otherwise it falls back to `head`. Writer: positions 0..3 into depth 2, stamp
+    /// then head. The reader, polling a bounded number of times, must get positions in order,
+    /// each at most once, each with its own data (the `cursor == head + 1` window included).
+    #[test]
+    fn loom_ring_fast_path_in_order_once() {
+        use crate::sync::fence;
+        struct Ring {
+            head: AtomicU64,
+            stamps: [AtomicU64; 2],
+            words: [AtomicU64; 2],
+        }
+        const DEPTH: u64 = 2;
+        fn stamp(pos: u64, complete: bool) -> u64 {
+            2 * pos + if complete { 2 } else { 1 }
+        }
+        fn write(r: &Ring, pos: u64) {
+            let i = (pos % DEPTH) as usize;
+            r.stamps[i].store(stamp(pos, false), Ordering::Relaxed);
+            fence(Ordering::Release);
+            r.words[i].store(pos * 10, Ordering::Relaxed);
+            r.stamps[i].store(stamp(pos, true), Ordering::Release);
+            r.head.store(pos + 1, Ordering::Release);
+        }
+        fn read_entry(r: &Ring, pos: u64) -> Option<u64> {
+            let i = (pos % DEPTH) as usize;
+            let s1 = r.stamps[i].load(Ordering::Acquire);
+            if s1 != stamp(pos, true) {
+                return None;
+            }
+            let w = r.words[i].load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            (r.stamps[i].load(Ordering::Relaxed) == s1).then_some(w)
+        }
+        fn try_recv(r: &Ring, cursor: &mut u64) -> Option<(u64, Option<u64>)> {
+            let pos = *cursor;
+            let peek = r.stamps[(pos % DEPTH) as usize].load(Ordering::Relaxed);
+            if !(peek != 0 && peek == stamp(pos, true)) {
+                let unwritten = if pos >= DEPTH { peek == stamp(pos - DEPTH, true) } else { peek == 0 };
+                if unwritten || peek == stamp(pos, false) {
+                    return None;
+                }
+                let head = r.head.load(Ordering::Acquire);
+                if *cursor > head + 1 {
+                    *cursor = head;
+                }
+                if *cursor >= head {
+                    return None;
+                }
+                if head - *cursor > DEPTH {
+                    *cursor = head - DEPTH;
+                }
+            }
+            let pos = *cursor;
+            *cursor = pos + 1;
+            Some((pos, read_entry(r, pos)))
+        }
+        loom::model(|| {
+            let ring = Arc::new(Ring { head: AtomicU64::new(0), stamps: [AtomicU64::new(0), AtomicU64::new(0)], words: [AtomicU64::new(0), AtomicU64::new(0)] });
+            let r2 = ring.clone();
+            let writer = loom::thread::spawn(move || {
+                for pos in 0..3u64 {
+                    write(&r2, pos);
+                }
+            });
+            let mut cursor = 0;
+            let mut last: Option<u64> = None;
+            let mut delivered = Vec::new();
+            let mut take = |pos: u64, got: Option<u64>| {
+                assert!(last.is_none_or(|l| pos > l), "position {pos} after {last:?}: repeated or out of order");
+                match got {
+                    Some(w) => {
+                        assert_eq!(w, pos * 10, "position {pos} carried another position's data");
+                        delivered.push(pos);
+                    }
+                    // A torn read is a miss; only position 0 can be overwritten (by 2).
+                    None => assert!(pos + DEPTH < 3, "position {pos} lost without being overwritten"),
+                }
+                last = Some(pos);
+            };
+            for _ in 0..3 {
+                if let Some((pos, got)) = try_recv(&ring, &mut cursor) {
+                    take(pos, got);
+                }
+                loom::thread::yield_now();
+            }
+            writer.join().unwrap();
+            while let Some((pos, got)) = try_recv(&ring, &mut cursor) {
+                take(pos, got);
+            }
+            assert!(delivered.ends_with(&[1, 2]), "positions 1 and 2 are never lapped, got {delivered:?}");
+        });
+    }
 }

@@ -221,3 +221,27 @@ fn blocking_recv_wakes_on_send_from_another_thread() {
     assert!(s.recv_timeout(Duration::from_millis(20)).unwrap().is_none());
     assert!(start.elapsed() >= Duration::from_millis(20));
 }
+
+#[test]
+fn inline_messages_of_every_length_arrive_intact() {
+    // Short inline messages are read from the entry's first cache line only; longer ones (41 to
+    // 48 bytes) need its second. Every length, several laps of a non-power-of-two ring, with the
+    // previous lap's bytes still in the entry, must come back byte for byte.
+    let t = TempNs::new("ring-inline-lengths");
+    let ns = t.open();
+    let topic = ns.topic("inline-lengths", &TopicOptions { depth: 3, ..TopicOptions::default() }).unwrap();
+    let p = topic.publisher();
+    let mut s = topic.subscriber().unwrap();
+    for round in 0..3u8 {
+        for len in (0..=descriptor::INLINE_CAPACITY).rev() {
+            let msg: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(31).wrapping_add(round).wrapping_add(1)).collect();
+            p.send_inline(&msg).unwrap();
+            let (d, hold) = s.try_recv().unwrap().expect("the message just sent");
+            assert!(hold.is_none());
+            let (raw, n) = d.inline_bytes().unwrap();
+            assert_eq!(&raw[..n], &msg[..], "inline message of {len} bytes (round {round})");
+            assert!(raw[n..].iter().all(|&b| b == 0), "bytes past an inline message of {len} are zero");
+        }
+    }
+    assert!(s.try_recv().unwrap().is_none());
+}
