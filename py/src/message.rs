@@ -290,6 +290,8 @@ pub struct PodCodec {
     /// (attribute name, element type, array length or 0 for a scalar, is timestamp_ns)
     fields: Vec<(Py<PyString>, Prim, usize, bool)>,
     size: usize,
+    /// The class takes `object.__new__` and has `__slots__`: allocate it directly.
+    plain_slots: bool,
 }
 
 impl PodCodec {
@@ -309,9 +311,14 @@ impl PodCodec {
             let prim = prim.ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?;
             size += prim.size() * n.max(1);
             let is_ts = name == "timestamp_ns" && n == 0;
-            fields.push((PyString::new(py, &name).unbind(), prim, n, is_ts));
+            // Interned: CPython interns attribute names on every getattr/setattr with a
+            // non-interned key (a dict lookup per field per message, seen in a perf profile).
+            fields.push((PyString::intern(py, &name).unbind(), prim, n, is_ts));
         }
-        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size })
+        // GenericAlloc stands in for `object.__new__` only when that is what the class uses.
+        let object_new = py.get_type::<pyo3::types::PyAny>().getattr("__new__")?;
+        let plain_slots = cls.getattr("__new__")?.is(&object_new) && cls.hasattr("__slots__")?;
+        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size, plain_slots })
     }
 
     /// True if `obj` is an instance of exactly this class.
@@ -345,12 +352,27 @@ impl PodCodec {
         Ok(out)
     }
 
+    /// A new, empty instance: the type's allocation without `__init__` (every field is set by
+    /// the caller). `PyType_GenericAlloc` is what `object.__new__` does for a `__slots__` class,
+    /// minus the argument tuple and the call; fall back to `__new__` for any other class.
+    fn alloc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let cls = self.cls.bind(py);
+        if self.plain_slots {
+            // SAFETY: `cls` is a live type object (we hold a reference); PyType_GenericAlloc
+            // returns a new reference or NULL with an exception set, which from_owned_ptr_or_err
+            // turns into a PyErr.
+            unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyType_GenericAlloc(cls.as_type_ptr(), 0)) }
+        } else {
+            self.new.bind(py).call1((cls,))
+        }
+    }
+
     /// A new instance from exactly `size` bytes.
     pub fn unpack<'py>(&self, py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         if b.len() != self.size {
             return Err(exc("InvalidDescriptorError", format!("message of {} bytes, the type needs {}", b.len(), self.size)));
         }
-        let obj = self.new.bind(py).call1((self.cls.bind(py),))?;
+        let obj = self.alloc(py)?;
         let mut at = 0;
         for (name, prim, n, _) in &self.fields {
             let w = prim.size();
