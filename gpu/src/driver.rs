@@ -5,8 +5,10 @@
 //! of cudarc's panic, then runs `cuInit` once per process; the outcome is cached.
 //!
 //! Each device's *primary* context is retained once and never released (it is the context
-//! PyTorch, CuPy and JAX use, so device pointers are valid in theirs too). Every operation binds
-//! it to the calling thread with `cuCtxSetCurrent` first ([`Device::bind`]).
+//! PyTorch, CuPy and JAX use, so device pointers are valid in theirs too). Every operation pushes
+//! it onto the calling thread's context stack for its own duration ([`Device::bind`] returns a
+//! guard that pops it), so the caller's current context — the one the CUDA runtime, and with it
+//! torch's current device, follows — is the same afterwards as before.
 
 use crate::error::{check, CudaError, Result};
 use cudarc::driver::sys;
@@ -32,10 +34,12 @@ unsafe impl Send for Device {}
 unsafe impl Sync for Device {}
 
 impl Device {
-    /// Make this device's primary context current on the calling thread.
-    pub fn bind(&self) -> Result<()> {
+    /// Make this device's primary context current on the calling thread until the returned
+    /// guard drops (push now, pop then).
+    pub fn bind(&self) -> Result<CtxGuard> {
         // SAFETY: `ctx` is a retained primary context (never released).
-        check(unsafe { sys::cuCtxSetCurrent(self.ctx) }, "cuCtxSetCurrent")
+        check(unsafe { sys::cuCtxPushCurrent_v2(self.ctx) }, "cuCtxPushCurrent")?;
+        Ok(CtxGuard { _not_send: std::marker::PhantomData })
     }
 
     /// The device's name (e.g. "NVIDIA H100 80GB HBM3").
@@ -45,6 +49,22 @@ impl Device {
         check(unsafe { sys::cuDeviceGetName(buf.as_mut_ptr(), buf.len() as i32, self.dev) }, "cuDeviceGetName")?;
         // SAFETY: NUL-terminated by the driver (and the last byte is still 0).
         Ok(unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned())
+    }
+}
+
+/// A device context pushed on this thread by [`Device::bind`]; popped on drop. Not `Send`: the
+/// context stack is per thread.
+#[must_use = "the context is current only while the guard lives"]
+pub struct CtxGuard {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for CtxGuard {
+    fn drop(&mut self) {
+        let mut popped = std::ptr::null_mut();
+        // SAFETY: pops the context our `bind` pushed on this thread (guards drop in reverse
+        // order of creation, so it is on top); `popped` is a valid out pointer.
+        let _ = unsafe { sys::cuCtxPopCurrent_v2(&mut popped) };
     }
 }
 
@@ -114,9 +134,10 @@ pub fn device(index: i64) -> Result<Device> {
         .clone()
 }
 
-/// The first device, bound to this thread (for operations that need any context).
-pub(crate) fn any_device() -> Result<Device> {
+/// The first device, bound to this thread while the guard lives (for operations that need any
+/// context).
+pub(crate) fn any_device() -> Result<(Device, CtxGuard)> {
     let d = device(0)?;
-    d.bind()?;
-    Ok(d)
+    let g = d.bind()?;
+    Ok((d, g))
 }

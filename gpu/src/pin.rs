@@ -113,7 +113,7 @@ pub unsafe fn pin(base: usize, len: usize) -> Result<Pin> {
             return Err(CudaError::Invalid(format!("range {base:#x}+{len} overlaps the pinned range {b:#x}+{l}")));
         }
     }
-    any_device()?;
+    let _ctx = any_device()?;
     let p = base as *mut std::ffi::c_void;
     let portable = sys::CU_MEMHOSTREGISTER_PORTABLE;
     // SAFETY: the caller guarantees the range is mapped; a context is current.
@@ -176,7 +176,7 @@ pub fn unpin_all() -> usize {
     let mut g = registry();
     let all = std::mem::take(&mut *g);
     let n = all.len();
-    if any_device().is_ok() {
+    if let Ok(_ctx) = any_device() {
         for (base, e) in all {
             if e.owned {
                 // SAFETY: we registered this base address.

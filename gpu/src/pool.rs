@@ -74,7 +74,7 @@ impl DevicePool {
         if let Some(c) = g.iter().find(|c| c.size == size) {
             return Ok(c.clone());
         }
-        self.device.bind()?;
+        let _ctx = self.device.bind()?;
         let n = slots_per_class();
         let mut bufs = Vec::with_capacity(n);
         for _ in 0..n {
@@ -112,11 +112,14 @@ impl DevicePool {
                 class.bufs.len()
             )));
         };
-        let buf = DeviceBuffer { class, index: f.index, len, used_on: Mutex::new(Vec::new()) };
         for ev in &f.after {
-            stream.wait(&self.device, ev)?;
+            if let Err(e) = stream.wait(&self.device, ev) {
+                // Keep the ordering for the next claimer: back to the free list, unchanged.
+                class.free.lock().unwrap_or_else(|e| e.into_inner()).push_front(f);
+                return Err(e);
+            }
         }
-        Ok(buf)
+        Ok(DeviceBuffer { class, index: f.index, len, used_on: Mutex::new(Vec::new()), untracked: false.into() })
     }
 
     /// `(size, total, free)` per class.
@@ -133,6 +136,9 @@ pub struct DeviceBuffer {
     len: usize,
     /// Streams that read the buffer (consumers); an event is recorded on each at release.
     used_on: Mutex<Vec<StreamRef>>,
+    /// A reader we cannot order by stream (per-thread default stream, or no stream given):
+    /// release synchronizes the device instead.
+    untracked: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for DeviceBuffer {
@@ -161,6 +167,12 @@ impl DeviceBuffer {
     }
     /// Note that `stream` reads the buffer: the release waits for its work queued until then.
     pub fn used_on(&self, stream: StreamRef) {
+        if stream == StreamRef::PER_THREAD {
+            // Handle 2 is the *calling thread's* default stream: an event recorded at release
+            // (maybe on another thread) would not order this reader's work.
+            self.used_untracked();
+            return;
+        }
         let mut g = self.used_on.lock().unwrap_or_else(|e| e.into_inner());
         if !g.contains(&stream) {
             g.push(stream);
@@ -168,8 +180,23 @@ impl DeviceBuffer {
     }
 }
 
+impl DeviceBuffer {
+    /// Note a reader whose stream we cannot order after: release synchronizes the device.
+    pub fn used_untracked(&self) {
+        // Relaxed: read in drop, which the caller's last use happens before.
+        self.untracked.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
+        // Relaxed: see `used_untracked`.
+        if self.untracked.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok(_ctx) = self.class.device.bind() {
+                // SAFETY: context bound; waits for all work on the device, that reader's included.
+                unsafe { sys::cuCtxSynchronize() };
+            }
+        }
         let streams = std::mem::take(&mut *self.used_on.lock().unwrap_or_else(|e| e.into_inner()));
         let mut after = Vec::new();
         for s in streams {
@@ -177,7 +204,7 @@ impl Drop for DeviceBuffer {
                 Ok(ev) => after.push(ev),
                 // The stream is gone: order conservatively with the whole device.
                 Err(_) => {
-                    if self.class.device.bind().is_ok() {
+                    if let Ok(_ctx) = self.class.device.bind() {
                         // SAFETY: context bound.
                         unsafe { sys::cuCtxSynchronize() };
                     }

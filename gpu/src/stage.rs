@@ -2,9 +2,11 @@
 //!
 //! [`stage`] claims a buffer from the device pool, queues an asynchronous `cuMemcpyHtoDAsync` on
 //! the caller's stream (or the device's private stream) and records an event after it. The host
-//! side stays held (`hold`, e.g. a pool payload) until that event has completed: [`Staged::ready`]
-//! and [`Staged::synchronize`] release it once the copy is done, and drop synchronizes first. A
-//! consumer orders its own stream after the copy with [`Staged::wait_on`] — no host blocking.
+//! side stays held (`hold`, e.g. a pool payload) until the copy has completed: a host function
+//! queued behind the copy (`cuLaunchHostFunc`) drops it as soon as the DMA is done, whether or
+//! not anyone asks; [`Staged::ready`], [`Staged::synchronize`] and drop release it too (drop
+//! synchronizes first). A consumer orders its own stream after the copy with
+//! [`Staged::wait_on`] — no host blocking.
 //!
 //! [`copy_to_host`] is the way back: device memory into a host slot, ordered on a stream and
 //! synchronized before returning.
@@ -15,14 +17,26 @@ use crate::pool::{device_pool, DeviceBuffer};
 use crate::stream::{private_stream, Event, StreamRef};
 use cudarc::driver::sys;
 use std::any::Any;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// What keeps the host range alive, shared with the release callback.
+type HoldCell = Mutex<Option<Box<dyn Any + Send>>>;
 
 /// A device buffer being (or having been) filled from host memory.
 pub struct Staged {
     buf: DeviceBuffer,
     stream: StreamRef,
     event: Event,
-    hold: Mutex<Option<Box<dyn Any + Send>>>,
+    hold: Arc<HoldCell>,
+}
+
+/// Host function queued behind the copy: drops the host hold. Runs once, on a driver thread, and
+/// makes no CUDA calls (dropping a pool payload is atomics and at most a futex wake).
+unsafe extern "C" fn release_hold_cb(p: *mut std::ffi::c_void) {
+    // SAFETY: `p` is the reference `stage` leaked with Arc::into_raw for exactly this call.
+    let cell = unsafe { Arc::from_raw(p as *const HoldCell) };
+    let held = cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(held);
 }
 
 impl std::fmt::Debug for Staged {
@@ -50,14 +64,31 @@ pub unsafe fn stage(host: *const u8, len: usize, device_index: i64, stream: Opti
         None => private_stream(&dev)?,
     };
     let buf = pool.claim(len, stream)?;
+    let _ctx = dev.bind()?;
     if len > 0 {
-        dev.bind()?;
         // SAFETY: `buf` has at least `len` bytes; the caller guarantees the host range. The
-        // host stays held (`hold`) until the event recorded below has completed.
+        // host stays held (`hold`) until the copy has completed (see below).
         check(unsafe { sys::cuMemcpyHtoDAsync_v2(buf.ptr(), host as *const std::ffi::c_void, len, stream.raw()) }, "cuMemcpyHtoDAsync(stream)")?;
     }
-    let event = Event::record(&dev, stream)?;
-    Ok(Staged { buf, stream, event, hold: Mutex::new(Some(hold)) })
+    buf.used_on(stream);
+    let event = match Event::record(&dev, stream) {
+        Ok(e) => e,
+        Err(e) => {
+            // The copy may be queued: it must finish before `hold` (dropped on return) goes.
+            let _ = stream.synchronize(&dev);
+            return Err(e);
+        }
+    };
+    let hold: Arc<HoldCell> = Arc::new(Mutex::new(Some(hold)));
+    let raw = Arc::into_raw(hold.clone()) as *mut std::ffi::c_void;
+    // SAFETY: a live stream in the bound context; the callback takes over the reference `raw`.
+    let r = unsafe { sys::cuLaunchHostFunc(stream.raw(), Some(release_hold_cb), raw) };
+    if r != sys::CUresult::CUDA_SUCCESS {
+        // Not queued: take the reference back; `ready`, `synchronize` or drop release the hold.
+        // SAFETY: `raw` came from Arc::into_raw above and the callback will not run.
+        drop(unsafe { Arc::from_raw(raw as *const HoldCell) });
+    }
+    Ok(Staged { buf, stream, event, hold })
 }
 
 impl Staged {
@@ -79,6 +110,12 @@ impl Staged {
     /// The stream the copy was queued on.
     pub fn stream(&self) -> StreamRef {
         self.stream
+    }
+
+    /// A consumer reads the buffer on a stream we cannot name (`__dlpack__(stream=-1)`): its
+    /// reuse waits for the whole device.
+    pub fn used_untracked(&self) {
+        self.buf.used_untracked();
     }
 
     fn release_hold(&self) {
@@ -108,12 +145,11 @@ impl Staged {
     }
 
     /// Order `consumer` after the copy (device-side wait, the host does not block) and remember
-    /// that it reads the buffer, so reuse waits for its work.
+    /// that it reads the buffer, so reuse waits for its work. Always a wait, even for the copy's
+    /// own stream handle: the per-thread handle (2) names a different stream on each thread.
     pub fn wait_on(&self, consumer: StreamRef) -> Result<()> {
         let dev = self.device();
-        if consumer != self.stream {
-            consumer.wait(&dev, &self.event)?;
-        }
+        consumer.wait(&dev, &self.event)?;
         self.buf.used_on(consumer);
         let _ = self.ready();
         Ok(())
@@ -124,9 +160,6 @@ impl Drop for Staged {
     fn drop(&mut self) {
         // The host range must outlive the DMA: wait for the copy before releasing the hold.
         let _ = self.event.synchronize();
-        if self.buf.device().bind().is_ok() {
-            self.buf.used_on(self.stream);
-        }
         self.release_hold();
     }
 }
@@ -153,7 +186,7 @@ pub unsafe fn copy_to_host(src: u64, dst: *mut u8, len: usize, device_index: i64
         }
         None => private_stream(&dev)?,
     };
-    dev.bind()?;
+    let _ctx = dev.bind()?;
     // SAFETY: per the contract; we synchronize before returning, so `dst` is written when we do.
     check(unsafe { sys::cuMemcpyDtoHAsync_v2(dst as *mut std::ffi::c_void, src, len, stream.raw()) }, "cuMemcpyDtoHAsync(stream)")?;
     stream.synchronize(&dev)

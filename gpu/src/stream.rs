@@ -38,7 +38,7 @@ impl StreamRef {
     /// Ask the driver whether the handle is a live stream (`cuStreamQuery`). A handle that is not
     /// a stream at all may still crash the driver: pass handles from a CUDA library only.
     pub fn validate(&self, device: &Device) -> Result<()> {
-        device.bind()?;
+        let _ctx = device.bind()?;
         // SAFETY: special handles are always valid; others are checked by the driver.
         match unsafe { sys::cuStreamQuery(self.raw()) } {
             sys::CUresult::CUDA_SUCCESS | sys::CUresult::CUDA_ERROR_NOT_READY => Ok(()),
@@ -48,14 +48,14 @@ impl StreamRef {
 
     /// Block the host until all work queued on the stream is done.
     pub fn synchronize(&self, device: &Device) -> Result<()> {
-        device.bind()?;
+        let _ctx = device.bind()?;
         // SAFETY: a validated (or special) stream handle.
         check(unsafe { sys::cuStreamSynchronize(self.raw()) }, "cuStreamSynchronize(stream)")
     }
 
     /// Make the stream wait (on the device, without blocking the host) for `event`.
     pub fn wait(&self, device: &Device, event: &Event) -> Result<()> {
-        device.bind()?;
+        let _ctx = device.bind()?;
         // SAFETY: a live event we own and a stream handle of the caller.
         check(unsafe { sys::cuStreamWaitEvent(self.raw(), event.raw, 0) }, "cuStreamWaitEvent(stream)")
     }
@@ -70,7 +70,7 @@ pub fn private_stream(device: &Device) -> Result<StreamRef> {
     if let Some(&(_, s)) = g.iter().find(|(d, _)| *d == device.index) {
         return Ok(StreamRef(s));
     }
-    device.bind()?;
+    let _ctx = device.bind()?;
     let mut s: sys::CUstream = std::ptr::null_mut();
     // SAFETY: valid out pointer, context bound.
     check(unsafe { sys::cuStreamCreate(&mut s, sys::CUstream_flags::CU_STREAM_NON_BLOCKING as u32) }, "cuStreamCreate")?;
@@ -92,7 +92,7 @@ unsafe impl Sync for Event {}
 impl Event {
     /// Create an event and record it on `stream`.
     pub fn record(device: &Device, stream: StreamRef) -> Result<Event> {
-        device.bind()?;
+        let _ctx = device.bind()?;
         let mut raw: sys::CUevent = std::ptr::null_mut();
         // SAFETY: valid out pointer, context bound.
         check(unsafe { sys::cuEventCreate(&mut raw, sys::CUevent_flags::CU_EVENT_DISABLE_TIMING as u32) }, "cuEventCreate")?;
@@ -104,7 +104,7 @@ impl Event {
 
     /// True once the recorded work has completed.
     pub fn query(&self) -> Result<bool> {
-        self.device.bind()?;
+        let _ctx = self.device.bind()?;
         // SAFETY: a live event.
         match unsafe { sys::cuEventQuery(self.raw) } {
             sys::CUresult::CUDA_SUCCESS => Ok(true),
@@ -115,7 +115,7 @@ impl Event {
 
     /// Block the host until the recorded work has completed.
     pub fn synchronize(&self) -> Result<()> {
-        self.device.bind()?;
+        let _ctx = self.device.bind()?;
         // SAFETY: a live event.
         check(unsafe { sys::cuEventSynchronize(self.raw) }, "cuEventSynchronize")
     }
@@ -125,8 +125,8 @@ impl Drop for Event {
     fn drop(&mut self) {
         // SAFETY: we own the event; destroying one with pending work is allowed (the driver
         // releases it once the work completes).
+        let _ctx = self.device.bind();
         unsafe {
-            let _ = self.device.bind();
             let _ = sys::cuEventDestroy_v2(self.raw);
         }
     }

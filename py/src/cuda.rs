@@ -249,9 +249,14 @@ impl PyCudaPayload {
             None => false,
             Some(v) => v.extract::<(i64, i64)>().map_err(|_| exc("DLPackError", "max_version must be a (major, minor) tuple"))?.0 >= 1,
         };
-        if let Some(s) = consumer {
-            let staged = self.staged.clone();
-            py.detach(move || staged.wait_on(s)).map_err(cuda_err)?;
+        match consumer {
+            Some(s) => {
+                let staged = self.staged.clone();
+                py.detach(move || staged.wait_on(s)).map_err(cuda_err)?;
+            }
+            // -1: the consumer orders itself; we cannot know its stream, so the buffer's reuse
+            // waits for the whole device.
+            None => self.staged.used_untracked(),
         }
         let spec = ExportSpec {
             data: self.staged.device_ptr() as usize as *mut u8,
@@ -387,6 +392,10 @@ pub fn copy_device_to_slot(py: Python<'_>, obj: &Bound<'_, PyAny>, kind: Payload
     // Validated and owned; the producer's deleter runs when `consumed` drops, after the copy.
     let consumed = crate::dlpack::take(capsule)?;
     let view: ForeignView = consumed.view.clone();
+    if view.device.device_type != dlpack::device::CUDA && view.device.device_type != dlpack::device::CUDA_MANAGED {
+        // Never hand a host pointer to a device-to-host copy as if it were a device address.
+        return Err(exc("DLPackError", format!("producer said CUDA but exported DLPack device type {}", view.device.device_type)));
+    }
     if view.device.device_id != id {
         return Err(exc("DLPackError", format!("producer said device {id} but exported device {}", view.device.device_id)));
     }

@@ -67,9 +67,9 @@ def test_no_driver_reports_nothing():
 @no_driver
 def test_to_cuda_without_driver_raises_and_leaves_payload_loaned():
     img = tb.Image.from_numpy(_frame())
-    with pytest.raises(tb.CudaError, match="no CUDA driver"):
+    with pytest.raises(tb.CudaError, match="no CUDA (driver|device)"):
         img.to_cuda()
-    with pytest.raises(tb.CudaError, match="no CUDA driver"):
+    with pytest.raises(tb.CudaError, match="no CUDA (driver|device)"):
         tb.cuda.to_cuda(img, device=0)
     assert not img.readonly  # failed before freezing
 
@@ -84,9 +84,33 @@ def test_driver_calls_without_driver_raise(call):
         "device_name": lambda: tb.cuda.device_name(0),
         "pool_usage": lambda: tb.cuda.pool_usage(),
     }[call]
-    with pytest.raises(tb.CudaError, match="no CUDA driver"):
+    with pytest.raises(tb.CudaError, match="no CUDA (driver|device)"):
         fn()
     assert tb.cuda.is_pinned(img) is False
+
+
+class _FakeCudaProducer:
+    """Says it lives on CUDA device 0; records whether anyone asked it for a capsule."""
+
+    def __init__(self):
+        self.exported = False
+
+    def __dlpack_device__(self):
+        return (2, 0)
+
+    def __dlpack__(self, **kwargs):
+        self.exported = True
+        raise AssertionError("no capsule may be requested without a CUDA device")
+
+
+@no_driver
+def test_cuda_producer_without_driver_is_refused_before_export():
+    fake = _FakeCudaProducer()
+    with pytest.raises(tb.DLPackError, match="no CUDA driver or device"):
+        tb.Tensor.from_dlpack(fake)
+    with pytest.raises(tb.CudaError, match="no CUDA (driver|device)"):
+        tb.cuda.from_device(fake)
+    assert not fake.exported
 
 
 def test_auto_pin_env_keeps_exports_working():
@@ -166,6 +190,18 @@ def test_to_cuda_holds_host_until_copy_done():
     assert img.readonly  # frozen: the device copy reads immutable memory
     d.synchronize()
     assert d.ready and not d.holds_host
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="no CUDA driver or device on this machine")
+def test_host_hold_released_when_copy_completes_without_asking():
+    torch = pytest.importorskip("torch")
+    img = tb.Image.from_numpy(_frame())
+    d = img.to_cuda()
+    # Nobody calls ready()/synchronize() on `d`: the host function queued behind the copy
+    # drops the hold once the DMA is done; a device-wide sync waits for it to have run.
+    torch.cuda.synchronize()
+    assert not d.holds_host
 
 
 @pytest.mark.gpu
