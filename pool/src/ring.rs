@@ -17,7 +17,10 @@
 //! topic's own holder bit: idempotent), writes entry `head % depth` as a seqlock (stamp odd
 //! while writing, `2*pos+2` when complete for position `pos`), publishes `head = pos+1`
 //! (Release), then drops the reference of the overwritten entry unless another entry still names
-//! that slot. Readers never lock: they peek at the stamp of the entry their cursor names; when
+//! that slot. It also drops the references of older entries that every live subscriber has
+//! already read (their readers hold the slots themselves by then), keeping only the newest for
+//! late joiners: a topic whose subscribers keep up pins one frame, not `depth`, so a publisher's
+//! next loan finds a recently used, cache-warm slot. `released` is that watermark. Readers never lock: they peek at the stamp of the entry their cursor names; when
 //! it is complete for exactly that position they copy the entry and re-check the stamp, without
 //! reading `head` (one cache line per short message on the delivery path). Any other stamp
 //! (lapped, a dead writer, a scribble) sends them to `head` (Acquire) for miss accounting. Then
@@ -88,7 +91,15 @@ pub struct TopicHeader {
     pub openers: AtomicU64,
     /// Bitmap of processes that publish on it.
     pub publishers: AtomicU64,
-    pub _pb: [u64; 4],
+    /// Positions below this no longer hold their slots: every live subscriber had read them
+    /// when a later send released them (the newest entry is always kept). Written under `lock`.
+    pub released: AtomicU64,
+    /// Bitmap of subscriber entries a send must look at: a superset of the claimed ones. A
+    /// claimer sets its bit once it owns the entry; only an owner clears its own bit, before it
+    /// gives the entry up (entries of dead owners keep theirs until reclaimed: a wasted check,
+    /// never a live subscriber overlooked).
+    pub subs: AtomicU64,
+    pub _pb: [u64; 2],
     // --- line C: futex words ---
     /// Bumped on every send (futex word for blocking receivers).
     pub notify: AtomicU32,
@@ -129,7 +140,9 @@ const _: () = assert!(size_of::<Entry>() == 128);
 const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
 const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
 const LAYOUT: u64 = layout_hash(&[
-    3,
+    4,
+    offset_of!(TopicHeader, released),
+    offset_of!(TopicHeader, subs),
     size_of::<TopicHeader>(),
     size_of::<SubEntry>(),
     size_of::<Entry>(),
@@ -382,7 +395,9 @@ impl RingSeg {
     fn recompute_refs(&self, ns: &Namespace) -> u32 {
         let Some(bit) = self.holder_bit() else { return 0 };
         let head = self.header().head.load(Ordering::Acquire);
-        let live: Vec<Descriptor> = (head.saturating_sub(self.depth as u64)..head).filter_map(|p| self.read_entry(p)).filter(|d| is_payload(d)).collect();
+        // Relaxed: under the lock. Entries below `released` hold nothing (clamped: shared memory).
+        let from = head.saturating_sub(self.depth as u64).max(self.header().released.load(Ordering::Relaxed).min(head.saturating_sub(1)));
+        let live: Vec<Descriptor> = (from..head).filter_map(|p| self.read_entry(p)).filter(|d| is_payload(d)).collect();
         let mut freed = 0;
         for id in 0..MAX_POOLS as u8 {
             let Some(pool) = ns.pool_existing(id) else { continue };
@@ -490,9 +505,14 @@ impl RingSeg {
             // Release: readers that see the new head see the complete entry. Wrapping: `head`
             // is shared memory; a scribbled u64::MAX must not panic (see `stamp`).
             h.head.store(pos.wrapping_add(1), Ordering::Release);
+            // Relaxed: written only under the lock we hold. Clamped: shared memory.
+            let released = h.released.load(Ordering::Relaxed).min(pos);
             if let Some(old) = old.filter(is_payload) {
-                self.drop_ref(ns, &old, pos.wrapping_add(1));
+                if pos - self.depth as u64 >= released {
+                    self.drop_ref(ns, &old, released.max(pos.wrapping_add(1).saturating_sub(self.depth as u64)), pos.wrapping_add(1));
+                }
             }
+            self.release_consumed(ns, pos, released);
             Ok(if desc.is_inline() { pos.wrapping_add(1) } else { desc.sequence })
         })();
         self.unlock();
@@ -504,11 +524,57 @@ impl RingSeg {
         result
     }
 
-    /// Under the lock: the entry naming `old` was overwritten; drop the topic's reference unless
-    /// another live entry names the same slot generation.
-    fn drop_ref(&self, ns: &Namespace, old: &Descriptor, head: u64) {
+    /// Under the lock, `pos` just published: drop the references of the entries before it that
+    /// every live subscriber has read (positions below the smallest cursor), and move the
+    /// `released` watermark past them. The newest entry is kept for late joiners and `latest()`.
+    fn release_consumed(&self, ns: &Namespace, pos: u64, released: u64) {
+        let Some(_) = self.holder_bit() else { return };
+        let depth = self.depth as u64;
+        let lo = released.max(pos.wrapping_add(1).saturating_sub(depth));
+        if lo >= pos {
+            return;
+        }
+        let bound = self.min_live_cursor(ns).min(pos);
+        if bound <= lo {
+            return;
+        }
+        // Relaxed: read only under the lock. Stored before the references go: a writer that
+        // dies in between leaves bits that the repair's recompute (which trusts `released`)
+        // drops, never an entry that names an already released slot as held.
+        self.header().released.store(bound, Ordering::Relaxed);
+        for p in lo..bound {
+            if let Some(d) = self.read_entry(p).filter(is_payload) {
+                // The same frame may be named twice: only its last entry drops the reference,
+                // and only when that entry is itself released.
+                self.drop_ref(ns, &d, p + 1, pos.wrapping_add(1));
+            }
+        }
+    }
+
+    /// The smallest cursor of the live subscribers (u64::MAX when there are none).
+    fn min_live_cursor(&self, ns: &Namespace) -> u64 {
+        // Acquire: pairs with the Release in `claim_sub` (the entry's owner and cursor).
+        let mut subs = self.header().subs.load(Ordering::Acquire);
+        let mut min = u64::MAX;
+        while subs != 0 {
+            let i = subs.trailing_zeros() as usize;
+            subs &= subs - 1;
+            let s = self.sub(i);
+            // Acquire: the subscriber's Release stores of owner and cursor.
+            let owner = s.owner.load(Ordering::Acquire);
+            if owner != 0 && self.live_subscriber(ns, owner) {
+                min = min.min(s.cursor.load(Ordering::Acquire));
+            }
+        }
+        min
+    }
+
+    /// Under the lock: an entry naming `old` no longer holds its slot (overwritten, or read by
+    /// every subscriber); drop the topic's reference unless a holding entry — one at a position
+    /// in `lo..hi` — names the same slot generation.
+    fn drop_ref(&self, ns: &Namespace, old: &Descriptor, lo: u64, hi: u64) {
         let Some(bit) = self.holder_bit() else { return };
-        let still = (head.saturating_sub(self.depth as u64)..head).filter_map(|p| self.read_entry(p)).any(|d| d.pool == old.pool && d.slot == old.slot && d.generation == old.generation);
+        let still = (lo..hi).filter_map(|p| self.read_entry(p)).any(|d| d.pool == old.pool && d.slot == old.slot && d.generation == old.generation);
         if still {
             return;
         }
@@ -557,6 +623,8 @@ impl RingSeg {
                     s.cursor.store(head.saturating_sub(1), Ordering::Release);
                     s.misses.store(0, Ordering::Relaxed);
                     s.received.store(0, Ordering::Relaxed);
+                    // Release: a writer that sees the bit sees our owner and cursor.
+                    self.header().subs.fetch_or(1u64 << i, Ordering::Release);
                     return Ok(i);
                 }
             }
@@ -568,9 +636,12 @@ impl RingSeg {
     }
 
     fn release_sub(&self, i: usize) {
+        let h = self.header();
+        // Relaxed: we still own the entry, so no claimer can be setting this bit; writers
+        // that still see it find the owner cleared just below.
+        h.subs.fetch_and(!(1u64 << (i % MAX_SUBS)), Ordering::Relaxed);
         // Release: our cursor updates are done.
         self.sub(i).owner.store(0, Ordering::Release);
-        let h = self.header();
         h.progress.fetch_add(1, Ordering::SeqCst);
         if h.writer_waiters.load(Ordering::SeqCst) > 0 {
             crate::futex::wake_all(&h.progress);

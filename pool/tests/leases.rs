@@ -34,6 +34,7 @@ fn exhaustion_names_the_topic_that_pins_slots() {
     let ns = t.open();
     let topic = ns.topic("cam.rgb", &TopicOptions { depth: 4, ..Default::default() }).unwrap();
     let p = topic.publisher();
+    let _unread = topic.subscriber().unwrap(); // keeps every entry pinned
     for _ in 0..4 {
         let r = ns.try_acquire(10).unwrap().freeze();
         p.send(r.descriptor(), &r).unwrap();
@@ -42,7 +43,7 @@ fn exhaustion_names_the_topic_that_pins_slots() {
     let e = ns.try_acquire(10).unwrap_err().to_string();
     assert!(e.contains("topic cam.rgb (4 slots)"), "{e}");
     assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
-    drop((mine, p, topic));
+    drop((mine, p, _unread, topic));
     assert_eq!(ns.stats().used_slots(), 0);
 }
 

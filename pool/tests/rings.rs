@@ -245,3 +245,57 @@ fn inline_messages_of_every_length_arrive_intact() {
     }
     assert!(s.try_recv().unwrap().is_none());
 }
+
+#[test]
+fn topic_pins_only_the_newest_frame_once_every_subscriber_has_read() {
+    // Entries every live subscriber has read give their slots back at the next send; the newest
+    // stays for late joiners. Without subscribers, too, only the newest is pinned.
+    let t = TempNs::new("ring-release");
+    let ns = t.open();
+    let topic = ns.topic("cam", &TopicOptions { depth: 4, ..Default::default() }).unwrap();
+    let p = topic.publisher();
+    for id in 0..10u64 {
+        send_frame(&ns, &p, id, 1000);
+        assert_eq!(ns.stats().used_slots(), 1, "no subscriber: only the newest pinned (after {id})");
+    }
+    let mut a = topic.subscriber().unwrap();
+    let mut b = topic.subscriber().unwrap();
+    assert_eq!(recv_frame(&mut a), Some(9), "a late joiner gets the newest frame");
+    for id in 10..20u64 {
+        send_frame(&ns, &p, id, 1000);
+        assert_eq!(recv_frame(&mut a), Some(id));
+        // b has not read: everything since its cursor stays pinned (up to depth).
+        assert!(ns.stats().used_slots() <= 4);
+    }
+    assert_eq!(ns.stats().used_slots(), 4, "the slow subscriber keeps depth frames: {:?}", ns.stats().pools);
+    let got: Vec<u64> = std::iter::from_fn(|| recv_frame(&mut b)).collect();
+    assert_eq!(got, vec![16, 17, 18, 19], "the slow subscriber still reads the newest depth frames intact");
+    assert_eq!(b.misses(), 7, "9..=15 were lapped");
+    let missed_before = [a.misses(), b.misses()];
+    send_frame(&ns, &p, 20, 1000);
+    assert_eq!(ns.stats().used_slots(), 1, "both read everything before 20: only 20 pinned");
+    assert_eq!(recv_frame(&mut a), Some(20));
+    assert_eq!(recv_frame(&mut b), Some(20));
+    // A frame named by two entries keeps its slot until its last entry is released.
+    let mut m = ns.try_acquire(10).unwrap();
+    fill(m.as_mut_slice(), 21);
+    let r = m.freeze();
+    let d = Descriptor { timestamp_ns: 21, ..r.descriptor() };
+    p.send(d, &r).unwrap();
+    p.send(d, &r).unwrap();
+    drop(r);
+    assert_eq!(recv_frame(&mut a), Some(21));
+    assert_eq!(recv_frame(&mut a), Some(21));
+    assert_eq!(recv_frame(&mut b), Some(21));
+    send_frame(&ns, &p, 22, 1000); // releases the first entry of 21; b has not read the second
+    assert_eq!(ns.stats().used_slots(), 2, "21 is still named by an unread entry: {:?}", ns.stats().pools);
+    assert_eq!(recv_frame(&mut b), Some(21), "no double release: the slot is intact");
+    for (s, before) in [&mut a, &mut b].into_iter().zip(missed_before) {
+        assert_eq!(recv_frame(s), Some(22));
+        assert_eq!(s.misses(), before, "nothing missed while entries were released early");
+    }
+    send_frame(&ns, &p, 23, 1000);
+    assert_eq!(ns.stats().used_slots(), 1);
+    drop((a, b, p, topic));
+    assert_eq!(ns.stats().used_slots(), 0, "{:?}", ns.stats());
+}

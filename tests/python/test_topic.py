@@ -167,8 +167,14 @@ def test_deleting_the_topic_releases_ring_holds(tb, fresh_ns):
     for i in range(3):
         t.send(_img(tb, i))
     gc.collect()
-    assert tb.pool_stats()["used_slots"] == 3
-    del t
+    assert tb.pool_stats()["used_slots"] == 1, "no subscriber: only the newest frame is pinned"
+    unread = tb.Topic("rel2", depth=3)
+    assert unread.recv() is not None  # subscribes at the newest frame, then reads nothing more
+    for i in range(3):
+        t.send(_img(tb, i))
+    gc.collect()
+    assert tb.pool_stats()["used_slots"] == 3, "a subscriber that has not read them pins depth frames"
+    del t, unread
     gc.collect()
     assert tb.pool_stats()["used_slots"] == 0
 
