@@ -509,7 +509,7 @@ impl RingSeg {
             let released = h.released.load(Ordering::Relaxed).min(pos);
             if let Some(old) = old.filter(is_payload) {
                 if pos - self.depth as u64 >= released {
-                    self.drop_ref(ns, &old, released.max(pos.wrapping_add(1).saturating_sub(self.depth as u64)), pos.wrapping_add(1));
+                    self.drop_ref(ns, &old, released.max(self.oldest_held(pos)), pos.saturating_add(1));
                 }
             }
             self.release_consumed(ns, pos, released);
@@ -529,8 +529,10 @@ impl RingSeg {
     /// `released` watermark past them. The newest entry is kept for late joiners and `latest()`.
     fn release_consumed(&self, ns: &Namespace, pos: u64, released: u64) {
         let Some(_) = self.holder_bit() else { return };
-        let depth = self.depth as u64;
-        let lo = released.max(pos.wrapping_add(1).saturating_sub(depth));
+        // At most depth - 1 positions: `pos` comes from shared memory, and a scribbled head near
+        // u64::MAX must not turn this into a loop over 2^64 entries (found by
+        // tests/hardening.rs: the victim spun here for minutes).
+        let lo = released.max(self.oldest_held(pos));
         if lo >= pos {
             return;
         }
@@ -546,9 +548,15 @@ impl RingSeg {
             if let Some(d) = self.read_entry(p).filter(is_payload) {
                 // The same frame may be named twice: only its last entry drops the reference,
                 // and only when that entry is itself released.
-                self.drop_ref(ns, &d, p + 1, pos.wrapping_add(1));
+                self.drop_ref(ns, &d, p + 1, pos.saturating_add(1));
             }
         }
+    }
+
+    /// The oldest position still in the ring once `pos` is published (`pos + 1 - depth`, without
+    /// overflow for any `pos`).
+    fn oldest_held(&self, pos: u64) -> u64 {
+        pos.saturating_sub((self.depth as u64).saturating_sub(1))
     }
 
     /// The smallest cursor of the live subscribers (u64::MAX when there are none).

@@ -65,9 +65,33 @@ impl Peer {
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) }, 0);
         self.child.wait().unwrap();
     }
-    /// Wait for a clean exit (not a signal, not a panic) and return its `RESULT` line.
+    /// Wait for a clean exit (not a signal, not a panic) and return its `RESULT` line. A child
+    /// that has not exited after two minutes is hung: it is killed and the test fails (rather
+    /// than hang `make test`).
     fn finish(mut self) -> String {
-        let result = self.line("RESULT");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watchdog = {
+            let (done, pid) = (done.clone(), self.child.id() as i32);
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                // Relaxed: a flag polled by this thread only; the kill below is the only effect.
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if start.elapsed() > Duration::from_secs(120) {
+                        eprintln!("child {pid} hung for 120 s: killing it");
+                        // SAFETY: kill has no memory-safety preconditions; the pid is our
+                        // child, not yet waited for (finish waits only after the flag is set).
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            })
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.line("RESULT")));
+        // Relaxed: see the watchdog loop; join below orders the rest.
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        watchdog.join().unwrap();
+        let result = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
         let mut err = String::new();
         let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
         let st = self.child.wait().unwrap();
@@ -239,6 +263,9 @@ fn sigkill_in_a_claim_loop_then_reap_restores_every_slot() {
     let ns = t.open();
     let mut rng = Rng::seeded();
     let mut freed = 0;
+    // Both size classes exist before the first kill: a child killed within its first three
+    // claims has not created the 64K pool, and `all_slots_free` would count only 8 slots.
+    drop((ns.try_acquire(1).unwrap(), ns.try_acquire(40_000).unwrap()));
     for round in 0..12 {
         let mut peer = spawn("claimloop", &t.dir, &[]);
         peer.line("READY");
@@ -437,6 +464,33 @@ fn scribbled_registry_entries_are_survived() {
 
 /// Regressions, in one process: each value here once panicked (index out of bounds, arithmetic
 /// overflow) and must now be a miss or a no-op.
+#[test]
+fn scribbled_head_and_released_watermark_do_not_make_a_send_spin() {
+    // A head near u64::MAX with the `released` watermark far below it once made a send walk
+    // every position in between (ring.rs `release_consumed`), found by the ring scribble test
+    // above as a victim that never finished. The send runs on a thread: a regression fails
+    // here after a minute instead of hanging the suite.
+    let t = TempNs::new("hard-released");
+    let ns = t.open();
+    let topic = ns.topic("v", &TopicOptions::default()).unwrap();
+    let p = topic.publisher();
+    p.send_inline(b"before").unwrap();
+    let ring = t.dir.join("topic-v");
+    poke(&ring, TOPIC_HDR + offset_of!(TopicHeader, head), u64::MAX);
+    poke(&ring, TOPIC_HDR + offset_of!(TopicHeader, released), 1 << 62);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut m = ns.try_acquire(4096).unwrap();
+        fill(m.as_mut_slice(), 1);
+        let r = m.freeze();
+        let a = p.send(r.descriptor(), &r).map(|_| ());
+        let b = p.send_inline(b"after").map(|_| ());
+        let _ = tx.send((a, b));
+    });
+    let got = rx.recv_timeout(Duration::from_secs(60)).expect("a send on a scribbled ring finishes");
+    drop(got); // errors allowed; a hang or a crash is not
+}
+
 #[test]
 fn scribbled_values_that_once_panicked() {
     let t = TempNs::new("hard-regress");
