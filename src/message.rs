@@ -3,8 +3,8 @@
 //!
 //! A POD message is a `#[repr(C)]` struct of numbers and arrays of numbers with no padding, so
 //! every byte is initialized and every bit pattern is a valid value. It travels as its raw
-//! bytes: inline in the 64-byte descriptor when it fits ([`INLINE_CAPACITY`] = 48 bytes),
-//! otherwise in a pool slot. Its topic carries `TYPE_NAME`, `size_of` and `LAYOUT_HASH`, so a
+//! bytes: inline in the topic's ring entry when it fits ([`INLINE_MAX`] = 104 bytes: 48 in the
+//! descriptor, the rest after it), otherwise in a pool slot. Its topic carries `TYPE_NAME`, `size_of` and `LAYOUT_HASH`, so a
 //! reader with another layout is refused when it opens the topic.
 //!
 //! The layout hash ([`type_hash`]) is computed from the field list as written in Rust
@@ -12,7 +12,7 @@
 //! spelled `[f64; 3]`), the struct size and the field offsets. A binding that declares messages at
 //! run time (Python) computes the same value with the same inputs.
 //!
-//! [`INLINE_CAPACITY`]: tensorbus_pool::descriptor::INLINE_CAPACITY
+//! [`INLINE_MAX`]: tensorbus_pool::ring::INLINE_MAX
 
 use tensorbus_pool::segment::layout_hash;
 

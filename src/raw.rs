@@ -4,9 +4,11 @@
 //! binding uses them directly.
 //!
 //! Wire forms (the descriptor's `kind`):
-//! - POD bytes of `size <= 48`: `INLINE`, the bytes in the descriptor; larger: `BYTES`, the bytes
-//!   in a pool slot (`len == size`).
-//! - MessagePack of `<= 48` bytes: `INLINE` with flag [`FLAG_MSGPACK`]; larger: `MSGPACK` in a slot.
+//! - POD bytes of `size <= 104` ([`INLINE_MAX`]): `INLINE`, the bytes in the ring entry (48 in
+//!   the descriptor, the rest in the entry's tail words); larger: `BYTES`, the bytes in a pool
+//!   slot (`len == size`).
+//! - MessagePack of `<= 104` bytes: `INLINE` with flag [`FLAG_MSGPACK`]; larger: `MSGPACK` in a
+//!   slot.
 //! - Payloads (Image, ...): their own kind; only the descriptor travels.
 //!
 //! The ring never stamps a sequence number into an inline descriptor: its bytes 16..64 are the
@@ -14,8 +16,9 @@
 
 use crate::error::{Error, Result};
 use std::time::Duration;
-use tensorbus_pool::descriptor::{kind, INLINE_CAPACITY};
-use tensorbus_pool::{Descriptor, Namespace, Policy, SlotRef, Topic, TopicError, TopicOptions, TopicType};
+use tensorbus_pool::descriptor::kind;
+pub use tensorbus_pool::ring::INLINE_MAX;
+use tensorbus_pool::{Delivered, Descriptor, Namespace, Policy, SlotRef, Topic, TopicError, TopicOptions, TopicType};
 use tensorbus_tensor::Payload;
 
 /// Descriptor flag (bit 8): an inline message is MessagePack, not POD bytes.
@@ -70,9 +73,9 @@ pub fn open_topic(ns: &Namespace, name: &str, ty: &TopicType, config: TopicConfi
     Ok(topic)
 }
 
-/// True when `bytes` fit inline in the descriptor.
+/// True when `bytes` travel inline in the ring entry.
 fn inline_ok(bytes: &[u8]) -> bool {
-    bytes.len() <= INLINE_CAPACITY
+    bytes.len() <= INLINE_MAX
 }
 
 /// Human name of a descriptor kind.
@@ -121,10 +124,6 @@ impl RawPublisher {
         &self.ty
     }
 
-    fn send_inline_desc(&self, d: Descriptor) -> Result<u64> {
-        let t = self.inner.topic();
-        Ok(t.ring().send(t.namespace(), d, None, self.timeout)?)
-    }
 
     fn send_slot(&self, bytes: &[u8], kind: u8) -> Result<u64> {
         let ns = self.inner.topic().namespace();
@@ -143,7 +142,7 @@ impl RawPublisher {
             return Err(Error::WrongSize { topic: self.topic().name().to_string(), type_name: self.ty.name.clone(), expected: self.ty.size as usize, found: bytes.len() });
         }
         if inline_ok(bytes) {
-            return self.send_inline_desc(Descriptor::inline(bytes).expect("checked length"));
+            return Ok(self.inner.send_inline(bytes)?);
         }
         self.send_slot(bytes, kind::BYTES)
     }
@@ -151,9 +150,7 @@ impl RawPublisher {
     /// Send an encoded MessagePack blob (inline when small, else through a slot).
     pub fn send_msgpack(&self, bytes: &[u8]) -> Result<u64> {
         if inline_ok(bytes) {
-            let mut d = Descriptor::inline(bytes).expect("checked length");
-            d.flags |= FLAG_MSGPACK;
-            return self.send_inline_desc(d);
+            return Ok(self.inner.send_inline_flagged(bytes, FLAG_MSGPACK)?);
         }
         self.send_slot(bytes, kind::MSGPACK)
     }
@@ -173,7 +170,7 @@ impl RawPublisher {
 pub struct RawMessage {
     desc: Descriptor,
     hold: Option<SlotRef>,
-    inline: [u8; INLINE_CAPACITY],
+    inline: [u8; INLINE_MAX],
     inline_len: usize,
 }
 
@@ -184,9 +181,9 @@ impl std::fmt::Debug for RawMessage {
 }
 
 impl RawMessage {
-    fn new((desc, hold): tensorbus_pool::Received) -> RawMessage {
-        let (inline, inline_len) = desc.inline_bytes().unwrap_or(([0; INLINE_CAPACITY], 0));
-        RawMessage { desc, hold, inline, inline_len }
+    fn new(m: Delivered) -> RawMessage {
+        let (inline, inline_len) = m.inline_bytes().unwrap_or(([0; INLINE_MAX], 0));
+        RawMessage { desc: m.desc, hold: m.hold, inline, inline_len }
     }
     pub fn descriptor(&self) -> &Descriptor {
         &self.desc
@@ -257,15 +254,15 @@ impl RawSubscriber {
     }
     /// The next unread message, or None.
     pub fn try_recv(&mut self) -> Result<Option<RawMessage>> {
-        Ok(self.inner.try_recv()?.map(RawMessage::new))
+        Ok(self.inner.try_recv_message()?.map(RawMessage::new))
     }
     /// The next message, waiting up to `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<RawMessage>> {
-        Ok(self.inner.recv_timeout(timeout)?.map(RawMessage::new))
+        Ok(self.inner.recv_timeout_message(timeout)?.map(RawMessage::new))
     }
     /// Skip to the newest message and return it (skipped ones count as misses).
     pub fn latest(&mut self) -> Result<Option<RawMessage>> {
-        Ok(self.inner.latest()?.map(RawMessage::new))
+        Ok(self.inner.latest_message()?.map(RawMessage::new))
     }
     pub fn misses(&self) -> u64 {
         self.inner.misses()

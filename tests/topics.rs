@@ -22,7 +22,7 @@ fn pod_round_trip_inline_and_slot() {
     }
     assert_eq!(rx.try_recv().unwrap(), None);
 
-    // Imu (88 B) and Twist (56 B) travel through a slot, transparently.
+    // Imu (88 B) and Twist (56 B) travel inline in the ring entry, past the descriptor's 48 bytes.
     let imu = Topic::<Imu>::open_default(&ns).unwrap();
     let (tx, mut rx) = (imu.publisher(), imu.subscriber().unwrap());
     let m = Imu { timestamp_ns: 7, orientation: [0.0, 0.0, 0.0, 1.0], angular_velocity: [0.1, 0.2, 0.3], linear_acceleration: [0.0, 0.0, 9.81] };
@@ -31,6 +31,23 @@ fn pod_round_trip_inline_and_slot() {
     let mut tw_rx = Subscriber::<Twist>::new(&ns, "twist").unwrap();
     Publisher::<Twist>::new(&ns, "twist").unwrap().send(&Twist { timestamp_ns: 1, linear: [1.0, 2.0, 3.0], angular: [4.0, 5.0, 6.0] }).unwrap();
     assert_eq!(tw_rx.try_recv().unwrap().unwrap().angular, [4.0, 5.0, 6.0]);
+    assert_eq!(ns.stats().used_slots(), 0, "inline messages hold no slot");
+
+    // Over 104 bytes: through a slot, transparently.
+    let big = Topic::<Wide>::open(&ns, "wide").unwrap();
+    let (tx, mut rx) = (big.publisher(), big.subscriber().unwrap());
+    let w = Wide { timestamp_ns: 5, values: std::array::from_fn(|i| i as f64 * 0.5) };
+    tx.send(&w).unwrap();
+    assert_eq!(ns.stats().used_slots(), 1, "held by the ring entry");
+    assert_eq!(rx.try_recv().unwrap(), Some(w));
+}
+
+tensorbus::pod_message! {
+    /// 112 bytes: past the ring entry's inline capacity.
+    pub struct Wide {
+        pub timestamp_ns: u64,
+        pub values: [f64; 13],
+    }
 }
 
 #[test]

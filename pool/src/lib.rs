@@ -56,6 +56,6 @@ pub use lease::{SlotMut, SlotRef};
 #[cfg(not(loom))]
 pub use namespace::{Namespace, PoolConfig, ReapReport};
 #[cfg(not(loom))]
-pub use ring::{Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType};
+pub use ring::{Delivered, Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType};
 #[cfg(not(loom))]
 pub use stats::NamespaceStats;

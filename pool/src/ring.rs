@@ -9,7 +9,8 @@
 //!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
 //!       C notify/waiters/progress futex words
 //! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
-//! ...   Entry[depth] (128 each): stamp, then the 64-byte descriptor as 8 words
+//! ...   Entry[depth] (128 each): stamp, the 64-byte descriptor as 8 words, then 7 tail words
+//!       (bytes 48..104 of a long inline message)
 //! ```
 //!
 //! Writers serialize on `lock` (holder index + pid, so a dead writer's lock is taken over and
@@ -53,6 +54,14 @@ pub const MAX_DEPTH: u32 = 4096;
 /// Inline messages up to this length end within the first 7 descriptor words, which share the
 /// entry's first cache line with the stamp.
 const SHORT_INLINE: usize = descriptor::INLINE_CAPACITY - 8;
+/// Words after the descriptor in a ring entry that carry the rest of a long inline message.
+pub const TAIL_WORDS: usize = 7;
+/// Longest inline message a ring entry carries: 48 bytes in the descriptor (bytes 16..64) and
+/// 56 in the tail words after it, so a 64- to 104-byte message (a pose, an IMU sample) travels
+/// without a slot.
+pub const INLINE_MAX: usize = descriptor::INLINE_CAPACITY + 8 * TAIL_WORDS;
+/// The tail words of an entry: bytes 48.. of an inline message longer than 48 bytes.
+pub type Tail = [u64; TAIL_WORDS];
 /// Default depth: frames a topic pins at most.
 pub const DEFAULT_DEPTH: u32 = 4;
 
@@ -133,14 +142,17 @@ pub struct Entry {
     /// Seqlock stamp: odd while being written, `2*pos+2` once complete for position `pos`.
     pub stamp: AtomicU64,
     pub desc: [AtomicU64; 8],
-    pub _pad: [u64; 7],
+    /// Bytes 48.. of an inline message longer than [`descriptor::INLINE_CAPACITY`]; unused
+    /// (and possibly stale) otherwise. Written and read under the same seqlock as `desc`.
+    pub tail: [AtomicU64; TAIL_WORDS],
 }
 const _: () = assert!(size_of::<Entry>() == 128);
 
 const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
 const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
 const LAYOUT: u64 = layout_hash(&[
-    4,
+    5,
+    INLINE_MAX,
     offset_of!(TopicHeader, released),
     offset_of!(TopicHeader, subs),
     size_of::<TopicHeader>(),
@@ -309,11 +321,12 @@ impl RingSeg {
 
     /// Read the complete entry at `pos`, if it still holds that position.
     fn read_entry(&self, pos: u64) -> Option<Descriptor> {
-        self.read_entry_at(self.entry(pos), pos)
+        self.read_entry_at(self.entry(pos), pos, None)
     }
 
-    /// `read_entry` for the entry `e` that position `pos` maps to.
-    fn read_entry_at(&self, e: &Entry, pos: u64) -> Option<Descriptor> {
+    /// `read_entry` for the entry `e` that position `pos` maps to; with `tail`, also the tail
+    /// words of a long inline message (left untouched for any other entry).
+    fn read_entry_at(&self, e: &Entry, pos: u64, tail: Option<&mut Tail>) -> Option<Descriptor> {
         // Acquire: pairs with the writer's Release stamp store; the words below are its.
         let s1 = e.stamp.load(Ordering::Acquire);
         if s1 != stamp(pos, true) {
@@ -330,6 +343,13 @@ impl RingSeg {
         if !(head_only.is_inline() && head_only.aux as usize <= SHORT_INLINE) {
             // Relaxed: as above.
             w[7] = e.desc[7].load(Ordering::Relaxed);
+        }
+        // The tail shares word 7's line: a long inline message costs the reader two lines.
+        if let Some(t) = tail.filter(|_| head_only.is_inline() && head_only.aux as usize > descriptor::INLINE_CAPACITY) {
+            for (d, s) in t.iter_mut().zip(&e.tail) {
+                // Relaxed: as above.
+                *d = s.load(Ordering::Relaxed);
+            }
         }
         // Acquire fence: the word loads above happen before the second stamp load.
         fence(Ordering::Acquire);
@@ -439,7 +459,13 @@ impl RingSeg {
     }
 
     /// Publish `desc` (whose slot, if any, the caller holds through `hold`).
-    pub fn send(&self, ns: &Namespace, mut desc: Descriptor, hold: Option<&SlotRef>, timeout: Duration) -> Result<u64, SendError> {
+    pub fn send(&self, ns: &Namespace, desc: Descriptor, hold: Option<&SlotRef>, timeout: Duration) -> Result<u64, SendError> {
+        self.send_entry(ns, desc, None, hold, timeout)
+    }
+
+    /// [`RingSeg::send`] with the tail words of a long inline message (see [`inline_message`]);
+    /// `tail` is written only when `desc` is inline and longer than the descriptor holds.
+    pub fn send_entry(&self, ns: &Namespace, mut desc: Descriptor, tail: Option<&Tail>, hold: Option<&SlotRef>, timeout: Duration) -> Result<u64, SendError> {
         let h = self.header();
         let start = Instant::now();
         let mut last_reap = start;
@@ -496,6 +522,12 @@ impl RingSeg {
             fence(Ordering::Release);
             for (d, s) in e.desc.iter().zip(desc.to_words()) {
                 d.store(s, Ordering::Relaxed);
+            }
+            if let Some(t) = tail.filter(|_| desc.is_inline() && desc.aux as usize > descriptor::INLINE_CAPACITY) {
+                for (d, s) in e.tail.iter().zip(t) {
+                    // Relaxed: ordered by the Release stamp store below, like the words above.
+                    d.store(*s, Ordering::Relaxed);
+                }
             }
             // Release: the descriptor words happen before the complete stamp.
             e.stamp.store(stamp(pos, true), Ordering::Release);
@@ -657,7 +689,7 @@ impl RingSeg {
     }
 
     /// Next entry for subscriber `sub` (cursor in `*cursor`), with its slot hold.
-    fn try_recv(&self, ns: &Namespace, sub: usize, cursor: &mut u64) -> Result<Option<(Descriptor, Option<SlotRef>)>, RecvError> {
+    fn try_recv(&self, ns: &Namespace, sub: usize, cursor: &mut u64) -> Result<Option<Delivered>, RecvError> {
         let h = self.header();
         let s = self.sub(sub);
         let depth = self.depth as u64;
@@ -697,7 +729,8 @@ impl RingSeg {
             }
             let pos = *cursor;
             *cursor = pos.wrapping_add(1);
-            let read = if complete { self.read_entry_at(e, pos) } else { self.read_entry(pos) };
+            let mut tail = [0u64; TAIL_WORDS];
+            let read = self.read_entry_at(if complete { e } else { self.entry(pos) }, pos, Some(&mut tail));
             let Some(d) = read else {
                 s.misses.fetch_add(1, Ordering::Relaxed);
                 self.advance(s, *cursor);
@@ -718,7 +751,7 @@ impl RingSeg {
             };
             s.received.fetch_add(1, Ordering::Relaxed);
             self.advance(s, *cursor);
-            return Ok(Some((d, hold)));
+            return Ok(Some(Delivered { desc: d, hold, tail }));
         }
     }
 
@@ -953,19 +986,22 @@ impl Topic {
     }
 
     /// The newest published entry, with its hold, without a subscriber.
-    pub fn latest(&self) -> Option<(Descriptor, Option<SlotRef>)> {
+    pub fn latest(&self) -> Option<Received> {
+        self.latest_message().map(Delivered::into_parts)
+    }
+
+    /// [`Topic::latest`] with the whole of a long inline message.
+    pub fn latest_message(&self) -> Option<Delivered> {
         let ring = &self.shared.ring;
         let head = ring.header().head.load(Ordering::Acquire);
         if head == 0 {
             return None;
         }
-        let d = ring.read_entry(head - 1)?;
-        if is_payload(&d) {
-            let r = self.shared.ns.resolve(&d).ok()?;
-            Some((d, Some(r)))
-        } else {
-            Some((d, None))
-        }
+        let pos = head - 1;
+        let mut tail = [0u64; TAIL_WORDS];
+        let d = ring.read_entry_at(ring.entry(pos), pos, Some(&mut tail))?;
+        let hold = if is_payload(&d) { Some(self.shared.ns.resolve(&d).ok()?) } else { None };
+        Some(Delivered { desc: d, hold, tail })
     }
 }
 
@@ -993,10 +1029,18 @@ impl Publisher {
         d.len = d.len.min(hold.len());
         self.topic.shared.ring.send(&self.topic.shared.ns, d, Some(hold), self.timeout)
     }
-    /// Publish an inline message (at most [`descriptor::INLINE_CAPACITY`] bytes).
+    /// Publish an inline message (at most [`INLINE_MAX`] bytes): it travels in the ring entry,
+    /// no slot is taken.
     pub fn send_inline(&self, bytes: &[u8]) -> Result<u64, SendError> {
-        let d = Descriptor::inline(bytes).ok_or(SendError::InlineTooLarge { len: bytes.len(), max: descriptor::INLINE_CAPACITY })?;
-        self.topic.shared.ring.send(&self.topic.shared.ns, d, None, self.timeout)
+        self.send_inline_flagged(bytes, 0)
+    }
+
+    /// [`Publisher::send_inline`] with descriptor flag bits set (for layers above the pool
+    /// that tell inline encodings apart).
+    pub fn send_inline_flagged(&self, bytes: &[u8], flags: u16) -> Result<u64, SendError> {
+        let (mut d, tail) = inline_message(bytes).ok_or(SendError::InlineTooLarge { len: bytes.len(), max: INLINE_MAX })?;
+        d.flags |= flags;
+        self.topic.shared.ring.send_entry(&self.topic.shared.ns, d, Some(&tail), None, self.timeout)
     }
     pub fn topic(&self) -> &Topic {
         &self.topic
@@ -1020,21 +1064,89 @@ impl std::fmt::Debug for Subscriber {
 /// A received message: its descriptor and, for payloads, a hold on the slot.
 pub type Received = (Descriptor, Option<SlotRef>);
 
+/// A received message with the tail words of a long inline message: what the `*_message`
+/// receives return. [`Delivered::inline_bytes`] gives an inline message of any length up to
+/// [`INLINE_MAX`]; a [`Received`] carries only the descriptor's 48.
+#[derive(Debug)]
+pub struct Delivered {
+    pub desc: Descriptor,
+    /// A hold on the payload's slot (None for inline and empty messages).
+    pub hold: Option<SlotRef>,
+    tail: Tail,
+}
+
+impl Delivered {
+    /// The inline message's bytes and length, or None when this is not a valid inline message
+    /// (another kind, or a length over [`INLINE_MAX`] read from shared memory).
+    pub fn inline_bytes(&self) -> Option<([u8; INLINE_MAX], usize)> {
+        let n = self.desc.aux as usize;
+        if !self.desc.is_inline() || n > INLINE_MAX {
+            return None;
+        }
+        let mut raw = [0u8; INLINE_MAX];
+        let w = self.desc.to_words();
+        let words = w[2..].iter().chain(if n > descriptor::INLINE_CAPACITY { &self.tail[..] } else { &[] });
+        for (chunk, word) in raw.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        Some((raw, n))
+    }
+
+    /// The descriptor and hold (the tail is dropped).
+    pub fn into_parts(self) -> Received {
+        (self.desc, self.hold)
+    }
+}
+
+/// Split an inline message of at most [`INLINE_MAX`] bytes into its descriptor (first 48 bytes,
+/// length in `aux`) and tail words (the rest, zero-padded). None when it is longer.
+pub fn inline_message(bytes: &[u8]) -> Option<(Descriptor, Tail)> {
+    if bytes.len() > INLINE_MAX {
+        return None;
+    }
+    let (head, rest) = bytes.split_at(bytes.len().min(descriptor::INLINE_CAPACITY));
+    let mut d = Descriptor::inline(head).expect("at most INLINE_CAPACITY");
+    d.aux = bytes.len() as u16;
+    let mut tail = [0u64; TAIL_WORDS];
+    for (t, chunk) in tail.iter_mut().zip(rest.chunks(8)) {
+        let mut b = [0u8; 8];
+        b[..chunk.len()].copy_from_slice(chunk);
+        *t = u64::from_le_bytes(b);
+    }
+    Some((d, tail))
+}
+
 impl Subscriber {
     /// Spin instead of sleeping in blocking receives (lowest latency, burns a core).
     pub fn set_spin(&mut self, spin: bool) {
         self.spin = spin;
     }
 
-    /// The next unread message, or None.
+    /// The next unread message, or None. An inline message longer than 48 bytes arrives cut
+    /// to the descriptor's part: use [`Subscriber::try_recv_message`] for those.
     pub fn try_recv(&mut self) -> Result<Option<Received>, RecvError> {
-        let ring = &self.topic.shared.ring;
-        ring.try_recv(&self.topic.shared.ns, self.sub, &mut self.cursor)
+        Ok(self.try_recv_message()?.map(Delivered::into_parts))
     }
 
     /// The next message, waiting up to `timeout` (futex sleep, or spinning if enabled).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Received>, RecvError> {
-        if let Some(m) = self.try_recv()? {
+        Ok(self.recv_timeout_message(timeout)?.map(Delivered::into_parts))
+    }
+
+    /// Skip to the newest message and return it.
+    pub fn latest(&mut self) -> Result<Option<Received>, RecvError> {
+        Ok(self.latest_message()?.map(Delivered::into_parts))
+    }
+
+    /// [`Subscriber::try_recv`] with the whole of a long inline message.
+    pub fn try_recv_message(&mut self) -> Result<Option<Delivered>, RecvError> {
+        let ring = &self.topic.shared.ring;
+        ring.try_recv(&self.topic.shared.ns, self.sub, &mut self.cursor)
+    }
+
+    /// [`Subscriber::recv_timeout`] with the whole of a long inline message.
+    pub fn recv_timeout_message(&mut self, timeout: Duration) -> Result<Option<Delivered>, RecvError> {
+        if let Some(m) = self.try_recv_message()? {
             return Ok(Some(m));
         }
         let start = Instant::now();
@@ -1042,7 +1154,7 @@ impl Subscriber {
         let h = topic.shared.ring.header();
         if self.spin {
             while start.elapsed() < timeout {
-                if let Some(m) = self.try_recv()? {
+                if let Some(m) = self.try_recv_message()? {
                     return Ok(Some(m));
                 }
                 std::hint::spin_loop();
@@ -1053,7 +1165,7 @@ impl Subscriber {
             // SeqCst: Dekker pair with the sender's notify bump / waiters load.
             h.waiters.fetch_add(1, Ordering::SeqCst);
             let seen = h.notify.load(Ordering::SeqCst);
-            let got = self.try_recv();
+            let got = self.try_recv_message();
             if !matches!(got, Ok(None)) {
                 h.waiters.fetch_sub(1, Ordering::SeqCst);
                 return got;
@@ -1064,20 +1176,20 @@ impl Subscriber {
             }
             h.waiters.fetch_sub(1, Ordering::SeqCst);
             if start.elapsed() >= timeout {
-                return self.try_recv();
+                return self.try_recv_message();
             }
         }
     }
 
-    /// Skip to the newest message and return it.
-    pub fn latest(&mut self) -> Result<Option<Received>, RecvError> {
+    /// [`Subscriber::latest`] with the whole of a long inline message.
+    pub fn latest_message(&mut self) -> Result<Option<Delivered>, RecvError> {
         let head = self.topic.shared.ring.header().head.load(Ordering::Acquire);
         if head > self.cursor.saturating_add(1) {
             let skipped = head - 1 - self.cursor;
             self.topic.shared.ring.sub(self.sub).misses.fetch_add(skipped, Ordering::Relaxed);
             self.cursor = head - 1;
         }
-        self.try_recv()
+        self.try_recv_message()
     }
 
     /// Messages this subscriber missed (overwritten before it read them).

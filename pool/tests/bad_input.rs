@@ -208,7 +208,7 @@ fn corrupt_ring_entry_is_recv_error() {
     let mut inl = Descriptor::inline(b"abc").unwrap();
     inl.aux = 1000;
     assert!(inl.inline_bytes().is_none());
-    assert!(matches!(topic.publisher().send_inline(&[0; 49]), Err(SendError::InlineTooLarge { len: 49, max: 48 })));
+    assert!(matches!(topic.publisher().send_inline(&[0; 105]), Err(SendError::InlineTooLarge { len: 105, max: 104 })));
 }
 
 #[test]

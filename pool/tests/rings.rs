@@ -5,6 +5,7 @@ mod common;
 
 use common::{check, fill, TempNs};
 use std::time::{Duration, Instant};
+use tensorbus_pool::ring::INLINE_MAX;
 use tensorbus_pool::*;
 
 fn send_frame(ns: &Namespace, p: &Publisher, id: u64, len: u64) -> u64 {
@@ -225,25 +226,43 @@ fn blocking_recv_wakes_on_send_from_another_thread() {
 #[test]
 fn inline_messages_of_every_length_arrive_intact() {
     // Short inline messages are read from the entry's first cache line only; longer ones (41 to
-    // 48 bytes) need its second. Every length, several laps of a non-power-of-two ring, with the
-    // previous lap's bytes still in the entry, must come back byte for byte.
+    // 48 bytes) need its second, and those over 48 the tail words after the descriptor. Every
+    // length, several laps of a non-power-of-two ring, longest first so that each entry still
+    // holds a longer message's tail, must come back byte for byte.
     let t = TempNs::new("ring-inline-lengths");
     let ns = t.open();
     let topic = ns.topic("inline-lengths", &TopicOptions { depth: 3, ..TopicOptions::default() }).unwrap();
     let p = topic.publisher();
     let mut s = topic.subscriber().unwrap();
     for round in 0..3u8 {
-        for len in (0..=descriptor::INLINE_CAPACITY).rev() {
+        for len in (0..=INLINE_MAX).rev() {
             let msg: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(31).wrapping_add(round).wrapping_add(1)).collect();
             p.send_inline(&msg).unwrap();
-            let (d, hold) = s.try_recv().unwrap().expect("the message just sent");
-            assert!(hold.is_none());
-            let (raw, n) = d.inline_bytes().unwrap();
+            let m = s.try_recv_message().unwrap().expect("the message just sent");
+            assert!(m.hold.is_none());
+            let (raw, n) = m.inline_bytes().unwrap();
             assert_eq!(&raw[..n], &msg[..], "inline message of {len} bytes (round {round})");
             assert!(raw[n..].iter().all(|&b| b == 0), "bytes past an inline message of {len} are zero");
+            // The descriptor-only view is whole up to 48 bytes and refuses longer messages
+            // rather than cut them.
+            let via_desc = m.desc.inline_bytes().map(|(b, n)| b[..n].to_vec());
+            assert_eq!(via_desc, (len <= descriptor::INLINE_CAPACITY).then(|| msg.clone()), "{len} bytes via the descriptor");
         }
     }
     assert!(s.try_recv().unwrap().is_none());
+    assert_eq!(ns.stats().used_slots(), 0, "inline messages hold no slot");
+    assert!(matches!(p.send_inline(&[7; INLINE_MAX + 1]), Err(SendError::InlineTooLarge { len: 105, max: INLINE_MAX })));
+    // The newest entry, read without a subscriber, is whole too.
+    p.send_inline(&[9; INLINE_MAX]).unwrap();
+    let (raw, n) = topic.latest_message().unwrap().inline_bytes().unwrap();
+    assert_eq!(&raw[..n], &[9; INLINE_MAX][..]);
+    // A long inline message whose length was scribbled past the capacity is refused, not read
+    // past the entry.
+    let mut sub2 = topic.subscriber().unwrap();
+    let (mut d, tail) = tensorbus_pool::ring::inline_message(&[1; 60]).unwrap();
+    d.aux = (INLINE_MAX + 1) as u16;
+    topic.ring().send_entry(&ns, d, Some(&tail), None, std::time::Duration::from_secs(1)).unwrap();
+    assert!(sub2.latest_message().unwrap().unwrap().inline_bytes().is_none());
 }
 
 #[test]

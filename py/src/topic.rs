@@ -1,6 +1,6 @@
 //! Binds the facade's untyped topics (`tensorbus::raw`): `tb.Topic(name, type=None, depth=4,
 //! policy="latest")` carrying pool payloads (by descriptor, zero-copy), POD messages (`tb.CmdVel`
-//! or any `@tb.message` class: their bytes, inline when ≤ 48), dicts (MessagePack), or small
+//! or any `@tb.message` class: their bytes, inline when ≤ 104 bytes), dicts (MessagePack), or small
 //! `bytes`. The type decides the topic's `TopicType` (name, size, layout hash), so opening a topic
 //! with another type is a `TopicTypeError` naming both, in any language.
 
@@ -161,8 +161,8 @@ impl PyTopic {
             }
             Mode::Any if msg.cast::<PyBytes>().is_ok() => {
                 let b = msg.cast::<PyBytes>()?.as_bytes();
-                if b.len() > tensorbus_pool::descriptor::INLINE_CAPACITY {
-                    return Err(exc("PayloadTooLargeError", format!("bytes messages carry at most {} bytes; use a Tensor for more", tensorbus_pool::descriptor::INLINE_CAPACITY)));
+                if b.len() > tensorbus::raw::INLINE_MAX {
+                    return Err(exc("PayloadTooLargeError", format!("bytes messages carry at most {} bytes; use a Tensor for more", tensorbus::raw::INLINE_MAX)));
                 }
                 publisher.send_bytes(b).map_err(tb_err)
             }

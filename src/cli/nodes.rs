@@ -59,11 +59,12 @@ pub fn running_schedulers(ns: &Namespace) -> Vec<SchedulerRow> {
             continue;
         }
         let Ok(topic) = ns.topic(&name, &TopicOptions::default()) else { continue };
-        let Some((d, hold)) = topic.latest() else { continue };
+        let Some(m) = topic.latest_message() else { continue };
+        let d = m.desc;
         let bytes: Vec<u8> = if d.kind == kind::INLINE {
-            d.inline_bytes().map(|(b, n)| b[..n].to_vec()).unwrap_or_default()
+            m.inline_bytes().map(|(b, n)| b[..n].to_vec()).unwrap_or_default()
         } else {
-            match &hold {
+            match &m.hold {
                 Some(h) => h.as_slice()[..(d.len as usize).min(h.as_slice().len())].to_vec(),
                 None => continue,
             }

@@ -68,20 +68,30 @@ def test_f32_fields_are_rounded_f64_fields_exact(tb, fresh_ns):
 
 
 def test_inline_messages_hold_no_slot_larger_ones_do(tb, fresh_ns):
-    """≤ 48 bytes travel inside the descriptor; Twist (56 B) and Imu (88 B) go through a slot."""
+    """≤ 104 bytes travel in the ring entry (Pose2D 32 B, Twist 56 B, Imu 88 B); larger go through a slot."""
     small = tb.Topic("pose", tb.Pose2D)
     small.recv()
     small.send(tb.Pose2D(1.0, 2.0, 3.0))
-    assert tb.pool_stats()["used_slots"] == 0
-    big = tb.Topic("twist", tb.Twist)
-    big.recv()
-    big.send(tb.Twist(linear=(1.0, 2.0, 3.0)))
+    tw = tb.Topic("twist", tb.Twist)
+    tw.recv()
+    tw.send(tb.Twist(linear=(1.0, 2.0, 3.0), angular=(4.0, 5.0, 6.0)))
     imu = tb.Topic("imu", tb.Imu)
     imu.recv()
-    imu.send(tb.Imu(orientation=(0.0, 0.0, 0.0, 1.0)))
-    assert tb.pool_stats()["used_slots"] == 2  # one per ring entry
-    assert big.recv().linear == (1.0, 2.0, 3.0)
-    assert imu.recv().orientation == (0.0, 0.0, 0.0, 1.0)
+    imu.send(tb.Imu(orientation=(0.0, 0.0, 0.0, 1.0), linear_acceleration=(0.5, 0.25, 9.81)))
+    assert tb.pool_stats()["used_slots"] == 0
+
+    @tb.message
+    class Big:
+        timestamp_ns: tb.u64
+        values: tb.array(tb.f64, 13)  # 112 bytes
+
+    big = tb.Topic("big", Big)
+    big.recv()
+    big.send(Big(values=tuple(float(i) for i in range(13))))
+    assert tb.pool_stats()["used_slots"] == 1  # held by the ring entry
+    assert tw.recv().angular == (4.0, 5.0, 6.0)
+    assert imu.recv().linear_acceleration == (0.5, 0.25, 9.81)
+    assert big.recv().values == tuple(float(i) for i in range(13))
 
 
 def test_cmdvel_positional_order_is_linear_then_angular(tb):

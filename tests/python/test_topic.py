@@ -124,7 +124,7 @@ def test_sending_another_payload_class_on_a_typed_topic_raises(tb, fresh_ns):
     assert t.sent == 0
 
 
-@pytest.mark.parametrize("n", [0, 1, 16, 17, 24, 40, 48])
+@pytest.mark.parametrize("n", [0, 1, 16, 17, 24, 40, 48, 49, 56, 64, 97, 104])
 def test_small_bytes_round_trip(tb, fresh_ns, n):
     t = tb.Topic("b")
     t.recv()
@@ -146,12 +146,13 @@ def test_inline_send_returns_the_sequence(tb, fresh_ns):
     t = tb.Topic("bs")
     assert t.send(b"a") == 1
     assert t.send(b"b" * 48) == 2
+    assert t.send(b"c" * 104) == 3
 
 
-def test_bytes_longer_than_48_raise_payload_too_large(tb, fresh_ns):
+def test_bytes_longer_than_104_raise_payload_too_large(tb, fresh_ns):
     t = tb.Topic("big")
-    with pytest.raises(tb.PayloadTooLargeError):
-        t.send(b"x" * 49)
+    with pytest.raises(tb.PayloadTooLargeError, match="at most 104 bytes"):
+        t.send(b"x" * 105)
     assert t.sent == 0
 
 

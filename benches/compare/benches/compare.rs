@@ -17,7 +17,7 @@ use tensorbus::tensor::{Encoding, ImageMut};
 use tensorbus::{Image, Namespace, PoolConfig, Topic};
 
 tensorbus::pod_message! {
-    /// The 64-byte POD message both systems carry (tensorbus: 64 B > 48 B inline, so a 4 KiB slot).
+    /// The 64-byte POD message both systems carry (tensorbus: inline in the ring entry, which carries up to 104 B).
     pub struct Msg64 {
         pub seq: u64,
         pub data: [u64; 7],

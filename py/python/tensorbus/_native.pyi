@@ -190,7 +190,7 @@ class Topic:
     """A named topic in the current namespace.
 
     Payloads travel by descriptor (zero-copy); POD messages (``tb.CmdVel`` or any
-    ``@tb.message`` class) as their bytes, inline in the descriptor when at most 48 bytes; dicts
+    ``@tb.message`` class) as their bytes, inline in the ring entry when at most 104 bytes; dicts
     as MessagePack (inline when small, else through a pool slot).
 
     Args:

@@ -1,7 +1,7 @@
 """Fixed-size POD messages, declared in Python with the same layout as Rust's ``pod_message!``.
 
 A message class lists typed fields; it travels as its raw little-endian bytes (inline in the
-64-byte descriptor when it is at most 48 bytes, else through a pool slot) and can be read from
+topic's ring entry when it is at most 104 bytes, else through a pool slot) and can be read from
 Rust with a matching ``#[repr(C)]`` struct: the topic carries the type name, size and layout hash
 (computed exactly as Rust's ``tensorbus::message::type_hash``), so a mismatch is refused.
 
