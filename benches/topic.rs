@@ -8,6 +8,14 @@ use std::time::Duration;
 use tensorbus::msgs::{CmdVel, Imu};
 use tensorbus::{node_fn, Namespace, NodeConfig, PoolConfig, Scheduler, Topic, Value};
 
+tensorbus::pod_message! {
+    /// 128 bytes: one past what a ring entry carries inline.
+    pub struct Wide {
+        pub timestamp_ns: u64,
+        pub values: [f64; 15],
+    }
+}
+
 fn bench_dir(tag: &str) -> PathBuf {
     let base = if Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
     let d = base.join(format!("tb-bench-{tag}-{}", std::process::id()));
@@ -34,9 +42,20 @@ fn topics(c: &mut Criterion) {
     let t = Topic::<Imu>::open_default(&ns).unwrap();
     let (p, mut s) = (t.publisher(), t.subscriber().unwrap());
     let imu = Imu { timestamp_ns: 1, orientation: [0.0, 0.0, 0.0, 1.0], ..Default::default() };
-    g.bench_function("imu_88B_slot_send_recv", |b| {
+    g.bench_function("imu_88B_inline_send_recv", |b| {
         b.iter(|| {
             p.send(black_box(&imu)).unwrap();
+            black_box(s.try_recv().unwrap().unwrap());
+        })
+    });
+
+    // Past the ring entry's 104 inline bytes: the message goes through a 4 KiB slot.
+    let t = Topic::<Wide>::open(&ns, "wide").unwrap();
+    let (p, mut s) = (t.publisher(), t.subscriber().unwrap());
+    let wide = Wide { timestamp_ns: 1, values: [0.5; 15] };
+    g.bench_function("pod_128B_slot_send_recv", |b| {
+        b.iter(|| {
+            p.send(black_box(&wide)).unwrap();
             black_box(s.try_recv().unwrap().unwrap());
         })
     });
