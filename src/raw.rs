@@ -168,62 +168,58 @@ impl RawPublisher {
 
 /// One received message: its descriptor and, for slot-borne messages, a hold on the slot.
 pub struct RawMessage {
-    desc: Descriptor,
-    hold: Option<SlotRef>,
-    inline: [u8; INLINE_MAX],
-    inline_len: usize,
+    msg: Delivered,
 }
 
 impl std::fmt::Debug for RawMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RawMessage({}, seq {})", kind_name(&self.desc), self.desc.sequence)
+        write!(f, "RawMessage({}, seq {})", kind_name(&self.msg.desc), self.msg.desc.sequence)
     }
 }
 
 impl RawMessage {
-    fn new(m: Delivered) -> RawMessage {
-        let (inline, inline_len) = m.inline_bytes().unwrap_or(([0; INLINE_MAX], 0));
-        RawMessage { desc: m.desc, hold: m.hold, inline, inline_len }
+    fn new(msg: Delivered) -> RawMessage {
+        RawMessage { msg }
     }
     pub fn descriptor(&self) -> &Descriptor {
-        &self.desc
+        &self.msg.desc
     }
     pub fn hold(&self) -> Option<&SlotRef> {
-        self.hold.as_ref()
+        self.msg.hold.as_ref()
     }
     /// The descriptor's kind byte (`tensorbus::pool::descriptor::kind`).
     pub fn kind(&self) -> u8 {
-        self.desc.kind
+        self.msg.desc.kind
     }
     /// A MessagePack message (inline or in a slot).
     pub fn is_msgpack(&self) -> bool {
-        self.desc.kind == kind::MSGPACK || (self.desc.kind == kind::INLINE && self.desc.flags & FLAG_MSGPACK != 0)
+        self.msg.desc.kind == kind::MSGPACK || (self.msg.desc.kind == kind::INLINE && self.msg.desc.flags & FLAG_MSGPACK != 0)
     }
     /// POD bytes (inline, or `BYTES` in a slot).
     pub fn is_pod(&self) -> bool {
-        self.desc.kind == kind::BYTES || (self.desc.kind == kind::INLINE && self.desc.flags & FLAG_MSGPACK == 0)
+        self.msg.desc.kind == kind::BYTES || (self.msg.desc.kind == kind::INLINE && self.msg.desc.flags & FLAG_MSGPACK == 0)
     }
     /// A payload (image, depth, points, tensor): resolve it with [`RawMessage::into_payload`].
     pub fn is_payload(&self) -> bool {
-        matches!(self.desc.kind, kind::IMAGE | kind::DEPTH | kind::POINTS | kind::TENSOR)
+        matches!(self.msg.desc.kind, kind::IMAGE | kind::DEPTH | kind::POINTS | kind::TENSOR)
     }
     /// The message bytes: inline bytes, or the slot's bytes (no copy). None for an empty
     /// descriptor.
     pub fn bytes(&self) -> &[u8] {
-        if self.desc.kind == kind::INLINE {
-            return &self.inline[..self.inline_len];
+        if self.msg.desc.kind == kind::INLINE {
+            return self.msg.inline().unwrap_or(&[]);
         }
-        match &self.hold {
+        match &self.msg.hold {
             Some(h) => {
                 let s = h.as_slice();
-                &s[..(self.desc.len as usize).min(s.len())]
+                &s[..(self.msg.desc.len as usize).min(s.len())]
             }
             None => &[],
         }
     }
     /// Validate and wrap as a payload (takes its own hold; the descriptor is re-checked).
     pub fn into_payload(self, ns: &Namespace) -> Result<Payload> {
-        Ok(Payload::from_descriptor(ns, &self.desc)?)
+        Ok(Payload::from_descriptor(ns, &self.msg.desc)?)
     }
 }
 
@@ -277,7 +273,7 @@ impl RawSubscriber {
             return Err(self.wrong_kind(m, "POD bytes"));
         }
         let b = m.bytes();
-        if m.kind() == kind::BYTES && m.hold.as_ref().is_none_or(|h| (h.len() as usize) < m.desc.len as usize) {
+        if m.kind() == kind::BYTES && m.msg.hold.as_ref().is_none_or(|h| (h.len() as usize) < m.msg.desc.len as usize) {
             return Err(self.wrong_kind(m, "POD bytes"));
         }
         if self.ty.size > 0 && b.len() != self.ty.size as usize {
@@ -291,13 +287,13 @@ impl RawSubscriber {
         if !m.is_msgpack() {
             return Err(self.wrong_kind(m, "MessagePack"));
         }
-        if m.kind() == kind::MSGPACK && m.hold.as_ref().is_none_or(|h| (h.len() as usize) < m.desc.len as usize) {
+        if m.kind() == kind::MSGPACK && m.msg.hold.as_ref().is_none_or(|h| (h.len() as usize) < m.msg.desc.len as usize) {
             return Err(self.wrong_kind(m, "MessagePack"));
         }
         Ok(m.bytes())
     }
 
     pub(crate) fn wrong_kind(&self, m: &RawMessage, expected: &'static str) -> Error {
-        Error::WrongKind { topic: self.topic().name().to_string(), expected, found: kind_name(&m.desc) }
+        Error::WrongKind { topic: self.topic().name().to_string(), expected, found: kind_name(&m.msg.desc) }
     }
 }
