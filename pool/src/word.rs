@@ -298,6 +298,9 @@ mod loom_tests {
     /// `head`; otherwise it falls back to `head`. Writer: positions 0..3 into depth 2, stamp
     /// then head. The reader, polling a bounded number of times, must get positions in order,
     /// each at most once, each with its own data (the `cursor == head + 1` window included).
+    /// Even positions are "long inline" messages: their first word says so and the reader then
+    /// also loads a tail word (ring.rs `read_entry_at`), which must be that position's too —
+    /// never the tail of position 2 overwriting position 0 in the same entry.
     #[test]
     fn loom_ring_fast_path_in_order_once() {
         use crate::sync::fence;
@@ -305,6 +308,7 @@ mod loom_tests {
             head: AtomicU64,
             stamps: [AtomicU64; 2],
             words: [AtomicU64; 2],
+            tails: [AtomicU64; 2],
         }
         const DEPTH: u64 = 2;
         fn stamp(pos: u64, complete: bool) -> u64 {
@@ -314,21 +318,27 @@ mod loom_tests {
             let i = (pos % DEPTH) as usize;
             r.stamps[i].store(stamp(pos, false), Ordering::Relaxed);
             fence(Ordering::Release);
-            r.words[i].store(pos * 10, Ordering::Relaxed);
+            // Even: a long message (low bit set) with a tail word.
+            let long = pos % 2 == 0;
+            r.words[i].store(pos * 10 + long as u64, Ordering::Relaxed);
+            if long {
+                r.tails[i].store(pos * 100 + 7, Ordering::Relaxed);
+            }
             r.stamps[i].store(stamp(pos, true), Ordering::Release);
             r.head.store(pos + 1, Ordering::Release);
         }
-        fn read_entry(r: &Ring, pos: u64) -> Option<u64> {
+        fn read_entry(r: &Ring, pos: u64) -> Option<(u64, u64)> {
             let i = (pos % DEPTH) as usize;
             let s1 = r.stamps[i].load(Ordering::Acquire);
             if s1 != stamp(pos, true) {
                 return None;
             }
             let w = r.words[i].load(Ordering::Relaxed);
+            let t = if w % 2 == 1 { r.tails[i].load(Ordering::Relaxed) } else { 0 };
             fence(Ordering::Acquire);
-            (r.stamps[i].load(Ordering::Relaxed) == s1).then_some(w)
+            (r.stamps[i].load(Ordering::Relaxed) == s1).then_some((w, t))
         }
-        fn try_recv(r: &Ring, cursor: &mut u64) -> Option<(u64, Option<u64>)> {
+        fn try_recv(r: &Ring, cursor: &mut u64) -> Option<(u64, Option<(u64, u64)>)> {
             let pos = *cursor;
             let peek = r.stamps[(pos % DEPTH) as usize].load(Ordering::Relaxed);
             if !(peek != 0 && peek == stamp(pos, true)) {
@@ -352,7 +362,7 @@ mod loom_tests {
             Some((pos, read_entry(r, pos)))
         }
         loom::model(|| {
-            let ring = Arc::new(Ring { head: AtomicU64::new(0), stamps: [AtomicU64::new(0), AtomicU64::new(0)], words: [AtomicU64::new(0), AtomicU64::new(0)] });
+            let ring = Arc::new(Ring { head: AtomicU64::new(0), stamps: [AtomicU64::new(0), AtomicU64::new(0)], words: [AtomicU64::new(0), AtomicU64::new(0)], tails: [AtomicU64::new(0), AtomicU64::new(0)] });
             let r2 = ring.clone();
             let writer = loom::thread::spawn(move || {
                 for pos in 0..3u64 {
@@ -362,11 +372,15 @@ mod loom_tests {
             let mut cursor = 0;
             let mut last: Option<u64> = None;
             let mut delivered = Vec::new();
-            let mut take = |pos: u64, got: Option<u64>| {
+            let mut take = |pos: u64, got: Option<(u64, u64)>| {
                 assert!(last.is_none_or(|l| pos > l), "position {pos} after {last:?}: repeated or out of order");
                 match got {
-                    Some(w) => {
-                        assert_eq!(w, pos * 10, "position {pos} carried another position's data");
+                    Some((w, t)) => {
+                        let long = pos % 2 == 0;
+                        assert_eq!(w, pos * 10 + long as u64, "position {pos} carried another position's data");
+                        if long {
+                            assert_eq!(t, pos * 100 + 7, "position {pos} carried another position's tail");
+                        }
                         delivered.push(pos);
                     }
                     // A torn read is a miss; only position 0 can be overwritten (by 2).
