@@ -1123,16 +1123,17 @@ pub fn inline_message(bytes: &[u8]) -> Option<(Descriptor, Tail)> {
     if bytes.len() > INLINE_MAX {
         return None;
     }
-    let (head, rest) = bytes.split_at(bytes.len().min(descriptor::INLINE_CAPACITY));
-    let mut d = Descriptor::inline(head).expect("at most INLINE_CAPACITY");
-    d.aux = bytes.len() as u16;
-    let mut tail = [0u64; TAIL_WORDS];
-    for (t, chunk) in tail.iter_mut().zip(rest.chunks(8)) {
+    // The entry's words from the descriptor's third on, as `Delivered::inline` views them.
+    let mut w = [0u64; 8 + TAIL_WORDS];
+    for (word, chunk) in w[2..].iter_mut().zip(bytes.chunks(8)) {
         let mut b = [0u8; 8];
         b[..chunk.len()].copy_from_slice(chunk);
-        *t = u64::from_le_bytes(b);
+        *word = u64::from_le_bytes(b);
     }
-    Some((d, tail))
+    let mut d = Descriptor::from_words(w[..8].try_into().expect("8 words"));
+    d.kind = kind::INLINE;
+    d.aux = bytes.len() as u16;
+    Some((d, w[8..].try_into().expect("TAIL_WORDS words")))
 }
 
 impl Subscriber {

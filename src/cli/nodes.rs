@@ -62,7 +62,7 @@ pub fn running_schedulers(ns: &Namespace) -> Vec<SchedulerRow> {
         let Some(m) = topic.latest_message() else { continue };
         let d = m.desc;
         let bytes: Vec<u8> = if d.kind == kind::INLINE {
-            m.inline_bytes().map(|(b, n)| b[..n].to_vec()).unwrap_or_default()
+            m.inline().map(<[u8]>::to_vec).unwrap_or_default()
         } else {
             match &m.hold {
                 Some(h) => h.as_slice()[..(d.len as usize).min(h.as_slice().len())].to_vec(),
