@@ -1123,17 +1123,18 @@ pub fn inline_message(bytes: &[u8]) -> Option<(Descriptor, Tail)> {
     if bytes.len() > INLINE_MAX {
         return None;
     }
-    // The entry's words from the descriptor's third on, as `Delivered::inline` views them.
-    let mut w = [0u64; 8 + TAIL_WORDS];
-    for (word, chunk) in w[2..].iter_mut().zip(bytes.chunks(8)) {
+    // Two steps (descriptor, then tail) rather than one loop over a 15-word array: measured
+    // 61 vs 69 ns for `pool/send_recv_inline_16B` (A/B, alternated twice).
+    let (head, rest) = bytes.split_at(bytes.len().min(descriptor::INLINE_CAPACITY));
+    let mut d = Descriptor::inline(head).expect("at most INLINE_CAPACITY");
+    d.aux = bytes.len() as u16;
+    let mut tail = [0u64; TAIL_WORDS];
+    for (t, chunk) in tail.iter_mut().zip(rest.chunks(8)) {
         let mut b = [0u8; 8];
         b[..chunk.len()].copy_from_slice(chunk);
-        *word = u64::from_le_bytes(b);
+        *t = u64::from_le_bytes(b);
     }
-    let mut d = Descriptor::from_words(w[..8].try_into().expect("8 words"));
-    d.kind = kind::INLINE;
-    d.aux = bytes.len() as u16;
-    Some((d, w[8..].try_into().expect("TAIL_WORDS words")))
+    Some((d, tail))
 }
 
 impl Subscriber {
