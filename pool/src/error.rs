@@ -59,12 +59,21 @@ fn holders_text(h: &[HolderInfo]) -> String {
     h.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")
 }
 
+fn classes_text(c: &[(u64, u32)]) -> String {
+    if c.is_empty() {
+        return "none".into();
+    }
+    c.iter().map(|(size, n)| format!("{size} B x {n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Claiming a slot failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AcquireError {
-    #[error("payload of {requested} bytes exceeds the largest size class ({max} bytes)")]
-    TooLarge { requested: u64, max: u64 },
+    /// No pool in force (the existing pools by their real geometry, and the configured classes
+    /// not created yet) has slots of `requested` bytes.
+    #[error("payload of {requested} bytes fits no size class in force: {}", classes_text(classes))]
+    NoClass { requested: u64, classes: Vec<(u64, u32)> },
     #[error("pool {pool} ({slot_size} B slots, {slots} slots) exhausted; held by: {}", holders_text(holders))]
     Exhausted { pool: u8, slot_size: u64, slots: u32, holders: Vec<HolderInfo> },
     #[error("pool {pool} ({slot_size} B slots) still exhausted after {waited_ms} ms; held by: {}", holders_text(holders))]
@@ -111,6 +120,9 @@ pub enum SendError {
 pub enum RecvError {
     #[error("topic {topic}: corrupt ring: {what}")]
     Corrupt { topic: String, what: String },
+    /// A subscriber inherited through fork could not get an entry of the child's own.
+    #[error("topic {topic}: the forked child could not take over its inherited subscriber: {source}")]
+    Inherited { topic: String, source: Box<TopicError> },
 }
 
 /// A topic exists with another message type, depth or policy.

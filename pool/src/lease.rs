@@ -4,7 +4,9 @@
 //! descriptors in any process. Dropping the last hold in the last process frees the slot.
 //!
 //! Within one process all holds on a slot share the process's single holder bit; a per-pool
-//! count (process memory) decides when the bit is set and cleared.
+//! count (process memory) decides when the bit is set and cleared. In a forked child, leases
+//! inherited from the parent are inert: dropping them releases nothing (the parent still holds
+//! the slot), and the child's own claims and receives use its own bit.
 
 use crate::descriptor::Descriptor;
 use crate::namespace::NsInner;
@@ -103,8 +105,12 @@ impl SlotMut {
     /// Freeze the payload: it becomes read-only and shareable.
     pub fn freeze(mut self) -> SlotRef {
         self.done = true;
-        let pool = self.ns.pool_ref(self.pool);
-        crate::word::freeze(&pool.slot(self.slot).word);
+        // A lease a fork child inherited is its parent's, still being written: the child must
+        // not publish it. Its SlotRef is inert (see `NsInner::is_inherited`).
+        if !self.ns.is_inherited() {
+            let pool = self.ns.pool_ref(self.pool);
+            crate::word::freeze(&pool.slot(self.slot).word);
+        }
         SlotRef {
             ns: self.ns.clone(),
             pool: self.pool,

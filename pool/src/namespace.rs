@@ -4,6 +4,17 @@
 //! One `NsInner` exists per (namespace directory, process); every `Namespace`, lease and topic
 //! handle shares it, so all holds of this process use the one holder bit. Opening registers the
 //! process and reaps dead participants; dropping the last handle unregisters it.
+//!
+//! **fork.** A forked child inherits handles whose `NsInner` is its parent's: they carry the
+//! parent's holder bit. Such inherited handles are inert in the child: dropping them releases
+//! nothing, and every operation that claims, resolves, sends or reaps goes through
+//! [`Namespace::here`], which gives the child its own registration (own holder bit) on first
+//! use. A child killed at any point therefore leaks nothing and clears nothing of its parent's.
+//!
+//! **Geometry.** The pool a payload goes to is chosen by the real geometry of the pools that
+//! exist (their validated headers), not by this process's configuration alone: two processes
+//! with different `TENSORBUS_POOL_CLASSES` share the pools the first one created, and a lease is
+//! never longer than its slot.
 
 use crate::descriptor::{kind, Descriptor, MAX_DIMS};
 use crate::error::{AcquireError, DescriptorError, HolderInfo, OpenError};
@@ -12,6 +23,7 @@ use crate::pool::Pool;
 use crate::registry::{Registry, KIND_PROCESS, KIND_TOPIC, ST_FREE};
 use crate::ring::RingSeg;
 use crate::word;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -81,6 +93,10 @@ pub(crate) struct NsInner {
     config: PoolConfig,
     pools: Vec<OnceLock<Pool>>,
     pool_init: Mutex<()>,
+    /// Serializes this process's reaps: two threads reaping at once could both act on one dead
+    /// entry, and the second would free (or clear the bits of) a newcomer that claimed it in
+    /// between.
+    reaping: Mutex<()>,
     /// Per pool, per slot: how many holds this process has (guards our bit).
     local: Vec<OnceLock<Box<[Mutex<u32>]>>>,
     pub(crate) topics: Mutex<Vec<(String, Weak<crate::ring::TopicShared>)>>,
@@ -115,7 +131,7 @@ impl Namespace {
 
     /// Open the namespace at directory `dir` with `config` (for pools this process creates).
     pub fn open_dir(dir: &Path, config: PoolConfig) -> Result<Namespace, OpenError> {
-        let pid = std::process::id();
+        let pid = crate::process::current_pid();
         let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|(_, _, w)| w.strong_count() > 0);
         if let Some(inner) = open.iter().find(|(d, p, _)| d == dir && *p == pid).and_then(|(_, _, w)| w.upgrade()) {
@@ -124,7 +140,6 @@ impl Namespace {
         crate::segment::ensure_dir(dir)?;
         let registry = Registry::open(dir)?;
         let me = registry.claim(KIND_PROCESS, &crate::process::name(pid))?;
-        let n = config.classes.len().min(MAX_POOLS);
         let inner = Arc::new(NsInner {
             dir: dir.to_path_buf(),
             registry,
@@ -133,16 +148,31 @@ impl Namespace {
             config,
             pools: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
             pool_init: Mutex::new(()),
+            reaping: Mutex::new(()),
             local: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
             topics: Mutex::new(Vec::new()),
             closed: std::sync::atomic::AtomicBool::new(false),
         });
-        let _ = n;
         open.push((dir.to_path_buf(), pid, Arc::downgrade(&inner)));
         drop(open);
         let ns = Namespace { inner };
         ns.reap();
         Ok(ns)
+    }
+
+    /// This process's handle on the same namespace: `self`, or, in a forked child that inherited
+    /// `self` from its parent, the child's own registration (created on first use, then shared
+    /// by every inherited handle). Inherited handles never act under the parent's holder bit.
+    pub fn here(&self) -> Result<Cow<'_, Namespace>, OpenError> {
+        if !self.is_inherited() {
+            return Ok(Cow::Borrowed(self));
+        }
+        Namespace::open_dir(&self.inner.dir, self.inner.config.clone()).map(Cow::Owned)
+    }
+
+    /// True in a forked child for a handle its parent opened (see [`Namespace::here`]).
+    pub fn is_inherited(&self) -> bool {
+        self.inner.is_inherited()
     }
 
     /// The namespace directory.
@@ -160,35 +190,79 @@ impl Namespace {
         &self.inner.config
     }
 
-    /// Pool index for a payload of `len` bytes, or None if larger than every class.
+    /// Pool index for a payload of `len` bytes, or None if it fits no class in force: the pools
+    /// that exist (by their real geometry) and the configured classes not created yet.
     pub fn class_for(&self, len: u64) -> Option<u8> {
-        self.inner.config.classes.iter().position(|&(size, _)| len <= size).map(|i| i as u8)
+        self.pick_pool(len).ok().map(|(id, _)| id)
     }
 
-    /// Largest payload any class holds.
+    /// Largest payload any class in force holds.
     pub fn max_payload(&self) -> u64 {
-        self.inner.config.classes.last().map(|c| c.0).unwrap_or(0)
+        self.classes_in_force().iter().map(|c| c.0).max().unwrap_or(0)
+    }
+
+    /// The size classes in force, as (slot size, slots): the geometry of every pool that exists
+    /// (from its header), and this process's configured classes for pool ids not created yet.
+    pub fn classes_in_force(&self) -> Vec<(u64, u32)> {
+        self.inner.probe_pools();
+        (0..MAX_POOLS as u8).filter_map(|id| self.inner.class_guess(id)).collect()
+    }
+
+    /// The pool for a payload of `len` bytes: the smallest slot in force that holds it. A
+    /// configured class is a guess until its pool is opened (another process may have created
+    /// it with other geometry); the answer is always checked against the real header.
+    fn pick_pool(&self, len: u64) -> Result<(u8, &Pool), AcquireError> {
+        let inner = &self.inner;
+        let mut probed = false;
+        // Each round opens at least one more pool or probes once, so this ends.
+        for _ in 0..=2 * MAX_POOLS {
+            let best = (0..MAX_POOLS as u8)
+                .filter_map(|id| inner.class_guess(id).filter(|&(size, _)| size >= len).map(|(size, _)| (size, id)))
+                .min();
+            match best {
+                Some((_, id)) => {
+                    let pool = inner.pool(id)?;
+                    if len <= pool.slot_size() {
+                        return Ok((id, pool));
+                    }
+                    // The guess was wrong (another configuration made this pool): it is known
+                    // now, so the next round skips it.
+                }
+                None if !probed => {
+                    // Pools other processes created beyond our configuration may fit.
+                    inner.probe_pools();
+                    probed = true;
+                }
+                None => break,
+            }
+        }
+        Err(AcquireError::NoClass { requested: len, classes: self.classes_in_force() })
     }
 
     /// Claim a writable slot of at least `len` bytes, failing at once when the pool is full
     /// (after one reap). The error names who holds the slots.
     pub fn try_acquire(&self, len: u64) -> Result<SlotMut, AcquireError> {
-        let id = self.class_for(len).ok_or(AcquireError::TooLarge { requested: len, max: self.max_payload() })?;
-        let pool = self.inner.pool(id)?;
-        if let Some(m) = self.claim_in(pool, id, len) {
+        let ns = self.here()?;
+        let (id, pool) = ns.pick_pool(len)?;
+        if let Some(m) = ns.claim_in(pool, id, len) {
             return Ok(m);
         }
         // Exhausted: a dead process may be sitting on slots.
-        if self.reap().slots_freed > 0 {
-            if let Some(m) = self.claim_in(pool, id, len) {
+        if ns.reap().slots_freed > 0 {
+            if let Some(m) = ns.claim_in(pool, id, len) {
                 return Ok(m);
             }
         }
-        Err(AcquireError::Exhausted { pool: id, slot_size: pool.slot_size(), slots: pool.slots(), holders: self.holders_of(pool) })
+        Err(AcquireError::Exhausted { pool: id, slot_size: pool.slot_size(), slots: pool.slots(), holders: ns.holders_of(pool) })
     }
 
     /// Claim a slot, waiting up to `timeout` for one to be freed.
     pub fn acquire_timeout(&self, len: u64, timeout: Duration) -> Result<SlotMut, AcquireError> {
+        let ns = self.here()?;
+        ns.acquire_timeout_here(len, timeout)
+    }
+
+    fn acquire_timeout_here(&self, len: u64, timeout: Duration) -> Result<SlotMut, AcquireError> {
         let start = Instant::now();
         match self.try_acquire(len) {
             Err(AcquireError::Exhausted { pool: id, .. }) => {
@@ -229,6 +303,11 @@ impl Namespace {
     }
 
     fn claim_in(&self, pool: &Pool, id: u8, len: u64) -> Option<SlotMut> {
+        // The lease invariant: a lease never reaches past its slot (pick_pool chose the pool by
+        // its real header; this holds whatever the caller did).
+        if len > pool.slot_size() {
+            return None;
+        }
         let counts = self.inner.local(id);
         let (slot, generation) = pool.try_claim(self.inner.me)?;
         *counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) = 1;
@@ -261,6 +340,15 @@ impl Namespace {
     /// Take a read-only hold on the slot a descriptor names. Every field is validated; a
     /// recycled slot is `DescriptorError::Stale`, never another frame's data.
     pub fn resolve(&self, d: &Descriptor) -> Result<SlotRef, DescriptorError> {
+        match self.here() {
+            Ok(Cow::Borrowed(ns)) => ns.resolve_here(d),
+            Ok(Cow::Owned(ns)) => ns.resolve_here(d),
+            // A fork child that cannot register cannot hold anything: nothing resolves.
+            Err(_) => Err(DescriptorError::BadPool { pool: d.pool }),
+        }
+    }
+
+    fn resolve_here(&self, d: &Descriptor) -> Result<SlotRef, DescriptorError> {
         if d.kind == kind::INLINE {
             return Err(DescriptorError::Inline);
         }
@@ -308,13 +396,21 @@ impl Namespace {
     /// Release the holds of dead processes (and dead reapers' unfinished work), restore their
     /// slots, dissolve topics they were the last users of. Safe to run any time, from anyone.
     pub fn reap(&self) -> ReapReport {
-        let inner = &self.inner;
+        let ns = match self.here() {
+            Ok(ns) => ns,
+            Err(_) => return ReapReport::default(), // an unregistered fork child reaps nothing
+        };
+        let inner = &ns.inner;
+        if inner.is_closed() {
+            return ReapReport::default(); // after `leave` our index may be someone else's
+        }
+        let _serial = inner.reaping.lock().unwrap_or_else(|e| e.into_inner());
         let dead = inner.registry.reap_dead_entries(Some(inner.me));
         let mut report = ReapReport { processes: dead.len() as u32, slots_freed: 0 };
-        let dead_mask: u64 = dead.iter().fold(0, |m, &i| m | (1u64 << i));
+        let dead_mask: u64 = dead.iter().fold(0, |m, &(i, _)| m | (1u64 << i));
         for id in 0..MAX_POOLS as u8 {
             if let Some(pool) = inner.pool_existing(id) {
-                for &d in &dead {
+                for &(d, _) in &dead {
                     report.slots_freed += pool.clear_holder(d);
                 }
             }
@@ -322,11 +418,12 @@ impl Namespace {
         // Rings: dead openers, dead subscribers, locks held by the dead.
         for name in crate::ring::topic_names(&inner.dir) {
             if let Ok(ring) = RingSeg::open_existing(&inner.dir, &name) {
-                report.slots_freed += ring.reap(self, dead_mask);
+                report.slots_freed += ring.reap(&ns, dead_mask);
             }
         }
-        for &d in &dead {
-            inner.registry.free(d);
+        for &(d, w) in &dead {
+            // Only the entry as we marked it: never one claimed since.
+            inner.registry.free_if(d, w);
         }
         if !dead.is_empty() {
             inner.registry.count_reap();
@@ -340,10 +437,16 @@ impl Namespace {
     /// nothing, and they must not be used to read payloads afterwards. Idempotent.
     pub fn leave(&self) {
         let inner = &self.inner;
-        // AcqRel: the first caller does the work; later drops see the flag.
-        if inner.closed.swap(true, Ordering::AcqRel) || std::process::id() != inner.pid {
+        // An inherited handle: the parent leaves, not us.
+        if inner.is_inherited() {
             return;
         }
+        // AcqRel: the first caller does the work; later drops see the flag.
+        if inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Wait for a reap of ours in flight, so it does not act under our index once freed.
+        let _serial = inner.reaping.lock().unwrap_or_else(|e| e.into_inner());
         let me = inner.me;
         for id in 0..MAX_POOLS as u8 {
             if let Some(pool) = inner.pool_existing(id) {
@@ -383,8 +486,11 @@ impl NsInner {
         if let Some(p) = self.pools[id as usize].get() {
             return Ok(p);
         }
-        let (size, slots) = self.config.classes[id as usize];
-        let p = Pool::open_or_create(&self.dir, id, size, slots)?;
+        let p = match self.config.classes.get(id as usize) {
+            Some(&(size, slots)) => Pool::open_or_create(&self.dir, id, size, slots)?,
+            // A pool id beyond our configuration: only one another process created.
+            None => Pool::open(&self.dir, id)?,
+        };
         Ok(self.pools[id as usize].get_or_init(|| p))
     }
 
@@ -415,7 +521,31 @@ impl NsInner {
     }
 
     pub(crate) fn retain_local(&self, pool: u8, slot: u32) {
+        if self.is_inherited() {
+            return; // a fork child's copy of its parent's hold: inert (see module docs)
+        }
         *self.local(pool)[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    /// True in a forked child: this registration (and its holder bit) is the parent's.
+    pub(crate) fn is_inherited(&self) -> bool {
+        self.pid != crate::process::current_pid()
+    }
+
+    /// Open every pool segment that exists (pools other configurations created).
+    fn probe_pools(&self) {
+        for id in 0..MAX_POOLS as u8 {
+            self.pool_existing(id);
+        }
+    }
+
+    /// (slot size, slots) of pool `id`: its real geometry if opened, else this process's
+    /// configured class for it (rounded as `Pool` rounds it), else None.
+    fn class_guess(&self, id: u8) -> Option<(u64, u32)> {
+        if let Some(p) = self.pools[id as usize].get() {
+            return Some((p.slot_size(), p.slots()));
+        }
+        self.config.classes.get(id as usize).map(|&(size, slots)| (crate::pool::rounded_slot_size(size), slots))
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -426,6 +556,11 @@ impl NsInner {
     pub(crate) fn release_local(&self, pool: u8, slot: u32) {
         if self.is_closed() {
             return; // `leave` released everything; our bit may belong to another process now
+        }
+        if self.is_inherited() {
+            // A fork child dropping a handle it inherited: the hold is the parent's, which
+            // still reads the slot. Clearing the bit here handed the slot to a new writer.
+            return;
         }
         let counts = self.local(pool);
         let mut c = counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner());
@@ -438,7 +573,7 @@ impl NsInner {
 
 impl Drop for NsInner {
     fn drop(&mut self) {
-        if std::process::id() != self.pid || self.is_closed() {
+        if self.is_inherited() || self.is_closed() {
             return; // a forked child must not unregister its parent; `leave` already did it
         }
         // Every lease and topic handle is gone (they hold Arcs), so our bits should be clear;

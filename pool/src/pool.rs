@@ -79,6 +79,11 @@ fn data_offset(slots: u32) -> usize {
     (HEADERS_AT + slots as usize * size_of::<SlotHeader>()).next_multiple_of(4096)
 }
 
+/// The slot size a pool created for a class of `size` bytes gets (whole pages).
+pub fn rounded_slot_size(size: u64) -> u64 {
+    size.max(PAYLOAD_ALIGN as u64).next_multiple_of(4096)
+}
+
 /// A mapped pool segment.
 #[derive(Debug)]
 pub struct Pool {
@@ -93,7 +98,7 @@ impl Pool {
     /// Open pool `id` in `dir`, creating it with `slots` slots of `slot_size` bytes if absent.
     /// An existing pool's geometry (from its validated header) wins.
     pub fn open_or_create(dir: &Path, id: u8, slot_size: u64, slots: u32) -> Result<Pool, OpenError> {
-        let slot_size = (slot_size.max(PAYLOAD_ALIGN as u64)).next_multiple_of(4096);
+        let slot_size = rounded_slot_size(slot_size);
         let total = data_offset(slots) + slot_size as usize * slots as usize;
         let path = dir.join(format!("pool-{id}"));
         let (seg, _) = Segment::open_or_create(&path, SegmentKind::Pool, LAYOUT, total, |seg| {

@@ -10,14 +10,18 @@
 //! kind:  1 PROCESS, 2 TOPIC
 //! ```
 //!
-//! A process claims an entry with one CAS (FREE -> CLAIMING with its pid), writes its start time
-//! and name, then stores ACTIVE (Release). Liveness is pid + start time, so a recycled pid is
-//! another process. A reaper marks a dead process REAPING (CAS, naming itself), clears its bits
-//! everywhere, and only then frees the entry; a reaper that dies mid-reap is replaced by the
-//! next one (clearing bits is idempotent).
+//! A process claims an entry with one CAS (FREE -> CLAIMING with its pid), writes its start time,
+//! PID namespace and name, then moves CLAIMING -> ACTIVE with a second CAS (Release): if a reaper
+//! took the entry meanwhile, the claimer notices and claims again instead of resurrecting it.
+//! Liveness is pid + start time, so a recycled pid is another process, and it is judged only
+//! from the PID namespace the holder registered in (see `process.rs`): a holder that cannot be
+//! judged from here is never reaped, and a process never reaps its own entry. A reaper marks a
+//! dead process REAPING (CAS, naming itself), clears its bits everywhere, and only then frees the
+//! entry (a CAS from the REAPING word it wrote, so it never frees an entry someone else owns);
+//! a reaper that dies mid-reap is replaced by the next one (clearing bits is idempotent).
 
 use crate::error::OpenError;
-use crate::process;
+use crate::process::{self, Liveness};
 use crate::segment::{layout_hash, Segment, SegmentHeader, SegmentKind};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
@@ -43,7 +47,9 @@ pub struct HolderEntry {
     pub start_time: AtomicU64,
     /// Process name or topic name, NUL padded; written while CLAIMING.
     pub name: [AtomicU64; NAME_LEN / 8],
-    pub _reserved: [u64; 1],
+    /// The PID namespace the process registered from (`process::pid_namespace`); 0 until
+    /// written while CLAIMING. Its pid means nothing in another PID namespace.
+    pub pid_ns: AtomicU64,
 }
 const _: () = assert!(size_of::<HolderEntry>() == 64);
 
@@ -57,7 +63,7 @@ struct RegistryLayout {
 }
 const _: () = assert!(size_of::<RegistryLayout>() == 128 + 64 * MAX_HOLDERS);
 const LAYOUT: u64 = layout_hash(&[
-    1,
+    2, // v2: pid_ns, CAS to ACTIVE
     size_of::<RegistryLayout>(),
     offset_of!(RegistryLayout, entries),
     size_of::<HolderEntry>(),
@@ -125,22 +131,34 @@ impl Registry {
     }
 
     /// Claim a free entry for `kind` with `name`; returns its index.
+    ///
+    /// A process without a readable start time cannot register: an entry with an unknown start
+    /// time would match any later process that reuses the pid, so it could never be reaped
+    /// safely (and a recycled pid would keep its holds forever).
     pub fn claim(&self, kind: u64, name: &str) -> Result<u32, OpenError> {
         let pid = process::current_pid();
-        let start = process::start_time(pid).unwrap_or(0);
-        for attempt in 0..2 {
+        let start = process::own_start_time().ok_or_else(|| OpenError::Io {
+            path: format!("/proc/{pid}/stat").into(),
+            source: std::io::Error::other("cannot read this process's start time, needed to register as a holder"),
+        })?;
+        let pid_ns = process::pid_namespace();
+        for attempt in 0..3 {
             for (i, e) in self.layout().entries.iter().enumerate() {
+                let claiming = pack(ST_CLAIMING, kind, 0, pid);
                 // AcqRel on success: we own the entry; Acquire pairs with the previous owner's
                 // free (Release) so its stale name writes do not overtake ours.
-                if e.word
-                    .compare_exchange(0, pack(ST_CLAIMING, kind, 0, pid), Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    // Relaxed: published by the Release store of ACTIVE below.
-                    e.start_time.store(start, Ordering::Relaxed);
-                    write_name(&e.name, name);
-                    // Release: start time and name are visible to whoever sees ACTIVE.
-                    e.word.store(pack(ST_ACTIVE, kind, 0, pid), Ordering::Release);
+                if e.word.compare_exchange(0, claiming, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                    continue;
+                }
+                // Relaxed: published by the Release CAS to ACTIVE below.
+                e.start_time.store(start, Ordering::Relaxed);
+                e.pid_ns.store(pid_ns, Ordering::Relaxed);
+                write_name(&e.name, name);
+                // Release: start time, namespace and name are visible to whoever sees ACTIVE.
+                // A CAS, not a store: a reaper in another PID namespace may have judged the
+                // CLAIMING entry by a pid that means nothing there and freed it; then it may
+                // belong to someone else already, and we must not overwrite it.
+                if e.word.compare_exchange(claiming, pack(ST_ACTIVE, kind, 0, pid), Ordering::Release, Ordering::Relaxed).is_ok() {
                     return Ok(i as u32);
                 }
             }
@@ -155,6 +173,13 @@ impl Registry {
     pub fn free(&self, i: u32) {
         // Release: everything we did as this holder happens before the entry can be reused.
         self.entry(i).word.store(0, Ordering::Release);
+    }
+
+    /// Free entry `i` only if its word is still `w` (a reaper frees what it marked REAPING,
+    /// never an entry another process has claimed since). True if freed.
+    pub fn free_if(&self, i: u32, w: u64) -> bool {
+        // Release: the bits we cleared happen before the entry can be reused.
+        self.entry(i).word.compare_exchange(w, 0, Ordering::Release, Ordering::Relaxed).is_ok()
     }
 
     pub fn snapshot(&self, i: u32) -> HolderSnapshot {
@@ -175,16 +200,40 @@ impl Registry {
         (0..MAX_HOLDERS as u32).map(|i| self.snapshot(i)).filter(|s| s.state != ST_FREE).collect()
     }
 
-    /// True if process entry `i` (as seen in `w`) belongs to a live process.
+    /// Judge process entry `i` (as seen in `w`) from this process: a holder registered in
+    /// another PID namespace is [`Liveness::Unknown`] (its pid names another process here, or
+    /// none), and so is this process itself (it is alive by definition, whatever `/proc` says).
+    pub fn judge(&self, i: u32, w: u64) -> Liveness {
+        let e = self.entry(i);
+        // Relaxed: the caller loaded `w` with Acquire, which ordered these after the claimer's
+        // Release CAS to ACTIVE.
+        let (start, ns) = (e.start_time.load(Ordering::Relaxed), e.pid_ns.load(Ordering::Relaxed));
+        if ns != process::pid_namespace() {
+            return Liveness::Unknown;
+        }
+        if pid(w) == process::current_pid() {
+            // Ourselves, or a dead predecessor that had our pid: only the start time tells, and
+            // it is read from our own memory, not a `/proc` read that may fail.
+            return match process::own_start_time() {
+                Some(t) if t == start => Liveness::Alive,
+                Some(_) => Liveness::Dead,
+                None => Liveness::Unknown,
+            };
+        }
+        process::liveness(pid(w), start)
+    }
+
+    /// True if process entry `i` (as seen in `w`) may belong to a live process.
     pub fn process_alive(&self, i: u32, w: u64) -> bool {
-        let start = self.entry(i).start_time.load(Ordering::Relaxed);
-        process::is_alive(pid(w), start)
+        self.judge(i, w).maybe_alive()
     }
 
     /// Mark dead processes' entries REAPING (taking over from dead reapers) and return their
-    /// indices; `me` is the reaper's own index (None when called before registration, in which
-    /// case only dead CLAIMING entries, which hold nothing, are freed).
-    pub fn reap_dead_entries(&self, me: Option<u32>) -> Vec<u32> {
+    /// indices with the REAPING word written (for [`Registry::free_if`]); `me` is the reaper's
+    /// own index (None when called before registration, in which case only dead CLAIMING
+    /// entries, which hold nothing, are freed). Only [`Liveness::Dead`] counts: a holder that
+    /// cannot be judged from here is left alone.
+    pub fn reap_dead_entries(&self, me: Option<u32>) -> Vec<(u32, u64)> {
         let mut out = Vec::new();
         for i in 0..MAX_HOLDERS as u32 {
             let e = self.entry(i);
@@ -196,23 +245,30 @@ impl Registry {
             match st(w) {
                 ST_CLAIMING => {
                     // Claimed but never active: it holds nothing. Start time may be unwritten,
-                    // so judge by the pid alone.
-                    if !process::is_alive(pid(w), 0) {
+                    // so judge by the pid alone, and only from the claimer's PID namespace once
+                    // it is written (0: not yet; the claimer's CAS to ACTIVE catches a mistake).
+                    // Relaxed: a hint; the CAS below decides.
+                    let ns = e.pid_ns.load(Ordering::Relaxed);
+                    let here = ns == 0 || ns == process::pid_namespace();
+                    if here && pid(w) != process::current_pid() && process::liveness(pid(w), 0) == Liveness::Dead {
                         // AcqRel: take the entry only if unchanged.
                         let _ = e.word.compare_exchange(w, 0, Ordering::AcqRel, Ordering::Relaxed);
                     }
                 }
                 ST_ACTIVE => {
                     let Some(me) = me else { continue };
-                    if !self.process_alive(i, w) {
+                    if i != me && self.judge(i, w) == Liveness::Dead {
                         let new = pack(ST_REAPING, KIND_PROCESS, me as u64 + 1, pid(w));
                         if e.word.compare_exchange(w, new, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                            out.push(i);
+                            out.push((i, new));
                         }
                     }
                 }
                 ST_REAPING => {
                     let Some(me) = me else { continue };
+                    if i == me {
+                        continue; // a scribbled entry naming ourselves: never reap ourselves
+                    }
                     let r = reaper(w);
                     // `r` is shared memory: a reaper index past the table (a scribbled entry)
                     // is a dead reaper, not an index (found by tests/hardening.rs: it panicked
@@ -221,10 +277,12 @@ impl Registry {
                         let rw = self.entry(r as u32 - 1).word.load(Ordering::Acquire);
                         st(rw) == ST_ACTIVE && self.process_alive(r as u32 - 1, rw)
                     };
+                    // Our own unfinished reap (a thread of ours that was interrupted) is taken
+                    // over too: reaps in one process are serialized by the caller.
                     if !reaper_alive || r - 1 == me as u64 {
                         let new = pack(ST_REAPING, KIND_PROCESS, me as u64 + 1, pid(w));
                         if e.word.compare_exchange(w, new, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
-                            out.push(i);
+                            out.push((i, new));
                         }
                     }
                 }

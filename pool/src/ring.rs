@@ -37,12 +37,13 @@
 use crate::descriptor::{self, kind, Descriptor};
 use crate::error::{OpenError, RecvError, SendError, TopicError};
 use crate::lease::SlotRef;
+use std::borrow::Cow;
 use crate::namespace::{Namespace, MAX_POOLS};
 use crate::registry::{self, KIND_TOPIC, ST_ACTIVE};
 use crate::segment::{layout_hash, Segment, SegmentKind};
 use crate::word;
 use std::mem::{offset_of, size_of};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -872,7 +873,9 @@ pub struct TopicShared {
 
 impl Drop for TopicShared {
     fn drop(&mut self) {
-        if self.ns.is_closed() {
+        // Closed by `Namespace::leave`, or a fork child's copy of its parent's topic (the
+        // opener and publisher bits are the parent's).
+        if self.ns.is_closed() || self.ns.is_inherited() {
             return; // `Namespace::leave` closed it
         }
         // Serialize with `Namespace::topic`: if another thread of this process reopened the
@@ -927,16 +930,27 @@ impl Namespace {
     /// Open (creating if needed) topic `name`. An existing topic keeps its depth and policy;
     /// a different message type is `TopicError::TypeMismatch` naming both.
     pub fn topic(&self, name: &str, opts: &TopicOptions) -> Result<Topic, TopicError> {
+        self.here()?.open_topic(name, Some(opts))
+    }
+
+    /// Open `name` in this (non-inherited) namespace handle; `None`: the topic must exist
+    /// already and keeps its type (a fork child re-opening a topic it inherited).
+    fn open_topic(&self, name: &str, opts: Option<&TopicOptions>) -> Result<Topic, TopicError> {
         let mut open = self.inner.topics.lock().unwrap_or_else(|e| e.into_inner());
         open.retain(|(_, w)| w.strong_count() > 0);
         if let Some(shared) = open.iter().find(|(n, _)| n == name).and_then(|(_, w)| w.upgrade()) {
             let existing = shared.ring.type_name();
-            if !opts.ty.name.is_empty() && !existing.is_empty() && existing != opts.ty.name {
-                return Err(TopicError::TypeMismatch { topic: name.to_string(), existing, requested: opts.ty.name.clone() });
+            if let Some(opts) = opts {
+                if !opts.ty.name.is_empty() && !existing.is_empty() && existing != opts.ty.name {
+                    return Err(TopicError::TypeMismatch { topic: name.to_string(), existing, requested: opts.ty.name.clone() });
+                }
             }
             return Ok(Topic { shared });
         }
-        let ring = RingSeg::open_or_create(&self.inner.dir, name, &opts.ty, opts.depth, opts.policy)?;
+        let ring = match opts {
+            Some(opts) => RingSeg::open_or_create(&self.inner.dir, name, &opts.ty, opts.depth, opts.policy)?,
+            None => RingSeg::open_existing(&self.inner.dir, name)?,
+        };
         // AcqRel: register as opener.
         ring.header().openers.fetch_or(1u64 << self.holder_index(), Ordering::AcqRel);
         let shared = Arc::new(TopicShared { ns: self.clone(), ring });
@@ -970,19 +984,33 @@ impl Topic {
         &self.shared.ring
     }
 
+    /// This process's handle on the topic: `self`, or, in a forked child that inherited it, the
+    /// same topic opened under the child's own registration (see `Namespace::here`). Sends and
+    /// receives go through it, so an inherited handle never acts under the parent's bits.
+    pub fn here(&self) -> Result<Cow<'_, Topic>, TopicError> {
+        if !self.shared.ns.is_inherited() {
+            return Ok(Cow::Borrowed(self));
+        }
+        self.shared.ns.here()?.open_topic(self.name(), None).map(Cow::Owned)
+    }
+
     /// A publisher on this topic.
     pub fn publisher(&self) -> Publisher {
-        let bit = 1u64 << self.shared.ns.holder_index();
-        // Relaxed: statistics bitmap.
-        self.shared.ring.header().publishers.fetch_or(bit, Ordering::Relaxed);
-        Publisher { topic: self.clone(), timeout: Duration::from_secs(1) }
+        let topic = self.here().map(Cow::into_owned).unwrap_or_else(|_| self.clone());
+        if !topic.shared.ns.is_inherited() {
+            let bit = 1u64 << topic.shared.ns.holder_index();
+            // Relaxed: statistics bitmap.
+            topic.shared.ring.header().publishers.fetch_or(bit, Ordering::Relaxed);
+        }
+        Publisher { topic, timeout: Duration::from_secs(1) }
     }
 
     /// A subscriber; it starts at the newest entry.
     pub fn subscriber(&self) -> Result<Subscriber, TopicError> {
-        let sub = self.shared.ring.claim_sub(&self.shared.ns)?;
-        let cursor = self.shared.ring.sub(sub).cursor.load(Ordering::Acquire);
-        Ok(Subscriber { topic: self.clone(), sub, cursor, spin: false })
+        let topic = self.here()?.into_owned();
+        let sub = topic.shared.ring.claim_sub(&topic.shared.ns)?;
+        let cursor = topic.shared.ring.sub(sub).cursor.load(Ordering::Acquire);
+        Ok(Subscriber { topic, sub, cursor, spin: false, pid: crate::process::current_pid() })
     }
 
     /// Messages sent so far.
@@ -1032,7 +1060,8 @@ impl Publisher {
             d.kind = kind::BYTES;
         }
         d.len = d.len.min(hold.len());
-        self.topic.shared.ring.send(&self.topic.shared.ns, d, Some(hold), self.timeout)
+        let t = self.topic.here().map_err(inherited_send_err)?;
+        t.shared.ring.send(&t.shared.ns, d, Some(hold), self.timeout)
     }
     /// Publish an inline message (at most [`INLINE_MAX`] bytes): it travels in the ring entry,
     /// no slot is taken.
@@ -1045,10 +1074,19 @@ impl Publisher {
     pub fn send_inline_flagged(&self, bytes: &[u8], flags: u16) -> Result<u64, SendError> {
         let (mut d, tail) = inline_message(bytes).ok_or(SendError::InlineTooLarge { len: bytes.len(), max: INLINE_MAX })?;
         d.flags |= flags;
-        self.topic.shared.ring.send_entry(&self.topic.shared.ns, d, Some(&tail), None, self.timeout)
+        let t = self.topic.here().map_err(inherited_send_err)?;
+        t.shared.ring.send_entry(&t.shared.ns, d, Some(&tail), None, self.timeout)
     }
     pub fn topic(&self) -> &Topic {
         &self.topic
+    }
+}
+
+/// A fork child that inherited a publisher could not open the topic under its own registration.
+fn inherited_send_err(e: TopicError) -> SendError {
+    match e {
+        TopicError::Open(o) => SendError::Open(o),
+        other => SendError::Open(OpenError::Io { path: PathBuf::new(), source: std::io::Error::other(other.to_string()) }),
     }
 }
 
@@ -1058,6 +1096,9 @@ pub struct Subscriber {
     sub: usize,
     cursor: u64,
     spin: bool,
+    /// The process that owns entry `sub`; in a forked child (another pid) the subscriber is
+    /// inherited and takes an entry of its own on first use, continuing from its cursor.
+    pid: u32,
 }
 
 impl std::fmt::Debug for Subscriber {
@@ -1161,6 +1202,9 @@ impl Subscriber {
 
     /// [`Subscriber::try_recv`] with the whole of a long inline message.
     pub fn try_recv_message(&mut self) -> Result<Option<Delivered>, RecvError> {
+        if self.pid != crate::process::current_pid() {
+            self.adopt()?;
+        }
         let ring = &self.topic.shared.ring;
         ring.try_recv(&self.topic.shared.ns, self.sub, &mut self.cursor)
     }
@@ -1204,6 +1248,9 @@ impl Subscriber {
 
     /// [`Subscriber::latest`] with the whole of a long inline message.
     pub fn latest_message(&mut self) -> Result<Option<Delivered>, RecvError> {
+        if self.pid != crate::process::current_pid() {
+            self.adopt()?;
+        }
         let head = self.topic.shared.ring.header().head.load(Ordering::Acquire);
         if head > self.cursor.saturating_add(1) {
             let skipped = head - 1 - self.cursor;
@@ -1211,6 +1258,18 @@ impl Subscriber {
             self.cursor = head - 1;
         }
         self.try_recv_message()
+    }
+
+    /// In a forked child: leave the parent's entry alone and continue from the inherited cursor
+    /// under an entry of the child's own.
+    fn adopt(&mut self) -> Result<(), RecvError> {
+        let err = |e: TopicError| RecvError::Inherited { topic: self.topic.name().to_string(), source: Box::new(e) };
+        let topic = self.topic.here().map_err(err)?.into_owned();
+        let sub = topic.shared.ring.claim_sub(&topic.shared.ns).map_err(err)?;
+        // Release: as in claim_sub, the cursor is valid before a reliable writer reads it.
+        topic.shared.ring.sub(sub).cursor.store(self.cursor, Ordering::Release);
+        (self.topic, self.sub, self.pid) = (topic, sub, crate::process::current_pid());
+        Ok(())
     }
 
     /// Messages this subscriber missed (overwritten before it read them).
@@ -1227,8 +1286,8 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        if self.topic.shared.ns.is_closed() {
-            return; // `Namespace::leave` released the entry
+        if self.topic.shared.ns.is_closed() || self.pid != crate::process::current_pid() {
+            return; // `Namespace::leave` released the entry, or it is a fork parent's
         }
         self.topic.shared.ring.release_sub(self.sub);
     }

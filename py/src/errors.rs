@@ -36,7 +36,7 @@ pub fn open_err(e: OpenError) -> PyErr {
 
 pub fn acquire_err(e: AcquireError) -> PyErr {
     match e {
-        AcquireError::TooLarge { .. } => exc("PayloadTooLargeError", e.to_string()),
+        AcquireError::NoClass { .. } => exc("PayloadTooLargeError", e.to_string()),
         AcquireError::Exhausted { .. } => exc("PoolExhaustedError", e.to_string()),
         AcquireError::Timeout { .. } => exc("AcquireTimeoutError", e.to_string()),
         AcquireError::Open(o) => open_err(o),

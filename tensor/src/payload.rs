@@ -447,9 +447,9 @@ impl std::fmt::Debug for PayloadMut {
 }
 
 fn check_fits(ns: &Namespace, meta: &PayloadMeta) -> Result<(), PayloadError> {
-    let max = ns.max_payload();
-    if meta.nbytes > max {
-        return Err(PayloadError::TooLarge { len: meta.nbytes, max });
+    // By the pools in force (their real geometry), as the claim will choose.
+    if ns.class_for(meta.nbytes).is_none() {
+        return Err(PayloadError::TooLarge { len: meta.nbytes, max: ns.max_payload() });
     }
     Ok(())
 }
