@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(namespace::reap, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::use_namespace, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(namespace::_after_fork, m)?)?;
     m.add_class::<payload::PyPayload>()?;
     m.add_class::<image::PyImage>()?;
     m.add_class::<image::PyDepthImage>()?;

@@ -9,6 +9,9 @@ use tensorbus_pool::Namespace;
 static DEFAULT: Mutex<Option<Namespace>> = Mutex::new(None);
 /// Every namespace this process used, so interpreter exit can leave them all.
 static USED: Mutex<Vec<Namespace>> = Mutex::new(Vec::new());
+/// In a forked child: the directory of the parent's default namespace, opened under the child's
+/// own registration on first use (see `_after_fork`).
+static INHERITED_DIR: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
 
 fn remember(ns: &Namespace) {
     let mut used = USED.lock().unwrap_or_else(|e| e.into_inner());
@@ -17,13 +20,19 @@ fn remember(ns: &Namespace) {
     }
 }
 
-/// The namespace payloads and topics use (opened on first use from the environment).
+/// The namespace payloads and topics use (opened on first use from the environment, or, in a
+/// forked child, the parent's default namespace under the child's own registration).
 pub fn default_ns() -> PyResult<Namespace> {
     let mut g = DEFAULT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(ns) = g.as_ref() {
         return Ok(ns.clone());
     }
-    let ns = Namespace::open(None).map_err(open_err)?;
+    let inherited = INHERITED_DIR.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let ns = match inherited {
+        Some(dir) => Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default()),
+        None => Namespace::open(None),
+    }
+    .map_err(open_err)?;
     remember(&ns);
     *g = Some(ns.clone());
     Ok(ns)
@@ -41,6 +50,27 @@ pub fn use_namespace(py: Python<'_>, name: Option<String>, shm_dir: Option<Strin
     remember(&ns);
     *DEFAULT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns);
     Ok(dir.display().to_string())
+}
+
+/// Called in a forked child (`os.register_at_fork(after_in_child=...)`): forget the parent's
+/// handles, so the child's default namespace is its own registration, made on first use, and
+/// interpreter exit leaves only what the child registered. (Without this the inherited handles
+/// are still safe: the core routes every claim, receive and send of an inherited handle through
+/// the child's own registration, and dropping one releases nothing.)
+#[pyfunction]
+pub fn _after_fork() {
+    // try_lock: a lock a parent thread held at fork stays locked in the child; then keep the
+    // inherited handle (safe, see above) rather than deadlock.
+    if let Ok(mut g) = DEFAULT.try_lock() {
+        if let Some(parent) = g.take() {
+            if let Ok(mut d) = INHERITED_DIR.try_lock() {
+                *d = Some(parent.dir().to_path_buf());
+            }
+        }
+    }
+    if let Ok(mut used) = USED.try_lock() {
+        used.clear();
+    }
 }
 
 /// Leave every namespace this process used (called at interpreter exit): all holds are

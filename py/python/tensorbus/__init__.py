@@ -11,6 +11,7 @@ Example:
 """
 
 import atexit as _atexit
+import os as _os
 
 from . import _native
 from . import cuda
@@ -43,6 +44,9 @@ from .messages import (
 __version__ = _native.__version__
 
 _atexit.register(_native._shutdown)
+# A fork child (multiprocessing, DataLoader workers) gets its own registration on first use;
+# the handles it inherits stay the parent's and are inert in the child.
+_os.register_at_fork(after_in_child=_native._after_fork)
 
 __all__ = [
     "Image",
