@@ -53,7 +53,8 @@ pub(crate) fn collect(ns: &Namespace) -> NamespaceStats {
             pid: s.pid,
             name: s.name.clone(),
             is_topic: s.kind == KIND_TOPIC,
-            alive: s.kind != KIND_PROCESS || crate::process::is_alive(s.pid, s.start_time),
+            // Judged as the reaper judges (PID namespace, own entry, unreadable /proc).
+            alive: s.kind != KIND_PROCESS || reg.process_alive(s.index, reg.entry(s.index).word.load(std::sync::atomic::Ordering::Acquire)),
         })
         .collect();
     let mut pools = Vec::new();

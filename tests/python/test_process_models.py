@@ -34,9 +34,16 @@ def _drop_inherited_and_claim(k):
 
 
 def _parent_frame(tb):
-    img = tb.Image.from_numpy(_pattern(7))
-    _inherited.append(img)
-    return img
+    """The parent's frame, referenced only from `_inherited`: a child that clears the list drops
+    the last reference it has (the parent reads it back through `_intact`)."""
+    _inherited[:] = [tb.Image.from_numpy(_pattern(7))]
+
+
+def _intact():
+    frame = _inherited.pop()
+    ok = bool((frame.to_numpy() == 7).all())
+    del frame
+    return ok
 
 
 def _wait_used(tb, want, timeout=10.0):
@@ -50,13 +57,12 @@ def _wait_used(tb, want, timeout=10.0):
 
 
 def test_multiprocessing_fork_pool(tb, fresh_ns):
-    img = _parent_frame(tb)
+    _parent_frame(tb)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(2) as pool:
         assert all(pool.map(_drop_inherited_and_claim, range(8)))
-    _inherited.clear()
-    assert (img.to_numpy() == 7).all(), "a fork worker overwrote the parent's frame"
     assert _wait_used(tb, 1) == 1, "fork workers leaked slots (or released the parent's)"
+    assert _intact(), "a fork worker overwrote the parent's frame"
 
 
 class _FrameDataset:
@@ -79,7 +85,7 @@ def test_torch_dataloader_workers(tb, fresh_ns):
     torch = pytest.importorskip("torch")
     from torch.utils.data import DataLoader
 
-    img = _parent_frame(tb)
+    _parent_frame(tb)
     loader = DataLoader(_FrameDataset(), batch_size=4, num_workers=2, multiprocessing_context="fork")
     seen = []
     for batch in loader:
@@ -87,14 +93,13 @@ def test_torch_dataloader_workers(tb, fresh_ns):
         seen.extend(int(x) for x in batch[:, 0, 0, 0])
     del loader
     assert sorted(seen) == [(100 + i) % 251 for i in range(16)]
-    _inherited.clear()
-    assert (img.to_numpy() == 7).all(), "a DataLoader worker overwrote the parent's frame"
-    assert isinstance(img.to_torch(), torch.Tensor)
-    assert _wait_used(tb, 1) == 1, "DataLoader workers leaked slots"
+    assert isinstance(_inherited[0].to_torch(), torch.Tensor)
+    assert _wait_used(tb, 1) == 1, "DataLoader workers leaked slots (or released the parent's)"
+    assert _intact(), "a DataLoader worker overwrote the parent's frame"
 
 
 def test_sigkilled_fork_child_leaks_nothing(tb, fresh_ns):
-    img = _parent_frame(tb)
+    _parent_frame(tb)
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -110,6 +115,5 @@ def test_sigkilled_fork_child_leaks_nothing(tb, fresh_ns):
     os.close(r)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-    _inherited.clear()
-    assert (img.to_numpy() == 7).all()
     assert _wait_used(tb, 1) == 1, "the killed child's slots were not reaped"
+    assert _intact()
