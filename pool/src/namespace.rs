@@ -139,7 +139,12 @@ impl Namespace {
         }
         crate::segment::ensure_dir(dir)?;
         let registry = Registry::open(dir)?;
-        let me = registry.claim(KIND_PROCESS, &crate::process::name(pid))?;
+        let name = crate::process::name(pid);
+        let me = match registry.claim(KIND_PROCESS, &name) {
+            // Every entry is taken: dead processes' entries are reclaimed, holds released first.
+            Err(OpenError::TooManyHolders { .. }) => registry.claim_dead(KIND_PROCESS, &name, |i| release_everywhere(dir, i))?,
+            other => other?,
+        };
         let inner = Arc::new(NsInner {
             dir: dir.to_path_buf(),
             registry,
@@ -567,6 +572,26 @@ impl NsInner {
         *c = c.saturating_sub(1);
         if *c == 0 {
             self.pool_ref(pool).release(slot, self.me);
+        }
+    }
+}
+
+/// Release holder `i` everywhere before its entry is reused by a newcomer that had no entry of
+/// its own to reap with: its bit in every pool's slot words, its opener and publisher bits in
+/// every topic. (Its subscriber entries and a ring lock it held name its old pid, which no
+/// longer matches the entry: the ring treats them as a dead process's.)
+fn release_everywhere(dir: &Path, i: u32) {
+    for id in 0..MAX_POOLS as u8 {
+        if let Ok(pool) = Pool::open(dir, id) {
+            pool.clear_holder(i);
+        }
+    }
+    for name in crate::ring::topic_names(dir) {
+        if let Ok(ring) = RingSeg::open_existing(dir, &name) {
+            let h = ring.header();
+            // AcqRel: as every opener/publisher bit change (see ring.rs).
+            h.openers.fetch_and(!(1u64 << i), Ordering::AcqRel);
+            h.publishers.fetch_and(!(1u64 << i), Ordering::AcqRel);
         }
     }
 }

@@ -150,20 +150,62 @@ impl Registry {
                 if e.word.compare_exchange(0, claiming, Ordering::AcqRel, Ordering::Relaxed).is_err() {
                     continue;
                 }
-                // Relaxed: published by the Release CAS to ACTIVE below.
-                e.start_time.store(start, Ordering::Relaxed);
-                e.pid_ns.store(pid_ns, Ordering::Relaxed);
-                write_name(&e.name, name);
-                // Release: start time, namespace and name are visible to whoever sees ACTIVE.
-                // A CAS, not a store: a reaper in another PID namespace may have judged the
-                // CLAIMING entry by a pid that means nothing there and freed it; then it may
-                // belong to someone else already, and we must not overwrite it.
-                if e.word.compare_exchange(claiming, pack(ST_ACTIVE, kind, 0, pid), Ordering::Release, Ordering::Relaxed).is_ok() {
+                if self.activate(e, claiming, kind, start, pid_ns, name) {
                     return Ok(i as u32);
                 }
             }
             if attempt == 0 {
                 self.reap_dead_entries(None);
+            }
+        }
+        Err(OpenError::TooManyHolders { limit: MAX_HOLDERS })
+    }
+
+    /// With the entry in state CLAIMING (`claiming`, ours): write who we are and go ACTIVE.
+    fn activate(&self, e: &HolderEntry, claiming: u64, kind: u64, start: u64, pid_ns: u64, name: &str) -> bool {
+        // Relaxed: published by the Release CAS to ACTIVE below.
+        e.start_time.store(start, Ordering::Relaxed);
+        e.pid_ns.store(pid_ns, Ordering::Relaxed);
+        write_name(&e.name, name);
+        // Release: start time, namespace and name are visible to whoever sees ACTIVE. A CAS, not
+        // a store: a reaper in another PID namespace may have judged the CLAIMING entry by a pid
+        // that means nothing there and freed it; then it may belong to someone else already,
+        // and we must not overwrite it.
+        e.word.compare_exchange(claiming, pack(ST_ACTIVE, kind, 0, pid(claiming)), Ordering::Release, Ordering::Relaxed).is_ok()
+    }
+
+    /// For a newcomer that found every entry taken ([`Registry::claim`] failed): take over the
+    /// entry of a dead process. Its holds are released first by `clear(index)` (the caller
+    /// clears that holder's bit in every pool and topic), then the entry becomes ours, so a
+    /// namespace full of dead-but-registered processes still admits a newcomer without anyone
+    /// cleaning up by hand. Dead entries left REAPING by a dead reaper are taken over as well.
+    pub fn claim_dead(&self, kind: u64, name: &str, clear: impl Fn(u32)) -> Result<u32, OpenError> {
+        let pid = process::current_pid();
+        let start = process::own_start_time().ok_or(OpenError::TooManyHolders { limit: MAX_HOLDERS })?;
+        for i in 0..MAX_HOLDERS as u32 {
+            let e = self.entry(i);
+            // Acquire: pairs with the claimer's Release CAS to ACTIVE (start time, namespace).
+            let w = e.word.load(Ordering::Acquire);
+            if dead_process_entry(self, i, w) {
+                // The entry names itself as reaper: whoever sees it REAPING takes over (a dead
+                // reaper), which is harmless, since clearing bits is idempotent.
+                let reaping = pack(ST_REAPING, KIND_PROCESS, i as u64 + 1, self::pid(w));
+                // AcqRel: take the entry only if unchanged.
+                if e.word.compare_exchange(w, reaping, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                    continue;
+                }
+                clear(i);
+                let claiming = pack(ST_CLAIMING, kind, 0, pid);
+                // AcqRel: from our REAPING word only; a reaper that took over and freed it
+                // meanwhile leaves the entry to the normal claim path.
+                if e.word.compare_exchange(reaping, claiming, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+                    && self.activate(e, claiming, kind, start, process::pid_namespace(), name)
+                {
+                    return Ok(i);
+                }
+                if let Ok(i) = self.claim(kind, name) {
+                    return Ok(i);
+                }
             }
         }
         Err(OpenError::TooManyHolders { limit: MAX_HOLDERS })
@@ -299,6 +341,24 @@ impl Registry {
 
     pub fn reaps(&self) -> u64 {
         self.layout().reaps.load(Ordering::Relaxed)
+    }
+}
+
+/// A process entry whose holder is known dead, or left REAPING by a reaper that is dead.
+fn dead_process_entry(reg: &Registry, i: u32, w: u64) -> bool {
+    if kind(w) != KIND_PROCESS {
+        return false;
+    }
+    match st(w) {
+        ST_ACTIVE => reg.judge(i, w) == Liveness::Dead,
+        ST_REAPING => {
+            let r = reaper(w);
+            r == 0 || r as usize > MAX_HOLDERS || r - 1 == i as u64 || {
+                let rw = reg.entry(r as u32 - 1).word.load(Ordering::Acquire);
+                !(st(rw) == ST_ACTIVE && reg.process_alive(r as u32 - 1, rw))
+            }
+        }
+        _ => false,
     }
 }
 

@@ -44,6 +44,10 @@ fn child_entry() {
     match role.as_str() {
         "geometry" => child_geometry(&dir),
         "fork" => child_fork(&dir),
+        "join" => {
+            let ns = common::open(&dir);
+            assert!(ns.holder_index() < registry::MAX_HOLDERS as u32);
+        }
         "reap" => {
             let ns = common::open(&dir);
             ns.reap();
@@ -303,4 +307,38 @@ fn concurrent_reaps_in_one_process_never_free_a_newcomer() {
         });
     });
     assert_eq!(wiped.load(Ordering::Relaxed), 0, "a reap freed an entry a newcomer had just claimed");
+}
+
+/// Before: 56 registered-but-dead processes refused every newcomer (`claim` freed only CLAIMING
+/// entries) until someone cleaned up by hand.
+#[test]
+fn a_namespace_full_of_dead_processes_admits_a_newcomer() {
+    let t = TempNs::new("pm-full");
+    let ns = t.open();
+    drop(ns.try_acquire(10).unwrap()); // pool 0 exists
+    let reg = Registry::open(&t.dir).unwrap();
+    let pool0 = pool::Pool::open(&t.dir, 0).unwrap();
+    let pid_ns = std::fs::metadata("/proc/self/ns/pid").map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap_or(0);
+    let mut fakes = 0;
+    for i in 0..registry::MAX_HOLDERS as u32 {
+        let e = reg.entry(i);
+        if e.word.load(Ordering::Acquire) != 0 {
+            continue;
+        }
+        e.start_time.store(1, Ordering::Relaxed);
+        // SAFETY: offset 56 of an entry is its PID namespace word (layout v2); aligned, mapped.
+        unsafe { (*(((e as *const _ as *const u8).add(56)) as *const AtomicU64)).store(pid_ns, Ordering::Relaxed) };
+        e.word.store(registry::pack(ST_ACTIVE, KIND_PROCESS, 0, 0x7fff_f000 + i), Ordering::Release);
+        // Each dead process left a slot it was writing.
+        if fakes < 4 {
+            assert!(pool0.try_claim(i).is_some());
+        }
+        fakes += 1;
+    }
+    assert!(fakes > 50);
+    // Our own reaper would clean this up; the point is a newcomer that has no entry yet.
+    run_ok(child("join", &t.dir));
+    ns.reap();
+    drop(ns);
+    all_slots_free(&t.dir).unwrap();
 }
