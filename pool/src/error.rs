@@ -119,7 +119,7 @@ pub enum RecvError {
 pub enum TopicError {
     #[error("topic {topic} carries {existing}, not {requested}")]
     TypeMismatch { topic: String, existing: String, requested: String },
-    #[error("topic name {0:?} is invalid: use 1-63 characters from [A-Za-z0-9._-/]")]
+    #[error("topic name {0:?} is invalid: use 1-63 characters from [A-Za-z0-9._-/], with no empty, `.` or `..` parts and no `.tmp.`")]
     BadName(String),
     #[error("topic {topic}: too many subscribers (limit {limit})")]
     TooManySubscribers { topic: String, limit: usize },
