@@ -24,9 +24,13 @@ fn header(magic: u64, version: u32, kind: u32, layout: u64, total: u64) -> Vec<u
     b
 }
 
+/// Write a segment file as tensorbus would (mode 0600: a file others can access is refused
+/// before its contents are looked at).
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), bytes).unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(dir.join(name)).unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
 }
 
 fn patch(path: &Path, at: usize, bytes: &[u8]) {
