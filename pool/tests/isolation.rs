@@ -302,3 +302,43 @@ fn a_marker_file_identifies_every_new_namespace() {
     // SAFETY: geteuid has no preconditions.
     assert_eq!(std::fs::metadata(&t.dir).unwrap().uid(), unsafe { libc::geteuid() });
 }
+
+/// Child entry: start creating a 1 MiB segment in TB_ISO_CREATE_DIR and hang inside `init`
+/// (the temporary file exists at full size, the real name not yet) until killed.
+#[test]
+#[ignore = "child process entry point, run by a_creator_killed_mid_creation_leaves_nothing_after_the_next_join"]
+fn hanging_creator_entry() {
+    let Some(dir) = std::env::var_os("TB_ISO_CREATE_DIR") else { return };
+    let path = PathBuf::from(dir).join("pool-7");
+    let _ = segment::Segment::open_or_create(&path, segment::SegmentKind::Pool, 1, 1 << 20, |_| loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn a_creator_killed_mid_creation_leaves_nothing_after_the_next_join() {
+    let t = TempNs::new("iso-killed");
+    drop(t.open());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "hanging_creator_entry", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+        .env("TB_ISO_CREATE_DIR", &t.dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp = t.dir.join(format!("pool-7.tmp.{}.0", child.id()));
+    let t0 = std::time::Instant::now();
+    while !tmp.exists() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(20), "the creator never made {}", tmp.display());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(std::fs::metadata(&tmp).unwrap().len(), 1 << 20, "reserved at full size");
+    // While the creator lives, a join leaves its file alone.
+    drop(t.open());
+    assert!(tmp.exists(), "a live creator's temporary file was removed");
+    child.kill().unwrap(); // SIGKILL mid-creation
+    child.wait().unwrap();
+    assert!(tmp.exists() && !t.dir.join("pool-7").exists());
+    drop(t.open());
+    assert!(!tmp.exists(), "the killed creator's temporary file survived the join");
+    assert!(entries(&t.dir).iter().all(|n| !n.contains(".tmp.")), "{:?}", entries(&t.dir));
+}
