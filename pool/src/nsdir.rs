@@ -8,8 +8,9 @@
 //!   its parent (`/dev/shm`, a system directory) is opened as given, the base itself with
 //!   `O_NOFOLLOW|O_DIRECTORY`; it must be owned by us (the effective uid) and is made 0700 with
 //!   `fchmod` on the descriptor;
-//! - any other base is the user's own choice (e.g. `/tmp`): its last component must not be a
-//!   symbolic link (`O_NOFOLLOW`), and it must be owned by us or by root; its mode is left alone;
+//! - any other base is the user's own choice (e.g. `/tmp`, a shared group directory): its last
+//!   component must not be a symbolic link (`O_NOFOLLOW`; links above it, chosen by the user,
+//!   are followed); its owner and mode are left alone;
 //! - the namespace directory is opened relative to the base (`openat`, `O_NOFOLLOW`), must be
 //!   owned by us and is made 0700 with `fchmod`;
 //! - segment files are opened relative to the namespace directory (`openat`, `O_NOFOLLOW`) and
@@ -320,12 +321,10 @@ fn open_base(base: &Path, create: bool) -> Result<OwnedFd, OpenError> {
     // A trailing slash would make the kernel follow a final link: drop it.
     let trimmed: PathBuf = base.components().collect();
     let bc = c_name(&trimmed, trimmed.as_os_str())?;
-    let fd = open_dir_nofollow(None, base, &bc, libc::O_PATH)?;
-    let st = fstat(fd.as_fd()).map_err(|e| io(base, e))?;
-    if st.st_uid != euid() && st.st_uid != 0 {
-        return Err(OpenError::NotOwned { path: base.to_path_buf(), owner: st.st_uid, uid: euid() });
-    }
-    Ok(fd)
+    // Its owner and mode are the user's business (a shared group directory is fine): whoever
+    // controls its entries can at most rename our namespace away, never make us use theirs,
+    // because the namespace directory itself is checked through its descriptor.
+    open_dir_nofollow(None, base, &bc, libc::O_PATH)
 }
 
 #[cfg(test)]

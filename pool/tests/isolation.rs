@@ -342,3 +342,27 @@ fn a_creator_killed_mid_creation_leaves_nothing_after_the_next_join() {
     assert!(!tmp.exists(), "the killed creator's temporary file survived the join");
     assert!(entries(&t.dir).iter().all(|n| !n.contains(".tmp.")), "{:?}", entries(&t.dir));
 }
+
+#[test]
+fn a_user_given_base_of_another_owner_is_used_as_it_is() {
+    if !is_root() {
+        eprintln!("SKIP a_user_given_base_of_another_owner_is_used_as_it_is: chown needs root");
+        return;
+    }
+    // A shared directory (TENSORBUS_SHM_DIR) of another user, writable by all: usable, never
+    // chmodded; the namespace inside is ours and private. If its owner swaps our namespace for
+    // a directory of theirs, that one is refused.
+    let t = TempNs::new("iso-shared");
+    std::fs::create_dir_all(&t.dir).unwrap();
+    std::os::unix::fs::chown(&t.dir, Some(65534), Some(65534)).unwrap();
+    std::fs::set_permissions(&t.dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let ns = t.dir.join("ns");
+    drop(open(&ns).unwrap());
+    assert_eq!(mode(&t.dir), 0o777);
+    assert_eq!(mode(&ns), 0o700);
+    std::fs::rename(&ns, t.dir.join("moved")).unwrap();
+    std::fs::create_dir(&ns).unwrap();
+    std::os::unix::fs::chown(&ns, Some(65534), Some(65534)).unwrap();
+    let e = open(&ns).unwrap_err();
+    assert!(matches!(e, OpenError::NotOwned { owner: 65534, .. }), "{e}");
+}
