@@ -199,6 +199,95 @@ fn clean_removes_dead_namespaces_only() {
     assert!(base.0.join("alive/registry").exists(), "a live namespace must survive: {out}");
 }
 
+/// Set the modification time of `p` to `secs` seconds ago.
+fn age(p: &Path, secs: u64) {
+    let f = std::fs::File::open(p).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs)).unwrap();
+}
+
+#[test]
+fn clean_leaves_directories_that_are_not_namespaces() {
+    // TENSORBUS_SHM_DIR pointed at a shared directory: only tensorbus namespaces may go.
+    let base = Base::new("clean-foreign");
+    let photos = base.0.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::write(photos.join("cat.jpg"), b"meow").unwrap();
+    let empty = base.0.join("empty-project");
+    std::fs::create_dir_all(&empty).unwrap();
+    // A link to a directory is never a namespace, whatever it points at.
+    std::os::unix::fs::symlink(&photos, base.0.join("link")).unwrap();
+    // Debris of a namespace whose creation never got as far as the registry (marker only).
+    let debris = base.0.join("debris");
+    std::fs::create_dir_all(&debris).unwrap();
+    std::fs::write(debris.join(".tensorbus-namespace"), b"").unwrap();
+    // A dead namespace of an older version: a registry but no marker.
+    let mut old = spawn("hold", &base.0.join("old"));
+    let t0 = Instant::now();
+    while !base.0.join("old/registry").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    old.0.kill().unwrap();
+    old.0.wait().unwrap();
+    let _ = std::fs::remove_file(base.0.join("old/.tensorbus-namespace")); // (older versions wrote none)
+    for d in [&photos, &empty, &debris] {
+        age(d, 600);
+    }
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o7777;
+    std::fs::set_permissions(&photos, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let out = ok(&base.0, &["clean"]);
+    assert!(photos.join("cat.jpg").exists() && empty.exists() && base.0.join("link").exists(), "unrelated directories removed:\n{out}");
+    assert_eq!(mode(&photos), 0o755, "clean changed the mode of an unrelated directory");
+    assert!(!debris.exists() && !base.0.join("old").exists(), "{out}");
+    assert!(out.contains("removed 2") && out.contains("2 other directories left alone"), "{out}");
+}
+
+#[test]
+fn clean_reclaims_temp_files_of_killed_creators_in_a_live_namespace() {
+    let base = Base::new("clean-tmp");
+    let _live = spawn("hold", &base.0.join("alive"));
+    let t0 = Instant::now();
+    while !base.0.join("alive/registry").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = Command::new("true").spawn().unwrap();
+    let dead = c.id();
+    c.wait().unwrap();
+    let stale = base.0.join(format!("alive/pool-4.tmp.{dead}.0"));
+    let mine = base.0.join(format!("alive/pool-5.tmp.{}.0", std::process::id()));
+    for p in [&stale, &mine] {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(p).unwrap().set_len(1 << 20).unwrap();
+    }
+    let out = ok(&base.0, &["clean"]);
+    assert!(out.contains("keep    alive"), "{out}");
+    assert!(!stale.exists(), "a dead creator's temporary file survived clean:\n{out}");
+    assert!(mine.exists(), "a live creator's temporary file was removed:\n{out}");
+    assert!(out.contains(&format!("pool-4.tmp.{dead}.0")), "{out}");
+}
+
+#[test]
+fn bad_namespace_name_is_one_line_and_exit_1() {
+    let base = Base::new("badns");
+    for (how, name) in [("flag", ".."), ("env", ".."), ("flag", "a/b"), ("env", "/etc")] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tensorbus"));
+        c.env("TENSORBUS_SHM_DIR", &base.0).env_remove("TENSORBUS_NAMESPACE").stdin(Stdio::null());
+        if how == "flag" {
+            c.args(["--namespace", name, "clean"]);
+        } else {
+            c.env("TENSORBUS_NAMESPACE", name).arg("clean");
+        }
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{how} {name:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("error: namespace name {name:?} is invalid")), "{err}");
+    }
+}
+
 #[test]
 fn doctor_passes_on_a_usable_machine() {
     let base = Base::new("doctor");

@@ -29,6 +29,16 @@ pub enum OpenError {
     TooManyHolders { limit: usize },
     #[error("{path}: segment was left half-initialized by a dead process and could not be replaced")]
     Abandoned { path: PathBuf },
+    #[error("{path} is a symbolic link: tensorbus never follows links in its directories (someone may have planted it); remove it, or set TENSORBUS_SHM_DIR to the real directory")]
+    Symlink { path: PathBuf },
+    #[error("{path} is owned by uid {owner}, not by this process (uid {uid}): refusing to use it; remove it as its owner, or set TENSORBUS_SHM_DIR to a directory of your own")]
+    NotOwned { path: PathBuf, owner: u32, uid: u32 },
+    #[error("{path} has mode {mode:o}: segments must not be accessible to group or others (0600); refusing to map it (remove it, or `tensorbus clean` once no process uses it)")]
+    NotPrivate { path: PathBuf, mode: u32 },
+    #[error("{path} is not a {expected}")]
+    NotRegular { path: PathBuf, expected: &'static str },
+    #[error("namespace name {name:?} is invalid: {why}; use a plain name such as `default` or `robot1` (the location comes from TENSORBUS_SHM_DIR)")]
+    BadNamespace { name: String, why: &'static str },
 }
 
 /// Who holds slots of a pool, reported when the pool is exhausted.
@@ -131,7 +141,7 @@ pub enum RecvError {
 pub enum TopicError {
     #[error("topic {topic} carries {existing}, not {requested}")]
     TypeMismatch { topic: String, existing: String, requested: String },
-    #[error("topic name {0:?} is invalid: use 1-63 characters from [A-Za-z0-9._-/]")]
+    #[error("topic name {0:?} is invalid: use 1-63 characters from [A-Za-z0-9._-/], with no empty, `.` or `..` parts and no `.tmp.`")]
     BadName(String),
     #[error("topic {topic}: too many subscribers (limit {limit})")]
     TooManySubscribers { topic: String, limit: usize },

@@ -1,5 +1,6 @@
 //! tensorbus-pool: the shared-memory core of tensorbus.
 //!
+//! - [`nsdir`]: namespace directories opened without following links, owner and mode checked;
 //! - [`segment`]: named, validated, race-free shared-memory segments under the namespace dir;
 //! - [`registry`]: processes and topic rings registered as *holders* (pid + start time);
 //! - [`word`]: the per-slot state word whose holder bitmap makes every hold crash-atomic;
@@ -34,6 +35,8 @@ pub mod futex;
 pub mod lease;
 #[cfg(not(loom))]
 pub mod namespace;
+#[cfg(not(loom))]
+pub mod nsdir;
 #[cfg(not(loom))]
 pub mod pool;
 #[cfg(not(loom))]

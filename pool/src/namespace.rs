@@ -125,8 +125,9 @@ pub const MAX_POOLS: usize = 16;
 impl Namespace {
     /// Open (creating if needed) the namespace `name`, or the default one
     /// (`$TENSORBUS_NAMESPACE` or `default`), with the default pool configuration.
+    /// A name that is not one plain directory name is [`OpenError::BadNamespace`].
     pub fn open(name: Option<&str>) -> Result<Namespace, OpenError> {
-        Self::open_dir(&crate::segment::namespace_dir(name), PoolConfig::default())
+        Self::open_dir(&crate::segment::namespace_dir(name)?, PoolConfig::default())
     }
 
     /// Open the namespace at directory `dir` with `config` (for pools this process creates).
@@ -137,7 +138,8 @@ impl Namespace {
         if let Some(inner) = open.iter().find(|(d, p, _)| d == dir && *p == pid).and_then(|(_, _, w)| w.upgrade()) {
             return Ok(Namespace { inner });
         }
-        crate::segment::ensure_dir(dir)?;
+        // Verified (no links, ours, 0700), then rid of temporary files of killed creators.
+        crate::nsdir::NsDir::create(dir)?.reclaim_leftovers();
         let registry = Registry::open(dir)?;
         let name = crate::process::name(pid);
         let me = match registry.claim(KIND_PROCESS, &name) {

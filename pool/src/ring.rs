@@ -166,12 +166,14 @@ const LAYOUT: u64 = layout_hash(&[
     descriptor::LAYOUT[3],
 ]);
 
-/// Validate a topic name: 1-63 chars of `[A-Za-z0-9._-/]`.
+/// Validate a topic name: 1-63 chars of `[A-Za-z0-9._-/]`, `/`-separated parts that are not
+/// empty, `.` or `..`, and no `.tmp.` (the mark of a temporary segment file).
 pub fn check_name(name: &str) -> Result<(), TopicError> {
     let ok = !name.is_empty()
         && name.len() < 64
         && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/".contains(&c))
-        && !name.starts_with('/');
+        && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && !name.contains(".tmp.");
     if ok { Ok(()) } else { Err(TopicError::BadName(name.to_string())) }
 }
 

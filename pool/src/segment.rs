@@ -9,12 +9,19 @@
 //!
 //! Opening validates everything read from the file: size, magic, version, kind, layout hash
 //! and the declared size. A mismatch is an [`OpenError`], never a wild access.
+//!
+//! Files are never reached through a link: the namespace directory is opened and checked first
+//! (see `nsdir.rs`), every segment and temporary file is opened relative to it (`openat` with
+//! `O_NOFOLLOW`), and a segment that is not a regular file owned by us with mode 0600 (no
+//! group/other bits) is refused before it is mapped.
 
 use crate::error::OpenError;
+use crate::nsdir::{c_name, euid, fstat, open_at, NsDir};
 use memmap2::MmapRaw;
-use std::fs::{File, OpenOptions};
+use std::ffi::CString;
+use std::fs::File;
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 
 /// `b"TNSRBUS1"` as a little-endian u64.
@@ -71,43 +78,7 @@ pub const fn layout_hash(items: &[usize]) -> u64 {
     h
 }
 
-/// The namespace directory: `$TENSORBUS_SHM_DIR/<ns>` or `/dev/shm/tensorbus-<uid>/<ns>`, where
-/// `<ns>` is `namespace` or `$TENSORBUS_NAMESPACE` or `default`.
-pub fn namespace_dir(namespace: Option<&str>) -> PathBuf {
-    let base = match std::env::var_os("TENSORBUS_SHM_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        // SAFETY: getuid has no preconditions and cannot fail.
-        _ => PathBuf::from(format!("/dev/shm/tensorbus-{}", unsafe { libc::getuid() })),
-    };
-    let ns = namespace
-        .map(str::to_string)
-        .or_else(|| std::env::var("TENSORBUS_NAMESPACE").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "default".to_string());
-    base.join(ns)
-}
-
-/// Create `dir` (and its parent) with mode 0700, and refuse a directory owned by someone else.
-pub fn ensure_dir(dir: &Path) -> Result<(), OpenError> {
-    let io = |e| OpenError::Io { path: dir.to_path_buf(), source: e };
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
-    // SAFETY: getuid has no preconditions.
-    let uid = unsafe { libc::getuid() };
-    for d in [dir.parent(), Some(dir)].into_iter().flatten() {
-        let meta = std::fs::metadata(d).map_err(io)?;
-        if d == dir || d.file_name().is_some_and(|n| n.to_string_lossy().starts_with("tensorbus-")) {
-            if meta.uid() != uid {
-                return Err(io(std::io::Error::new(
-                    ErrorKind::PermissionDenied,
-                    format!("{} is owned by uid {}, not {}", d.display(), meta.uid(), uid),
-                )));
-            }
-            if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
-            }
-        }
-    }
-    Ok(())
-}
+pub use crate::nsdir::{base_dir, check_namespace, ensure_dir, namespace_dir};
 
 /// A mapped segment. The mapping lives as long as this value.
 pub struct Segment {
@@ -168,38 +139,33 @@ impl Segment {
         size: usize,
         init: impl FnOnce(&Segment),
     ) -> Result<(Segment, bool), OpenError> {
-        match Self::open(path, kind, layout) {
+        let (dir, name) = split(path)?;
+        match Self::open_in(&dir, &name, path, kind, layout) {
             Ok(seg) => return Ok((seg, false)),
             Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        match Self::create(path, kind, layout, size, init) {
+        match Self::create_in(&dir, &name, path, kind, layout, size, init) {
             Ok(seg) => Ok((seg, true)),
             // Lost the race to another creator: open theirs.
-            Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => Self::open(path, kind, layout).map(|s| (s, false)),
+            Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
+                Self::open_in(&dir, &name, path, kind, layout).map(|s| (s, false))
+            }
             Err(e) => Err(e),
         }
     }
 
-    fn create(
+    fn create_in(
+        dir: &NsDir,
+        name: &CString,
         path: &Path,
         kind: SegmentKind,
         layout: u64,
         size: usize,
         init: impl FnOnce(&Segment),
     ) -> Result<Segment, OpenError> {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        // Relaxed: only uniqueness of the temporary name matters.
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
+        let (file, tmp, tmp_c) = Self::temp_file(dir, path)?;
         let io = |p: &Path, e| OpenError::Io { path: p.to_path_buf(), source: e };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| io(&tmp, e))?;
         let result = (|| {
             reserve(&file, size as u64).map_err(|e| {
                 if e.raw_os_error() == Some(libc::ENOSPC) {
@@ -226,27 +192,88 @@ impl Segment {
             init(&seg);
             // Make the initialized contents durable in the page cache before publishing.
             seg.map.flush_async().ok();
-            std::fs::hard_link(&tmp, path).map_err(|e| io(path, e))?;
+            let d = dir.fd().as_raw_fd();
+            // SAFETY: both names are NUL-terminated and relative to the open directory `d`;
+            // flags 0: a link at `tmp_c` would not be followed (and cannot exist: O_EXCL).
+            if unsafe { libc::linkat(d, tmp_c.as_ptr(), d, name.as_ptr(), 0) } != 0 {
+                return Err(io(path, std::io::Error::last_os_error()));
+            }
             Ok(seg)
         })();
-        let _ = std::fs::remove_file(&tmp);
+        // SAFETY: `tmp_c` is NUL-terminated, the directory fd is open; unlinkat never follows.
+        unsafe { libc::unlinkat(dir.fd().as_raw_fd(), tmp_c.as_ptr(), 0) };
+        // SAFETY: `file` is open; dropping the creation lock lets nobody mistake us for dead.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
         result
+    }
+
+    /// A fresh, private, locked temporary file `<name>.tmp.<pid>.<n>` in `dir`. The `flock`
+    /// tells `NsDir::reclaim_leftovers` that its creator is alive (whatever its pid says).
+    fn temp_file(dir: &NsDir, path: &Path) -> Result<(File, PathBuf, CString), OpenError> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        for _ in 0..8 {
+            // Relaxed: only uniqueness of the temporary name matters.
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
+            let tmp_c = c_name(&tmp, tmp.file_name().unwrap_or_default())?;
+            let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+            let fd = match open_at(Some(dir.fd()), &tmp_c, flags, 0o600) {
+                Ok(fd) => fd,
+                // A leftover of an earlier process that had our pid: take the next name.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
+                Err(e) => return Err(OpenError::Io { path: tmp, source: e }),
+            };
+            // Blocks only while a reclaimer inspects the file. Where flock is unsupported the
+            // reclaimer falls back to the pid alone, so a failure here is not fatal.
+            // SAFETY: `fd` is open; flock has no memory effects.
+            let _ = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) };
+            // A reclaimer that could not tell us alive (another PID namespace) may have removed
+            // the name between create and lock: then take another one.
+            match fstat(fd.as_fd()) {
+                Ok(st) if st.st_nlink > 0 => return Ok((File::from(fd), tmp, tmp_c)),
+                Ok(_) => continue,
+                Err(e) => return Err(OpenError::Io { path: tmp, source: e }),
+            }
+        }
+        Err(OpenError::Io { path: path.to_path_buf(), source: std::io::Error::other("temporary files kept disappearing") })
     }
 
     /// Open and validate an existing segment.
     pub fn open(path: &Path, kind: SegmentKind, layout: u64) -> Result<Segment, OpenError> {
+        let (dir, name) = split(path)?;
+        Self::open_in(&dir, &name, path, kind, layout)
+    }
+
+    /// Open `name` relative to `dir` (never through a link), check it is a regular file owned by
+    /// us with no group/other bits, then map and validate it.
+    fn open_in(dir: &NsDir, name: &CString, path: &Path, kind: SegmentKind, layout: u64) -> Result<Segment, OpenError> {
         let io = |e| OpenError::Io { path: path.to_path_buf(), source: e };
-        let file: File = OpenOptions::new().read(true).write(true).open(path).map_err(io)?;
-        let actual = file.metadata().map_err(io)?.len();
+        let p = || path.to_path_buf();
+        let fd = match open_at(Some(dir.fd()), name, libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(OpenError::Symlink { path: p() }),
+            Err(e) => return Err(io(e)),
+        };
+        let st = fstat(fd.as_fd()).map_err(io)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(OpenError::NotRegular { path: p(), expected: "regular file" });
+        }
+        if st.st_uid != euid() {
+            return Err(OpenError::NotOwned { path: p(), owner: st.st_uid, uid: euid() });
+        }
+        if st.st_mode & 0o077 != 0 {
+            return Err(OpenError::NotPrivate { path: p(), mode: st.st_mode & 0o7777 });
+        }
+        let file = File::from(fd);
+        let actual = st.st_size as u64;
         let hsize = std::mem::size_of::<SegmentHeader>() as u64;
         if actual < hsize {
-            return Err(OpenError::Truncated { path: path.to_path_buf(), expected: hsize, actual });
+            return Err(OpenError::Truncated { path: p(), expected: hsize, actual });
         }
         let map = MmapRaw::map_raw(&file).map_err(io)?;
-        let seg = Segment { map, path: path.to_path_buf(), len: actual as usize };
+        let seg = Segment { map, path: p(), len: actual as usize };
         // SAFETY: at least 64 bytes are mapped (checked above); SegmentHeader is plain integers.
         let h: SegmentHeader = unsafe { std::ptr::read_volatile(seg.base() as *const SegmentHeader) };
-        let p = || path.to_path_buf();
         if h.magic != MAGIC {
             return Err(OpenError::BadMagic { path: p(), found: h.magic });
         }
@@ -266,9 +293,15 @@ impl Segment {
     }
 }
 
+/// The verified directory of `path` and its file name.
+fn split(path: &Path) -> Result<(NsDir, CString), OpenError> {
+    let name = path.file_name().ok_or_else(|| OpenError::NotRegular { path: path.to_path_buf(), expected: "segment file name" })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((NsDir::open(dir)?, c_name(path, name)?))
+}
+
 /// Reserve `size` bytes for `file` so later page faults cannot hit a full tmpfs.
 fn reserve(file: &File, size: u64) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
     // SAFETY: the fd is open for writing for the duration of the call.
     let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
     match rc {

@@ -24,9 +24,13 @@ fn header(magic: u64, version: u32, kind: u32, layout: u64, total: u64) -> Vec<u
     b
 }
 
+/// Write a segment file as tensorbus would (mode 0600: a file others can access is refused
+/// before its contents are looked at).
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), bytes).unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(dir.join(name)).unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
 }
 
 fn patch(path: &Path, at: usize, bytes: &[u8]) {
@@ -225,8 +229,11 @@ fn bad_config_and_topic_names_are_rejected() {
         let r = ns.topic(name, &TopicOptions::default());
         assert!(matches!(r, Err(TopicError::BadName(_))), "{name:?} accepted");
     }
-    // '/' maps to ':' in the file name, so "../up" stays inside the namespace directory.
-    drop(ns.topic("../up", &TopicOptions::default()).unwrap());
-    assert!(t.dir.join("topic-..:up").exists());
+    // `..` and `.` parts, empty parts and the temporary-file mark are refused too.
+    for name in ["../up", "a/../b", "..", "a/.", "a//b", "a/", "x.tmp.1.2"] {
+        let r = ns.topic(name, &TopicOptions::default());
+        assert!(matches!(r, Err(TopicError::BadName(_))), "{name:?} accepted");
+    }
+    assert!(!t.dir.join("topic-..:up").exists());
     assert!(matches!(ns.try_acquire(1 << 20), Err(AcquireError::NoClass { requested: 1048576, .. })));
 }

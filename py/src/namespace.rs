@@ -43,8 +43,12 @@ pub fn default_ns() -> PyResult<Namespace> {
 #[pyo3(signature = (name=None, shm_dir=None))]
 pub fn use_namespace(py: Python<'_>, name: Option<String>, shm_dir: Option<String>) -> PyResult<String> {
     let dir = match shm_dir {
-        Some(d) => std::path::PathBuf::from(d).join(name.as_deref().unwrap_or("default")),
-        None => tensorbus_pool::segment::namespace_dir(name.as_deref()),
+        Some(d) => {
+            let name = name.as_deref().unwrap_or("default");
+            tensorbus_pool::segment::check_namespace(name).map_err(open_err)?;
+            std::path::PathBuf::from(d).join(name)
+        }
+        None => tensorbus_pool::segment::namespace_dir(name.as_deref()).map_err(open_err)?,
     };
     let ns = py.detach(|| Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default())).map_err(open_err)?;
     remember(&ns);

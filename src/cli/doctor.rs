@@ -61,7 +61,12 @@ pub fn run(ctx: &Ctx, a: Args) -> CliResult {
     // Base directory ownership and mode.
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
+    let is_link = std::fs::symlink_metadata(&base).is_ok_and(|m| m.file_type().is_symlink());
     match std::fs::metadata(&base) {
+        _ if is_link => r.error(
+            format!("{} is a symbolic link: tensorbus refuses it (someone else may have planted it)", base.display()),
+            "remove the link, or set TENSORBUS_SHM_DIR to the real directory",
+        ),
         Ok(m) if m.uid() != uid => r.error(
             format!("{} is owned by uid {}, not you (uid {uid})", base.display(), m.uid()),
             "remove it (as its owner) or set TENSORBUS_SHM_DIR to a directory of your own",

@@ -98,7 +98,7 @@ fn run(args: Vec<String>) -> CliResult {
         return Ok(0);
     }
     let namespace = a.value("--namespace")?;
-    let ctx = Ctx { namespace };
+    let ctx = Ctx::new(namespace)?;
     let Some(cmd) = a.positional() else {
         a.finish()?;
         return Err(CliError::usage("missing command"));
@@ -144,12 +144,20 @@ fn run(args: Vec<String>) -> CliResult {
 /// What every subcommand shares: the namespace selection.
 pub struct Ctx {
     pub namespace: Option<String>,
+    dir: PathBuf,
 }
 
 impl Ctx {
-    /// The namespace directory (`--namespace`, `$TENSORBUS_NAMESPACE` or `default`).
+    /// Resolve the namespace (`--namespace`, `$TENSORBUS_NAMESPACE` or `default`); a name that is
+    /// not one plain directory name (`..`, `/`, control characters) is refused here.
+    pub fn new(namespace: Option<String>) -> Result<Ctx, CliError> {
+        let dir = tensorbus_pool::segment::namespace_dir(namespace.as_deref())?;
+        Ok(Ctx { namespace, dir })
+    }
+
+    /// The namespace directory.
     pub fn dir(&self) -> PathBuf {
-        tensorbus_pool::segment::namespace_dir(self.namespace.as_deref())
+        self.dir.clone()
     }
 
     /// The namespace name as shown to the user.

@@ -4,6 +4,7 @@ use super::table::{bytes, Table};
 use super::{Args, CliResult, Ctx};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use tensorbus_pool::nsdir::NsDir;
 use tensorbus_pool::registry::{Registry, KIND_PROCESS, ST_FREE};
 
 pub fn list(ctx: &Ctx, mut a: Args, detail: bool) -> CliResult {
@@ -94,11 +95,23 @@ pub(crate) fn live_processes(dir: &Path) -> Result<Vec<(u32, String)>, tensorbus
         .collect())
 }
 
-/// Namespace directories under the base directory.
-fn namespaces(base: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(base).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+/// Directories under the base directory (links are not followed: they are never namespaces).
+fn subdirs(base: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
     v.sort();
     v
+}
+
+/// Whether `dir` is a tensorbus namespace of ours: opened without following links, owned by us,
+/// with the marker file or a registry segment (namespaces made before the marker existed).
+fn as_namespace(dir: &Path) -> Option<NsDir> {
+    NsDir::open(dir).ok().filter(|d| d.has_marker() || d.has_registry())
 }
 
 pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
@@ -109,9 +122,15 @@ pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
         println!("nothing to clean: {} does not exist", base.display());
         return Ok(0);
     }
-    let (mut removed, mut kept, mut failed) = (0, 0, 0);
-    for dir in namespaces(&base) {
+    let (mut removed, mut kept, mut failed, mut other) = (0, 0, 0, 0);
+    for dir in subdirs(&base) {
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        // Only tensorbus namespaces are ever removed: with TENSORBUS_SHM_DIR=/tmp the base holds
+        // everyone's directories.
+        let Some(ns) = as_namespace(&dir) else {
+            other += 1;
+            continue;
+        };
         let verdict = if dir.join("registry").exists() {
             match live_processes(&dir) {
                 Ok(live) if !live.is_empty() => {
@@ -130,6 +149,13 @@ pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
             Err(why) => {
                 kept += 1;
                 println!("keep    {name}: {why}");
+                // A namespace in use may still hold temporary files of a creator that was killed.
+                if !dry {
+                    let gone = ns.reclaim_leftovers();
+                    if !gone.is_empty() {
+                        println!("        {name}: removed {} temporary file(s) of dead creators: {}", gone.len(), gone.join(", "));
+                    }
+                }
             }
             Ok(why) if dry => {
                 removed += 1;
@@ -147,6 +173,11 @@ pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
             },
         }
     }
-    println!("{} {removed}, kept {kept}{}", if dry { "would remove" } else { "removed" }, if failed > 0 { format!(", failed {failed}") } else { String::new() });
+    let others = if other > 0 { format!("; {other} other director{} left alone (not tensorbus namespaces)", if other == 1 { "y" } else { "ies" }) } else { String::new() };
+    println!(
+        "{} {removed}, kept {kept}{}{others}",
+        if dry { "would remove" } else { "removed" },
+        if failed > 0 { format!(", failed {failed}") } else { String::new() }
+    );
     Ok(if failed > 0 { 1 } else { 0 })
 }
