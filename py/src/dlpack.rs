@@ -56,9 +56,10 @@ unsafe extern "C" fn capsule_destructor_versioned(capsule: *mut ffi::PyObject) {
 /// exports of shared payloads.
 pub fn export<'py>(slf: &Bound<'py, PyPayload>, versioned: bool) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
-    let this = slf.get();
-    let g = this.lock();
+    let g = slf.get().lock();
     let meta = g.meta().clone();
+    // Read under the lock with the state: a shared payload's address is in the read-only alias.
+    let ptr = g.ptr();
     let (owner, readonly): (Box<dyn std::any::Any + Send>, bool) = match &*g {
         Cell::Shared(p) => (Box::new(p.clone()), true),
         // A loaned slot cannot be cloned: the export keeps the Python object (and so the
@@ -66,7 +67,7 @@ pub fn export<'py>(slf: &Bound<'py, PyPayload>, versioned: bool) -> PyResult<Bou
         _ => (Box::new(slf.clone().into_any().unbind()), false),
     };
     drop(g);
-    let spec = ExportSpec { data: this.ptr() as *mut u8, shape: meta.shape(), dtype: meta.dtype(), device: DLDevice::CPU, readonly };
+    let spec = ExportSpec { data: ptr as *mut u8, shape: meta.shape(), dtype: meta.dtype(), device: DLDevice::CPU, readonly };
     // SAFETY: the data is the payload's slot, kept held (and, when shared, immutable) by the
     // owner until the consumer's deleter drops it.
     unsafe { capsule(py, spec, owner, versioned) }
