@@ -23,32 +23,50 @@ const VERSIONED: &CStr = c"dltensor_versioned";
 const USED_LEGACY: &CStr = c"used_dltensor";
 const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
 
+/// Run `f` with the exception in flight (if any) set aside, and put it back afterwards: a
+/// capsule is often destroyed while an exception propagates (a frame holding it unwinds), and
+/// a destructor must not clear or replace it (the DLPack spec's example destructor does the
+/// same). Anything `f` leaves raised is dropped: a destructor has nobody to report it to.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn keeping_exception(f: impl FnOnce()) {
+    let (mut ty, mut value, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: GIL held (caller contract). Fetch moves the indicator (possibly empty) into our
+    // three owned references, Restore gives them back (and clears whatever `f` left set).
+    unsafe {
+        ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+        f();
+        ffi::PyErr_Restore(ty, value, tb);
+    }
+}
+
 unsafe extern "C" fn capsule_destructor_legacy(capsule: *mut ffi::PyObject) {
     // SAFETY: called by Python with the capsule being destroyed (GIL held). If it still carries
     // our name it was never consumed, so we own the managed tensor and must delete it.
     unsafe {
-        if ffi::PyCapsule_IsValid(capsule, LEGACY.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, LEGACY.as_ptr()) as *mut DLManagedTensor;
-            if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
-                del(m);
+        keeping_exception(|| {
+            if ffi::PyCapsule_IsValid(capsule, LEGACY.as_ptr()) == 1 {
+                let m = ffi::PyCapsule_GetPointer(capsule, LEGACY.as_ptr()) as *mut DLManagedTensor;
+                if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
+                    del(m);
+                }
             }
-        } else {
-            ffi::PyErr_Clear();
-        }
+        })
     }
 }
 
 unsafe extern "C" fn capsule_destructor_versioned(capsule: *mut ffi::PyObject) {
     // SAFETY: as in capsule_destructor_legacy, for the versioned struct.
     unsafe {
-        if ffi::PyCapsule_IsValid(capsule, VERSIONED.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
-            if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
-                del(m);
+        keeping_exception(|| {
+            if ffi::PyCapsule_IsValid(capsule, VERSIONED.as_ptr()) == 1 {
+                let m = ffi::PyCapsule_GetPointer(capsule, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
+                if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
+                    del(m);
+                }
             }
-        } else {
-            ffi::PyErr_Clear();
-        }
+        })
     }
 }
 

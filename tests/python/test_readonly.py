@@ -96,6 +96,34 @@ def test_loans_stay_writable_and_their_numpy_views_turn_read_only_at_send(tb, fr
     np.testing.assert_array_equal(a, want, err_msg="the loan's view shows the same pages")
 
 
+def test_capsule_destroyed_while_an_exception_propagates_keeps_it(tb, fresh_ns):
+    import torch
+
+    def consumed(p):
+        cap = p.__dlpack__()
+        torch.utils.dlpack.from_dlpack(cap)  # renames it used_dltensor
+        return cap
+
+    def unconsumed(p):
+        return p.__dlpack__(max_version=(1, 0))
+
+    def boom():
+        raise KeyError("in flight")
+
+    def call(*args):
+        raise AssertionError("not reached")
+
+    for make in (consumed, unconsumed):
+        for p in (tb.Tensor((4,), "int32"), tb.Image.from_numpy(_known())):
+            if make is unconsumed:
+                p.freeze()
+            # The capsule is a temporary on the frame's value stack: unwinding from boom()
+            # destroys it with the KeyError set.
+            with pytest.raises(KeyError, match="in flight"):
+                call(make(p), boom())
+    assert tb.pool_stats()["used_slots"] == 1, "only the last Image's slot is held (by `p`)"
+
+
 @pytest.mark.multiprocess
 def test_views_alive_after_shutdown_read_zeros_not_a_reused_slot(tb, fresh_ns):
     body = """
