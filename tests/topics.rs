@@ -162,7 +162,8 @@ fn loaned_image_received_zero_copy() {
     let topic = Topic::<Image>::open(&ns, "camera.rgb").unwrap();
     let (tx, mut rx) = (topic.publisher(), topic.subscriber().unwrap());
     let mut m = ImageMut::new(&ns, 48, 64, Encoding::Rgb8).unwrap();
-    let loan_ptr = m.as_mut_ptr() as *const u8;
+    // The slot's address in the read-only alias: the same pages the loan writes.
+    let loan_ptr = m.frozen_ptr();
     m.data_mut().fill(42);
     let frame = m.freeze();
     tx.send(&frame).unwrap();

@@ -3,6 +3,10 @@
 //! `SlotMut::freeze` turns it into a `SlotRef`; a `SlotRef` is cloned freely and resolved from
 //! descriptors in any process. Dropping the last hold in the last process frees the slot.
 //!
+//! A `SlotMut` points into the pool's read-write mapping; a `SlotRef` into its read-only alias
+//! (see `pool.rs`), so the bytes of a frozen slot cannot be changed through any pointer derived
+//! from a `SlotRef`: a write faults (SIGSEGV). `freeze` moves the pointer to the alias.
+//!
 //! Within one process all holds on a slot share the process's single holder bit; a per-pool
 //! count (process memory) decides when the bit is set and cleared. In a forked child, leases
 //! inherited from the parent are inert: dropping them releases nothing (the parent still holds
@@ -29,7 +33,8 @@ pub struct SlotMut {
 // memory kept mapped by `ns`, so moving the lease to another thread is sound.
 unsafe impl Send for SlotMut {}
 
-/// A shared read-only hold on a frozen slot.
+/// A shared read-only hold on a frozen slot. Its pointer is in the read-only alias of the
+/// payload area: memory the process cannot write.
 pub struct SlotRef {
     pub(crate) ns: Arc<NsInner>,
     pub(crate) pool: u8,
@@ -62,6 +67,11 @@ impl SlotMut {
     }
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr
+    }
+    /// Where the payload will be read once frozen: the slot's start in the read-only alias
+    /// (what `freeze().as_ptr()` and every resolve of its descriptor in this process return).
+    pub fn frozen_ptr(&self) -> *const u8 {
+        self.ns.pool_ref(self.pool).payload_ro(self.slot)
     }
     pub fn len(&self) -> u64 {
         self.len
@@ -102,22 +112,26 @@ impl SlotMut {
     pub fn descriptor(&self) -> Descriptor {
         Descriptor { generation: self.generation, slot: self.slot, pool: self.pool, len: self.len, ..Default::default() }
     }
-    /// Freeze the payload: it becomes read-only and shareable.
+    /// Freeze the payload: it becomes read-only and shareable. The returned hold reads the
+    /// slot through the read-only alias (a different address from `as_ptr()`); pointers taken
+    /// from this lease before freezing still write to the slot, so drop them first.
     pub fn freeze(mut self) -> SlotRef {
         self.done = true;
+        let pool = self.ns.pool_ref(self.pool);
         // A lease a fork child inherited is its parent's, still being written: the child must
         // not publish it. Its SlotRef is inert (see `NsInner::is_inherited`).
         if !self.ns.is_inherited() {
-            let pool = self.ns.pool_ref(self.pool);
             crate::word::freeze(&pool.slot(self.slot).word);
         }
+        // Same offset in the alias: `ptr` is always the start of our slot's payload.
+        debug_assert_eq!(self.ptr, pool.payload_ptr(self.slot));
         SlotRef {
             ns: self.ns.clone(),
             pool: self.pool,
             slot: self.slot,
             generation: self.generation,
             len: self.len,
-            ptr: self.ptr,
+            ptr: pool.payload_ro(self.slot),
         }
     }
 }
@@ -139,9 +153,12 @@ impl std::fmt::Debug for SlotMut {
 
 impl SlotRef {
     pub fn as_slice(&self) -> &[u8] {
-        // SAFETY: READY slots are immutable while held; len <= slot size (validated).
+        // SAFETY: READY slots are immutable while held; len <= slot size (validated); the
+        // pointer is in the read-only alias, mapped while `ns` lives.
         unsafe { std::slice::from_raw_parts(self.ptr, self.len as usize) }
     }
+    /// Start of the payload in the read-only alias (256-byte aligned); a write through it
+    /// faults.
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr
     }

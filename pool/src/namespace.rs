@@ -397,7 +397,7 @@ impl Namespace {
             }
         }
         *count += 1;
-        Ok(SlotRef { ns: self.inner.clone(), pool: d.pool, slot: d.slot, generation: d.generation, len: d.len, ptr: pool.payload_ptr(d.slot) })
+        Ok(SlotRef { ns: self.inner.clone(), pool: d.pool, slot: d.slot, generation: d.generation, len: d.len, ptr: pool.payload_ro(d.slot) })
     }
 
     /// Release the holds of dead processes (and dead reapers' unfinished work), restore their
@@ -457,6 +457,7 @@ impl Namespace {
         let me = inner.me;
         for id in 0..MAX_POOLS as u8 {
             if let Some(pool) = inner.pool_existing(id) {
+                let _ = pool.detach_payloads(); // views left behind read zeros, not reused slots
                 pool.clear_holder(me);
             }
         }

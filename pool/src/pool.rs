@@ -10,6 +10,14 @@
 //! data    slots * slot_size payload bytes; slot_size is a multiple of 4096
 //! ```
 //!
+//! The payload area is mapped twice in every process: the segment's own read-write mapping,
+//! through which a writer fills the slot it holds (`SlotMut`), and a read-only alias of the
+//! same pages (`mremap` with old size 0, then `mprotect(PROT_READ)`), through which every
+//! frozen or received payload (`SlotRef`) is read. A write through any view of a `SlotRef`
+//! (NumPy with its flag forced, a torch tensor, a memoryview, ctypes) therefore faults instead
+//! of changing a frame other processes read. Slot headers and metadata stay in the read-write
+//! mapping only.
+//!
 //! Claiming scans the state words from a rotating hint and takes the first FREE one with a CAS
 //! (see `word.rs`): a lock-free allocator whose "free list" is the set of FREE words, so a crash
 //! between two steps of a list operation can never lose a slot.
@@ -18,6 +26,7 @@ use crate::error::OpenError;
 use crate::segment::{layout_hash, Segment, SegmentKind};
 use crate::word;
 use std::mem::{offset_of, size_of};
+use std::ffi::c_void;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -92,6 +101,51 @@ pub struct Pool {
     slots: u32,
     id: u8,
     data: usize,
+    ro: ReadOnlyAlias,
+}
+
+/// A second, read-only mapping of a pool's payload area (`slots * slot_size` bytes), unmapped
+/// on drop.
+#[derive(Debug)]
+struct ReadOnlyAlias {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the alias is plain shared memory mapped PROT_READ; it is only ever read, and it stays
+// mapped for the life of the value, whichever thread drops it.
+unsafe impl Send for ReadOnlyAlias {}
+// SAFETY: as above: shared access is reads of memory whose lifetime the value owns.
+unsafe impl Sync for ReadOnlyAlias {}
+
+impl ReadOnlyAlias {
+    /// Map the `len` bytes at `src` (page aligned, inside a live `MAP_SHARED` mapping) a second
+    /// time, read-only.
+    fn new(src: *mut u8, len: usize) -> std::io::Result<ReadOnlyAlias> {
+        // SAFETY: `src..src+len` lies inside the segment's live shared mapping (callers pass
+        // the validated payload area). With old_size 0 and a shared mapping, mremap leaves the
+        // source alone and maps the same pages again at an address of the kernel's choosing.
+        let p = unsafe { libc::mremap(src as *mut c_void, 0, len, libc::MREMAP_MAYMOVE) };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `p..p+len` is the mapping just created; nobody else has its address yet.
+        if unsafe { libc::mprotect(p, len, libc::PROT_READ) } != 0 {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: as above; unmapping our own fresh mapping.
+            unsafe { libc::munmap(p, len) };
+            return Err(e);
+        }
+        Ok(ReadOnlyAlias { ptr: p as *mut u8, len })
+    }
+}
+
+impl Drop for ReadOnlyAlias {
+    fn drop(&mut self) {
+        // SAFETY: we mapped `ptr..ptr+len` in `new`; the owning Pool is being dropped, and every
+        // lease pointing into it holds the namespace (and so the Pool) alive, so none is left.
+        unsafe { libc::munmap(self.ptr as *mut c_void, self.len) };
+    }
 }
 
 impl Pool {
@@ -143,7 +197,11 @@ impl Pool {
         if need != seg.len() as u64 {
             return Err(OpenError::Truncated { path: seg.path().to_path_buf(), expected: need, actual: seg.len() as u64 });
         }
-        Ok(Pool { seg, slot_size, slots, id, data })
+        let area = slot_size as usize * slots as usize;
+        // SAFETY: data + area == len (checked above), so the payload area is inside the mapping.
+        let src = unsafe { seg.base().add(data) };
+        let ro = ReadOnlyAlias::new(src, area).map_err(|e| OpenError::Io { path: seg.path().to_path_buf(), source: e })?;
+        Ok(Pool { seg, slot_size, slots, id, data, ro })
     }
 
     pub fn header(&self) -> &PoolHeader {
@@ -158,11 +216,47 @@ impl Pool {
         unsafe { self.seg.at::<SlotHeader>(HEADERS_AT + i as usize * size_of::<SlotHeader>()) }
     }
 
-    /// Pointer to slot `i`'s payload (256-byte aligned, `slot_size` bytes).
+    /// Pointer to slot `i`'s payload in the read-write mapping (256-byte aligned, `slot_size`
+    /// bytes): for the writer holding the slot (`SlotMut`) only.
     pub fn payload_ptr(&self, i: u32) -> *mut u8 {
         assert!(i < self.slots);
         // SAFETY: data + (i+1)*slot_size <= len (validated on open).
         unsafe { self.seg.base().add(self.data + i as usize * self.slot_size as usize) }
+    }
+
+    /// Pointer to slot `i`'s payload in the read-only alias: the same bytes as
+    /// [`payload_ptr`](Self::payload_ptr), where a write faults. Frozen and received payloads
+    /// (`SlotRef`) point here.
+    pub fn payload_ro(&self, i: u32) -> *const u8 {
+        assert!(i < self.slots);
+        // SAFETY: (i+1)*slot_size <= slots*slot_size == the alias's length.
+        unsafe { self.ro.ptr.add(i as usize * self.slot_size as usize) }
+    }
+
+    /// `(start, len)` of the read-only alias of the payload area.
+    pub fn read_only_range(&self) -> (usize, usize) {
+        (self.ro.ptr as usize, self.ro.len)
+    }
+
+    /// Replace the payload area of both mappings with private zero pages, so a view that
+    /// outlives this process's leaving of the namespace reads zeros, never a slot another
+    /// process has since reused: the alias stays read-only, the read-write side accepts (and
+    /// discards) a late writer's stores. For `Namespace::leave` only: afterwards no payload
+    /// of this pool is shared with anyone. Idempotent.
+    pub fn detach_payloads(&self) -> std::io::Result<()> {
+        let area = self.ro.len;
+        let rw = self.payload_ptr(0);
+        for (at, prot) in [(self.ro.ptr, libc::PROT_READ), (rw, libc::PROT_READ | libc::PROT_WRITE)] {
+            // SAFETY: `at..at+area` is exactly one of our two mappings of the payload area,
+            // owned by this Pool; MAP_FIXED swaps it for anonymous pages in one step, so a
+            // concurrent reader sees either the old page or a zero page, never a hole. Nothing
+            // in this process shares those pages afterwards (the caller has given up every hold).
+            let p = unsafe { libc::mmap(at as *mut c_void, area, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0) };
+            if p == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
     }
 
     pub fn slot_size(&self) -> u64 {

@@ -23,32 +23,50 @@ const VERSIONED: &CStr = c"dltensor_versioned";
 const USED_LEGACY: &CStr = c"used_dltensor";
 const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
 
+/// Run `f` with the exception in flight (if any) set aside, and put it back afterwards: a
+/// capsule is often destroyed while an exception propagates (a frame holding it unwinds), and
+/// a destructor must not clear or replace it (the DLPack spec's example destructor does the
+/// same). Anything `f` leaves raised is dropped: a destructor has nobody to report it to.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn keeping_exception(f: impl FnOnce()) {
+    let (mut ty, mut value, mut tb) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: GIL held (caller contract). Fetch moves the indicator (possibly empty) into our
+    // three owned references, Restore gives them back (and clears whatever `f` left set).
+    unsafe {
+        ffi::PyErr_Fetch(&mut ty, &mut value, &mut tb);
+        f();
+        ffi::PyErr_Restore(ty, value, tb);
+    }
+}
+
 unsafe extern "C" fn capsule_destructor_legacy(capsule: *mut ffi::PyObject) {
     // SAFETY: called by Python with the capsule being destroyed (GIL held). If it still carries
     // our name it was never consumed, so we own the managed tensor and must delete it.
     unsafe {
-        if ffi::PyCapsule_IsValid(capsule, LEGACY.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, LEGACY.as_ptr()) as *mut DLManagedTensor;
-            if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
-                del(m);
+        keeping_exception(|| {
+            if ffi::PyCapsule_IsValid(capsule, LEGACY.as_ptr()) == 1 {
+                let m = ffi::PyCapsule_GetPointer(capsule, LEGACY.as_ptr()) as *mut DLManagedTensor;
+                if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
+                    del(m);
+                }
             }
-        } else {
-            ffi::PyErr_Clear();
-        }
+        })
     }
 }
 
 unsafe extern "C" fn capsule_destructor_versioned(capsule: *mut ffi::PyObject) {
     // SAFETY: as in capsule_destructor_legacy, for the versioned struct.
     unsafe {
-        if ffi::PyCapsule_IsValid(capsule, VERSIONED.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
-            if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
-                del(m);
+        keeping_exception(|| {
+            if ffi::PyCapsule_IsValid(capsule, VERSIONED.as_ptr()) == 1 {
+                let m = ffi::PyCapsule_GetPointer(capsule, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
+                if let Some(del) = m.as_ref().and_then(|m| m.deleter) {
+                    del(m);
+                }
             }
-        } else {
-            ffi::PyErr_Clear();
-        }
+        })
     }
 }
 
@@ -56,9 +74,10 @@ unsafe extern "C" fn capsule_destructor_versioned(capsule: *mut ffi::PyObject) {
 /// exports of shared payloads.
 pub fn export<'py>(slf: &Bound<'py, PyPayload>, versioned: bool) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
-    let this = slf.get();
-    let g = this.lock();
+    let g = slf.get().lock();
     let meta = g.meta().clone();
+    // Read under the lock with the state: a shared payload's address is in the read-only alias.
+    let ptr = g.ptr();
     let (owner, readonly): (Box<dyn std::any::Any + Send>, bool) = match &*g {
         Cell::Shared(p) => (Box::new(p.clone()), true),
         // A loaned slot cannot be cloned: the export keeps the Python object (and so the
@@ -66,7 +85,7 @@ pub fn export<'py>(slf: &Bound<'py, PyPayload>, versioned: bool) -> PyResult<Bou
         _ => (Box::new(slf.clone().into_any().unbind()), false),
     };
     drop(g);
-    let spec = ExportSpec { data: this.ptr() as *mut u8, shape: meta.shape(), dtype: meta.dtype(), device: DLDevice::CPU, readonly };
+    let spec = ExportSpec { data: ptr as *mut u8, shape: meta.shape(), dtype: meta.dtype(), device: DLDevice::CPU, readonly };
     // SAFETY: the data is the payload's slot, kept held (and, when shared, immutable) by the
     // owner until the consumer's deleter drops it.
     unsafe { capsule(py, spec, owner, versioned) }

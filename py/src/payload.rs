@@ -4,6 +4,12 @@
 //! State machine: `Loaned(PayloadMut)` — writable, only this object sees it — becomes
 //! `Shared(Payload)` on `freeze()` or when sent; NumPy arrays handed out while loaned are
 //! switched to read-only at that moment.
+//!
+//! A shared payload lives at a different address from the loan it came from: the slot's start
+//! in the pool's read-only alias (see `tensorbus_pool::pool`), so every view of it (NumPy,
+//! torch, JAX, a memoryview, raw pointers) faults on a write. `data_ptr` follows the state.
+//! A torch tensor or DLPack capsule taken from the *loan* keeps the writable address after the
+//! send (DLPack has no way to revoke it): drop it before sending.
 
 use crate::array;
 use crate::errors::{exc, payload_err};
@@ -28,14 +34,20 @@ impl Cell {
             Cell::Moving => unreachable!("Cell::Moving is never visible outside freeze"),
         }
     }
+    /// Start of the payload (see [`PyPayload::ptr`]).
+    pub fn ptr(&self) -> usize {
+        match self {
+            Cell::Loaned(m) => m.as_ptr() as usize,
+            Cell::Shared(p) => p.as_ptr() as usize,
+            Cell::Moving => unreachable!("Cell::Moving is never visible outside freeze"),
+        }
+    }
 }
 
 /// Base class of pool payloads.
 #[pyclass(name = "Payload", module = "tensorbus._native", subclass, frozen)]
 pub struct PyPayload {
     cell: Mutex<Cell>,
-    /// Start of the payload in this process's mapping (stable for the object's life).
-    ptr: usize,
     /// Weak references to writable NumPy arrays handed out while loaned.
     exported: Mutex<Vec<Py<PyAny>>>,
     /// The sequence number the last send returned (the sender's own view of `seq`).
@@ -50,18 +62,18 @@ impl PyPayload {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
             m.set_timestamp_ns(now);
         }
-        let ptr = m.as_mut_ptr() as usize;
-        PyPayload { cell: Mutex::new(Cell::Loaned(m)), ptr, exported: Mutex::new(Vec::new()), sent_seq: Default::default() }
+        PyPayload { cell: Mutex::new(Cell::Loaned(m)), exported: Mutex::new(Vec::new()), sent_seq: Default::default() }
     }
     pub fn shared(p: Payload) -> PyPayload {
-        let ptr = p.as_ptr() as usize;
-        PyPayload { cell: Mutex::new(Cell::Shared(p)), ptr, exported: Mutex::new(Vec::new()), sent_seq: Default::default() }
+        PyPayload { cell: Mutex::new(Cell::Shared(p)), exported: Mutex::new(Vec::new()), sent_seq: Default::default() }
     }
     pub fn lock(&self) -> MutexGuard<'_, Cell> {
         self.cell.lock().unwrap_or_else(|e| e.into_inner())
     }
+    /// Start of the payload in this process: the read-write mapping while loaned, the
+    /// read-only alias once shared.
     pub fn ptr(&self) -> usize {
-        self.ptr
+        self.lock().ptr()
     }
     /// Remember the sequence number a send assigned.
     pub fn set_sent_seq(&self, seq: u64) {
@@ -113,17 +125,24 @@ impl PyPayload {
     fn to_numpy<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let this = slf.get();
-        let (shape, dtype, writable) = {
+        let (shape, dtype, writable, ptr) = {
             let g = this.lock();
             let m = g.meta();
-            (m.shape().to_vec(), m.dtype(), matches!(&*g, Cell::Loaned(_)))
+            (m.shape().to_vec(), m.dtype(), matches!(&*g, Cell::Loaned(_)), g.ptr())
         };
-        let arr = array::view(py, slf.as_any(), this.ptr as *mut u8, &shape, dtype, writable)?;
+        let arr = array::view(py, slf.as_any(), ptr as *mut u8, &shape, dtype, writable)?;
         if writable {
             let weak = PyWeakrefReference::new(&arr)?;
-            let mut ex = this.exported.lock().unwrap_or_else(|e| e.into_inner());
-            ex.retain(|w| w.bind(py).call0().map(|o| !o.is_none()).unwrap_or(false));
-            ex.push(weak.into_any().unbind());
+            {
+                let mut ex = this.exported.lock().unwrap_or_else(|e| e.into_inner());
+                ex.retain(|w| w.bind(py).call0().map(|o| !o.is_none()).unwrap_or(false));
+                ex.push(weak.into_any().unbind());
+            }
+            // `share` marks the cell shared before it takes the list: if it ran since we looked,
+            // it may have missed this array, so turn it read-only here.
+            if matches!(&*this.lock(), Cell::Shared(_)) {
+                arr.getattr("flags")?.setattr("writeable", false)?;
+            }
         }
         Ok(arr)
     }
@@ -266,10 +285,11 @@ impl PyPayload {
     fn readonly(&self) -> bool {
         matches!(&*self.lock(), Cell::Shared(_))
     }
-    /// Address of the payload in this process (for zero-copy checks).
+    /// Address of the payload in this process (for zero-copy checks): in the writable mapping
+    /// while loaned, in the read-only alias of the same slot once shared.
     #[getter]
     fn data_ptr(&self) -> usize {
-        self.ptr
+        self.ptr()
     }
     /// `(pool, slot, generation)` of the backing slot.
     #[getter]

@@ -144,9 +144,10 @@ mod tests {
                 *b = i as u8;
             }
             m.set_frame_id("cam").unwrap();
-            let ptr = m.as_mut_ptr() as *const u8;
+            let (ptr, frozen) = (m.as_mut_ptr() as *const u8, m.frozen_ptr());
             let img = m.freeze();
-            assert_eq!(img.as_ptr(), ptr, "freeze copies nothing");
+            assert_ne!(ptr, frozen, "a frozen image is read through the read-only alias");
+            assert_eq!(img.as_ptr(), frozen, "freeze copies nothing: same slot, read-only alias");
             let d = img.descriptor();
             assert_eq!(d.aux, enc.code());
             let got = Image::from_descriptor(&t.ns, &d).unwrap();

@@ -78,6 +78,10 @@ macro_rules! loan_accessors {
             pub fn as_mut_ptr(&mut self) -> *mut u8 {
                 self.payload.as_mut_ptr()
             }
+            /// Start of the data once frozen (read-only alias of the same slot).
+            pub fn frozen_ptr(&self) -> *const u8 {
+                self.payload.frozen_ptr()
+            }
             /// Copy `src` (exactly the payload size) into the slot: one copy.
             pub fn copy_from(&mut self, src: &[u8]) -> Result<(), $crate::PayloadError> {
                 self.payload.copy_from(src)

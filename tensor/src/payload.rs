@@ -403,6 +403,10 @@ impl PayloadMut {
     pub fn as_mut_ptr(&mut self) -> *mut u8 {
         self.slot.as_mut_ptr()
     }
+    /// Start of the payload once frozen (the slot in the read-only alias; see `SlotMut`).
+    pub fn frozen_ptr(&self) -> *const u8 {
+        self.slot.frozen_ptr()
+    }
     /// The payload as `&mut [T]`; `T` must match the dtype.
     pub fn typed_mut<T: Element>(&mut self) -> Result<&mut [T], PayloadError> {
         let n = cast::<T>(&self.meta, self.slot.as_slice())?.len();

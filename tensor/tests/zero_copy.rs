@@ -12,24 +12,29 @@ fn payload_pointer_is_the_slot_pointer() {
     let loan_ptr = m.as_mut_ptr() as *const u8;
     assert_eq!(loan_ptr, m.payload().slot().as_ptr());
     assert_eq!(loan_ptr as usize % 256, 0, "256-byte aligned");
+    // Frozen, the same slot is read through the pool's read-only alias: another address, the
+    // same pages (the byte written through the loan shows there).
+    let ro_ptr = m.frozen_ptr();
+    assert_ne!(ro_ptr, loan_ptr);
+    assert_eq!(ro_ptr as usize % 256, 0, "256-byte aligned");
     m.data_mut()[0] = 42;
     let img = m.freeze();
-    assert_eq!(img.as_ptr(), loan_ptr);
-    assert_eq!(img.payload().slot().as_ptr(), loan_ptr);
+    assert_eq!(img.as_ptr(), ro_ptr);
+    assert_eq!(img.payload().slot().as_ptr(), ro_ptr);
     let recv = Image::from_descriptor(&t.ns, &img.descriptor()).unwrap();
-    assert_eq!(recv.as_ptr(), loan_ptr);
+    assert_eq!(recv.as_ptr(), ro_ptr);
     assert_eq!(recv.data()[0], 42);
-    assert_eq!(recv.as_tensor().as_ptr(), loan_ptr);
-    assert_eq!(recv.data().as_ptr(), loan_ptr);
+    assert_eq!(recv.as_tensor().as_ptr(), ro_ptr);
+    assert_eq!(recv.data().as_ptr(), ro_ptr);
 
-    let mut d = DepthImageMut::new(&t.ns, 4, 4, DepthUnit::Metres).unwrap();
-    let p = d.as_mut_ptr() as *const u8;
+    let d = DepthImageMut::new(&t.ns, 4, 4, DepthUnit::Metres).unwrap();
+    let p = d.frozen_ptr();
     assert_eq!(d.freeze().as_ptr(), p);
-    let mut pc = PointCloudMut::new(&t.ns, 4, PointFields::Xyzi).unwrap();
-    let p = pc.as_mut_ptr() as *const u8;
+    let pc = PointCloudMut::new(&t.ns, 4, PointFields::Xyzi).unwrap();
+    let p = pc.frozen_ptr();
     assert_eq!(pc.freeze().as_ptr(), p);
-    let mut ten = TensorMut::new(&t.ns, DType::BF16, &[4, 4]).unwrap();
-    let p = ten.as_mut_ptr() as *const u8;
+    let ten = TensorMut::new(&t.ns, DType::BF16, &[4, 4]).unwrap();
+    let p = ten.frozen_ptr();
     assert_eq!(ten.freeze().as_ptr(), p);
 }
 

@@ -182,10 +182,14 @@ def test_loaned_tensor_is_writable_then_read_only_after_freeze(tb, fresh_ns):
 
 def test_freeze_is_idempotent_and_keeps_the_slot(tb, fresh_ns):
     t = tb.Tensor((4,))
-    slot, ptr = t.slot, t.data_ptr
+    t.to_numpy()[:] = 7
+    slot, loan_ptr = t.slot, t.data_ptr
     t.freeze()
+    ptr = t.data_ptr
+    assert ptr != loan_ptr, "frozen, the slot is read through its read-only alias"
     t.freeze()
     assert (t.slot, t.data_ptr) == (slot, ptr)
+    assert (t.to_numpy() == 7).all()
     assert tb.pool_stats()["used_slots"] == 1
 
 

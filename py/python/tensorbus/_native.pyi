@@ -21,13 +21,18 @@ class Payload:
 
         Returns:
             An array sharing the slot's memory; writable while the payload is loaned, read-only
-            once it is shared (sent, received or frozen).
+            once it is shared (sent, received or frozen): then it views a read-only mapping, so
+            even a write with the flag bypassed faults.
 
         Example:
             >>> img = Image(480, 640, "rgb8"); img.to_numpy()[:] = 0
         """
     def to_torch(self, device: Optional[Any] = None) -> Any:
         """A ``torch.Tensor`` sharing the slot (via DLPack). ``device="cuda"`` copies to the GPU.
+
+        torch has no read-only tensors: one of a shared payload is over read-only memory, and
+        writing to it kills the process (SIGSEGV). One taken from a loan stays writable after
+        the send: drop it before sending.
 
         Raises:
             TensorbusError: torch is not installed.
@@ -82,7 +87,9 @@ class Payload:
         """True once the payload is shared."""
     @property
     def data_ptr(self) -> int:
-        """Address of the payload in this process (compare with ``arr.ctypes.data``)."""
+        """Address of the payload in this process (compare with ``arr.ctypes.data``): the slot in
+        the writable mapping while loaned, in the read-only mapping once shared (it changes once,
+        at the freeze)."""
     @property
     def slot(self) -> tuple[int, int, int]:
         """``(pool, slot, generation)`` of the backing slot."""
