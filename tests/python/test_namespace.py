@@ -41,3 +41,29 @@ def test_segment_dir_is_private(tb, fresh_ns):
 def test_errors_subclass_root_and_builtin(tb, name, builtin):
     cls = getattr(tb, name)
     assert issubclass(cls, tb.TensorbusError) and issubclass(cls, builtin)
+
+
+@pytest.mark.parametrize("name", ["..", "../up", "/etc", "a/b", "tab\there"])
+def test_bad_namespace_name_is_refused(tb, name):
+    base = os.environ["TENSORBUS_SHM_DIR"]
+    before = os.stat(os.path.dirname(base)).st_mode
+    for kwargs in ({}, {"shm_dir": base}):
+        with pytest.raises(tb.SegmentError, match="namespace name .* is invalid"):
+            tb.use_namespace(name, **kwargs)
+    assert os.stat(os.path.dirname(base)).st_mode == before
+    assert not os.path.exists(os.path.join(os.path.dirname(base), "registry"))
+
+
+def test_symlinked_namespace_is_refused(tb, tmp_path):
+    target = tmp_path / "victim"
+    target.mkdir(mode=0o755)
+    os.chmod(target, 0o755)
+    link = os.path.join(os.environ["TENSORBUS_SHM_DIR"], "t-linked")
+    os.symlink(target, link)
+    try:
+        with pytest.raises(tb.SegmentError, match="symbolic link"):
+            tb.use_namespace("t-linked")
+        assert os.stat(target).st_mode & 0o777 == 0o755 and os.listdir(target) == []
+    finally:
+        os.unlink(link)
+        tb.use_namespace("pytest")
