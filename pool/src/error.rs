@@ -88,6 +88,10 @@ pub enum AcquireError {
     Exhausted { pool: u8, slot_size: u64, slots: u32, holders: Vec<HolderInfo> },
     #[error("pool {pool} ({slot_size} B slots) still exhausted after {waited_ms} ms; held by: {}", holders_text(holders))]
     Timeout { pool: u8, slot_size: u64, waited_ms: u64, holders: Vec<HolderInfo> },
+    /// This process left the namespace (`Namespace::leave`, at interpreter exit): its payload
+    /// mappings are zero pages now, so a loan could reach nobody.
+    #[error("this process has left the namespace (interpreter exit): nothing can be claimed any more")]
+    Closed,
     #[error(transparent)]
     Open(#[from] OpenError),
 }

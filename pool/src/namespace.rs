@@ -250,6 +250,9 @@ impl Namespace {
     /// (after one reap). The error names who holds the slots.
     pub fn try_acquire(&self, len: u64) -> Result<SlotMut, AcquireError> {
         let ns = self.here()?;
+        if ns.inner.is_closed() {
+            return Err(AcquireError::Closed);
+        }
         let (id, pool) = ns.pick_pool(len)?;
         if let Some(m) = ns.claim_in(pool, id, len) {
             return Ok(m);

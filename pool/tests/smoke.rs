@@ -52,6 +52,8 @@ fn leave_releases_everything_and_makes_handles_inert() {
     let st = ns.stats();
     assert_eq!(st.used_slots(), 0, "{st:?}");
     assert!(st.participants.iter().all(|p| p.pid != std::process::id()), "unregistered: {:?}", st.participants);
+    // A claim after leave() is a clear error (its payload mappings are zero pages now).
+    assert!(matches!(ns.try_acquire(100), Err(AcquireError::Closed)));
     // Handles that outlive leave() are inert: dropping them changes nothing.
     drop((got, r, loaned, s, p, t));
     assert_eq!(ns.stats().used_slots(), 0);

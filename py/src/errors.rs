@@ -39,6 +39,7 @@ pub fn acquire_err(e: AcquireError) -> PyErr {
         AcquireError::NoClass { .. } => exc("PayloadTooLargeError", e.to_string()),
         AcquireError::Exhausted { .. } => exc("PoolExhaustedError", e.to_string()),
         AcquireError::Timeout { .. } => exc("AcquireTimeoutError", e.to_string()),
+        AcquireError::Closed => exc("TensorbusError", e.to_string()),
         AcquireError::Open(o) => open_err(o),
         other => exc("TensorbusError", other.to_string()),
     }
