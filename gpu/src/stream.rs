@@ -15,6 +15,7 @@ pub struct StreamRef(pub(crate) usize);
 
 // SAFETY: a stream handle is an opaque driver pointer usable from any thread.
 unsafe impl Send for StreamRef {}
+// SAFETY: as above; the handle is never dereferenced on our side.
 unsafe impl Sync for StreamRef {}
 
 impl StreamRef {
@@ -87,6 +88,7 @@ pub struct Event {
 
 // SAFETY: events are driver handles usable from any thread; we destroy it once, in Drop.
 unsafe impl Send for Event {}
+// SAFETY: as above; the driver's event calls are thread-safe.
 unsafe impl Sync for Event {}
 
 impl Event {
@@ -123,9 +125,9 @@ impl Event {
 
 impl Drop for Event {
     fn drop(&mut self) {
+        let _ctx = self.device.bind();
         // SAFETY: we own the event; destroying one with pending work is allowed (the driver
         // releases it once the work completes).
-        let _ctx = self.device.bind();
         unsafe {
             let _ = sys::cuEventDestroy_v2(self.raw);
         }

@@ -47,7 +47,7 @@ fn reliable() -> TopicOptions {
 
 fn frame_len(id: u64) -> u64 {
     // Alternates between the 4 KiB and the 64 KiB class.
-    if id % 3 == 0 { 40_000 + id } else { 1 + id * 13 % 4096 }
+    if id.is_multiple_of(3) { 40_000 + id } else { 1 + id * 13 % 4096 }
 }
 
 fn send_frame(ns: &Namespace, p: &Publisher, id: u64) {

@@ -123,7 +123,7 @@ impl Rng {
 }
 
 fn frame_len(id: u64) -> u64 {
-    if id % 3 == 0 { 40_000 + id % 1000 } else { 1 + id * 13 % 4096 }
+    if id.is_multiple_of(3) { 40_000 + id % 1000 } else { 1 + id * 13 % 4096 }
 }
 
 /// Overwrite bytes of a live segment file (shared with every mapping of it); a segment the
@@ -169,7 +169,7 @@ fn child_entry() {
                 i += 1;
                 if let Ok(mut m) = ns.try_acquire(frame_len(i)) {
                     m.as_mut_slice()[0] = i as u8;
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         held.push(m.freeze());
                     }
                 }
@@ -247,7 +247,7 @@ fn victim(ns: &Namespace, dur: Duration) {
             }
         }
         let _ = t.latest();
-        if id % 64 == 0 {
+        if id.is_multiple_of(64) {
             let _ = ns.reap();
             let _ = ns.stats();
         }

@@ -119,11 +119,11 @@ impl<'a> Reader<'a> {
             0xc0 => py.None().into_bound(py),
             0xc2 => PyBool::new(py, false).to_owned().into_any(),
             0xc3 => PyBool::new(py, true).to_owned().into_any(),
-            0xcc | 0xcd | 0xce | 0xcf => {
+            0xcc..=0xcf => {
                 let n = 1usize << (m - 0xcc);
                 self.be(n)?.into_pyobject(py)?.into_any()
             }
-            0xd0 | 0xd1 | 0xd2 | 0xd3 => {
+            0xd0..=0xd3 => {
                 let n = 1usize << (m - 0xd0);
                 let raw = self.be(n)?;
                 let shift = 64 - 8 * n as u32;
@@ -142,7 +142,7 @@ impl<'a> Reader<'a> {
                 let s = std::str::from_utf8(s).map_err(|_| self.bad("string is not UTF-8"))?;
                 PyString::new(py, s).into_any()
             }
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let n = self.be(1 << (m - 0xc4))? as usize;
                 PyBytes::new(py, self.take(n)?).into_any()
             }

@@ -92,7 +92,7 @@ impl PyScheduler {
     #[new]
     #[pyo3(signature = (tick_rate=100.0))]
     fn new(tick_rate: f64) -> PyResult<PyScheduler> {
-        if !(tick_rate > 0.0) {
+        if tick_rate.is_nan() || tick_rate <= 0.0 {
             return Err(exc("TensorbusError", format!("tick_rate must be > 0 Hz, got {tick_rate}")));
         }
         Ok(PyScheduler { inner: Arc::new(Scheduler::new(tick_rate)), pending: Pending::default() })
@@ -117,7 +117,7 @@ impl PyScheduler {
     ) -> PyResult<()> {
         let on_miss: OnMiss = on_miss.parse().map_err(|e: String| exc("TensorbusError", e))?;
         if let Some(r) = rate {
-            if !(r > 0.0) {
+            if r.is_nan() || r <= 0.0 {
                 return Err(exc("TensorbusError", format!("node {name:?}: rate must be > 0 Hz, got {r}")));
             }
         }

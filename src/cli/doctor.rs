@@ -8,8 +8,9 @@ use std::path::Path;
 /// (total, free) bytes of the filesystem holding `p`.
 fn fs_space(p: &Path) -> Option<(u64, u64)> {
     let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
+    // SAFETY: statvfs is plain integers; all-zero is a valid value.
     let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statvfs writes into the struct we own; `c` is a valid C string.
     if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
         return None;
     }
@@ -115,9 +116,9 @@ pub fn run(ctx: &Ctx, a: Args) -> CliResult {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into `lim`, which we own.
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) } == 0 {
-        let show = |v: libc::rlim_t| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { bytes(v as u64) };
+        let show = |v: libc::rlim_t| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { bytes(v) };
         let msg = format!("RLIMIT_MEMLOCK: {} (hard {})", show(lim.rlim_cur), show(lim.rlim_max));
-        if lim.rlim_cur != libc::RLIM_INFINITY && (lim.rlim_cur as u64) < (1 << 30) {
+        if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < (1 << 30) {
             r.warn(msg, "pinning pool memory for fast GPU copies may be limited: `ulimit -l unlimited`, or Docker --ulimit memlock=-1 (CUDA pins without this limit as root)");
         } else {
             r.ok(msg);

@@ -467,6 +467,7 @@ mod tests {
     fn bad_foreign_fields_error() {
         let mut buf = [0f32; 64];
         let p = buf.as_mut_ptr() as *mut c_void;
+        // SAFETY: every tensor checked below is a valid DLTensor on this stack frame.
         let check = |t: &DLTensor| unsafe { view_foreign(t) };
         // SAFETY: null is allowed.
         assert_eq!(unsafe { view_foreign(std::ptr::null()) }, Err(DLPackError::NullTensor));
