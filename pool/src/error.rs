@@ -122,6 +122,11 @@ pub enum SendError {
     Timeout { topic: String, waited_ms: u64 },
     #[error("topic {topic}: {source}")]
     Descriptor { topic: String, source: DescriptorError },
+    /// Another process holds the topic's writer lock and did not release it within the send's
+    /// timeout: it is stopped (SIGSTOP, a debugger), stuck, or the lock word was scribbled with
+    /// its pid. A dead holder's lock is taken over instead, never reported.
+    #[error("topic {topic}: writer lock held by pid {pid}, which is alive but did not release it within the send timeout (stopped or stuck?)")]
+    Locked { topic: String, pid: u32 },
     #[error("inline message of {len} bytes exceeds {max}")]
     InlineTooLarge { len: usize, max: usize },
     #[error(transparent)]

@@ -30,10 +30,10 @@ pub fn wait(word: &AtomicU32, expected: u32, timeout: Duration) {
     }
 }
 
-/// Wake every process sleeping on `word`.
-pub fn wake_all(word: &AtomicU32) {
+/// Wake every process sleeping on `word`. Returns how many were woken (0 on an error).
+pub fn wake_all(word: &AtomicU32) -> u32 {
     // SAFETY: as in `wait`; FUTEX_WAKE does not access the memory beyond hashing its address.
-    unsafe {
+    let n = unsafe {
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
@@ -42,6 +42,7 @@ pub fn wake_all(word: &AtomicU32) {
             std::ptr::null::<libc::timespec>(),
             std::ptr::null::<u32>(),
             0u32,
-        );
-    }
+        )
+    };
+    n.clamp(0, u32::MAX as libc::c_long) as u32
 }

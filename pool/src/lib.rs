@@ -8,6 +8,7 @@
 //! - [`lease`]: `SlotMut` (exclusive, writable) → `SlotRef` (shared, read-only);
 //! - [`descriptor`]: the 64-byte descriptor that travels instead of the payload;
 //! - [`ring`]: topic rings (latest / reliable), subscribers with misses, futex wakeups;
+//! - [`sleepers`]: self-healing registration of futex sleepers (a killed sleeper costs nothing);
 //! - [`namespace`]: a process's handle tying it together, with `reap()` and `stats()`.
 //!
 //! ```
@@ -47,6 +48,8 @@ pub mod registry;
 pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;
+#[cfg(not(loom))]
+pub mod sleepers;
 #[cfg(not(loom))]
 pub mod stats;
 

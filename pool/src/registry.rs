@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Holders per namespace: processes plus topic rings that carry payloads.
 pub const MAX_HOLDERS: usize = crate::word::HOLDER_BITS as usize;
-const NAME_LEN: usize = 40;
+/// Bytes of a holder name the registry keeps (longer names are cut).
+pub const NAME_LEN: usize = 40;
 
 pub const ST_FREE: u64 = 0;
 pub const ST_CLAIMING: u64 = 1;

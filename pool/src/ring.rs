@@ -7,15 +7,21 @@
 //! 0     SegmentHeader (64)
 //! 64    TopicHeader (384): name, type, depth, policy; then three cache lines:
 //!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
-//!       C notify/waiters/progress futex words
+//!       C notify/progress futex words and their sleeper bitmaps
 //! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
 //! ...   Entry[depth] (128 each): stamp, the 64-byte descriptor as 8 words, then 7 tail words
 //!       (bytes 48..104 of a long inline message)
 //! ```
 //!
 //! Writers serialize on `lock` (holder index + pid, so a dead writer's lock is taken over and
-//! the ring repaired). Under the lock a writer: takes a topic reference on the payload slot (the
-//! topic's own holder bit: idempotent), writes entry `head % depth` as a seqlock (stamp odd
+//! the ring repaired). Every wait for the lock is bounded: a live holder that does not let go
+//! (stopped by SIGSTOP or a debugger, or a scribbled lock word naming a live process) makes a
+//! send fail with `SendError::Locked` naming its pid once the send's timeout has passed, and
+//! closing a topic, `leave` and the reaper give up after [`CLOSE_BOUND`], leaving the work to a
+//! later reaper. Waiting spins briefly, then yields, then sleeps (at most 1 ms at a time), so a
+//! stuck holder costs its waiters almost no CPU.
+//!
+//! Under the lock a writer: takes a topic reference on the payload slot (the topic's own holder bit: idempotent), writes entry `head % depth` as a seqlock (stamp odd
 //! while writing, `2*pos+2` when complete for position `pos`), publishes `head = pos+1`
 //! (Release), then drops the reference of the overwritten entry unless another entry still names
 //! that slot. It also drops the references of older entries that every live subscriber has
@@ -27,9 +33,16 @@
 //! (lapped, a dead writer, a scribble) sends them to `head` (Acquire) for miss accounting. Then
 //! they take their own hold, which re-checks the slot generation (a recycled slot is a miss).
 //!
-//! Wakeups: a send bumps `notify` and wakes sleepers only when `waiters` is non-zero (SeqCst
-//! Dekker pair with the reader's registration), so a blocking receive costs a futex sleep and
-//! no busy loop.
+//! Wakeups: a send bumps `notify` and wakes sleepers only when the `sleepers` bitmap is non-zero
+//! (SeqCst Dekker pair with the reader's registration), so a blocking receive costs a futex
+//! sleep and no busy loop. The bitmap (one bit per process) heals itself: a sleeper killed in
+//! its sleep costs at most the next send one futile wake (see `sleepers.rs`). Reliable writers
+//! sleep on `progress` the same way (`writer_sleepers`).
+//!
+//! The topic's `holder` index is shared memory too: before it is used to clear slot bits or to
+//! free a registry entry, the entry it names must be an ACTIVE topic entry with this topic's
+//! name. The verified (index, entry word) pair is cached per mapping, so a send compares two
+//! words, not a name.
 //!
 //! Repair after a writer died holding the lock: publish a completed-but-unpublished entry, then
 //! recompute the topic's references: a slot keeps the topic bit iff a complete entry names it.
@@ -39,8 +52,9 @@ use crate::error::{OpenError, RecvError, SendError, TopicError};
 use crate::lease::SlotRef;
 use std::borrow::Cow;
 use crate::namespace::{Namespace, MAX_POOLS};
-use crate::registry::{self, KIND_TOPIC, ST_ACTIVE};
+use crate::registry::{self, KIND_PROCESS, KIND_TOPIC, ST_ACTIVE};
 use crate::segment::{layout_hash, Segment, SegmentKind};
+use crate::sleepers::{self, Sleeper};
 use crate::word;
 use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
@@ -110,21 +124,26 @@ pub struct TopicHeader {
     /// never a live subscriber overlooked).
     pub subs: AtomicU64,
     pub _pb: [u64; 2],
-    // --- line C: futex words ---
+    // --- line C: futex words and their sleepers (protocol in `sleepers.rs`) ---
     /// Bumped on every send (futex word for blocking receivers).
     pub notify: AtomicU32,
-    /// Receivers sleeping on `notify`.
-    pub waiters: AtomicU32,
     /// Bumped when a subscriber advances (futex word for reliable writers).
     pub progress: AtomicU32,
-    /// Writers sleeping on `progress`.
-    pub writer_waiters: AtomicU32,
-    pub _pc: [u64; 6],
+    /// Bitmap of processes (holder indices) with a receiver sleeping on `notify`. A superset
+    /// that heals: a dead sleeper's bit is cleared by the first send that wakes nobody.
+    pub sleepers: AtomicU64,
+    /// Bitmap of processes with a reliable writer sleeping on `progress` (heals likewise).
+    pub writer_sleepers: AtomicU64,
+    /// futex_wake calls made on `notify` and `progress` (statistics: a topic whose sleepers
+    /// died stops adding to it).
+    pub wakes: AtomicU64,
+    pub _pc: [u64; 4],
 }
 const _: () = assert!(size_of::<TopicHeader>() == 384);
 const _: () = assert!(offset_of!(TopicHeader, head) == 192);
 const _: () = assert!(offset_of!(TopicHeader, lock) == 256);
 const _: () = assert!(offset_of!(TopicHeader, notify) == 320);
+const _: () = assert!(offset_of!(TopicHeader, sleepers) == 328);
 
 #[repr(C)]
 pub struct SubEntry {
@@ -152,8 +171,12 @@ const _: () = assert!(size_of::<Entry>() == 128);
 const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
 const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
 const LAYOUT: u64 = layout_hash(&[
-    5,
+    // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
+    6,
     INLINE_MAX,
+    offset_of!(TopicHeader, sleepers),
+    offset_of!(TopicHeader, writer_sleepers),
+    offset_of!(TopicHeader, wakes),
     offset_of!(TopicHeader, released),
     offset_of!(TopicHeader, subs),
     size_of::<TopicHeader>(),
@@ -219,11 +242,34 @@ pub struct TopicType {
     pub size: u32,
 }
 
+/// How long closing a topic, `leave` and a reap wait for a ring lock that a live process holds
+/// before they give up and leave the work to a later reaper.
+pub const CLOSE_BOUND: Duration = Duration::from_millis(500);
+/// Lock waits: spins, then yields, then sleeps of at most this long between tries.
+const LOCK_NAP_MAX: Duration = Duration::from_millis(1);
+const LOCK_SPINS: u32 = 64;
+const LOCK_YIELDS: u32 = 16;
+/// How often a lock waiter asks whether the holder still lives (a read of /proc).
+const LOCK_LIVENESS_EVERY: Duration = Duration::from_millis(10);
+/// `holder_ok` keeps the entry word's low 48 bits (reaper byte and pid) under the index.
+const WORD_LOW: u64 = (1 << 48) - 1;
+
+/// The writer lock was not taken in time: a live process `pid` holds it.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    pid: u32,
+}
+
 /// A mapped topic ring.
 pub struct RingSeg {
     seg: Segment,
     depth: u32,
     name: String,
+    /// The last verified holder: `holder << 48 | (entry word & WORD_LOW)`, or 0. Process-local.
+    holder_ok: AtomicU64,
+    /// Threads of this process sleeping on `notify` / on `progress`.
+    readers: sleepers::Local,
+    writers: sleepers::Local,
 }
 
 impl std::fmt::Debug for RingSeg {
@@ -289,7 +335,14 @@ impl RingSeg {
         if str_field(&h.name) != name {
             return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
         }
-        Ok(RingSeg { seg, depth, name: name.to_string() })
+        Ok(RingSeg {
+            seg,
+            depth,
+            name: name.to_string(),
+            holder_ok: AtomicU64::new(0),
+            readers: sleepers::Local::default(),
+            writers: sleepers::Local::default(),
+        })
     }
 
     pub fn header(&self) -> &TopicHeader {
@@ -361,41 +414,84 @@ impl RingSeg {
 
     // ---- writer side -------------------------------------------------------------------------
 
-    fn lock(&self, ns: &Namespace) {
+    /// Take the writer lock, waiting at most `bound` from `*start`. The clock is read only once
+    /// the lock is contended: `*start` is set then (if unset) and shared with the caller's later
+    /// attempts. A dead holder's lock is taken over and the ring repaired; a live one that keeps
+    /// it past the bound is `Held`, naming its pid.
+    #[inline]
+    fn lock(&self, ns: &Namespace, bound: Duration, start: &mut Option<Instant>) -> Result<(), Held> {
         let me = ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64;
+        // Acquire: pairs with the previous holder's Release unlock (its ring writes).
+        if self.header().lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            return Ok(());
+        }
+        self.lock_contended(ns, me, bound, start)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(&self, ns: &Namespace, me: u64, bound: Duration, start: &mut Option<Instant>) -> Result<(), Held> {
         let h = self.header();
-        let mut spins = 0u32;
+        let mut tries = 0u32;
+        let mut nap = Duration::from_micros(10);
+        let mut next_check: Option<Instant> = None;
         loop {
-            // Acquire: pairs with the previous holder's Release unlock (its ring writes).
-            match h.lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(cur) => {
-                    spins += 1;
-                    if spins < 100 {
-                        std::hint::spin_loop();
-                    } else {
-                        std::thread::yield_now();
+            // Acquire: as in `lock`.
+            let cur = match h.lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return Ok(()),
+                Err(cur) => cur,
+            };
+            tries = tries.saturating_add(1);
+            if tries <= LOCK_SPINS {
+                std::hint::spin_loop();
+                continue;
+            }
+            if tries <= LOCK_SPINS + LOCK_YIELDS || cur == 0 {
+                std::thread::yield_now();
+                continue;
+            }
+            // The holder kept the lock through the spins and yields: descheduled, stopped or
+            // dead. From here on read the clock, and ask about its life now and then (and
+            // once more before giving up).
+            let now = Instant::now();
+            let t0 = *start.get_or_insert(now);
+            let over = now.saturating_duration_since(t0) >= bound;
+            if over || next_check.is_none_or(|t| now >= t) {
+                next_check = Some(now + LOCK_LIVENESS_EVERY);
+                if !self.locker_alive(ns, cur) {
+                    // Acquire: as in `lock`. Take over a dead writer's lock and repair what it
+                    // left; a failed CAS means the word moved on: try again.
+                    if h.lock.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                        self.repair(ns);
+                        return Ok(());
                     }
-                    if spins % 2000 == 0 && cur != 0 && !self.locker_alive(ns, cur) {
-                        // Take over a dead writer's lock and repair what it left.
-                        if h.lock.compare_exchange(cur, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-                            self.repair(ns);
-                            return;
-                        }
-                    }
+                    continue;
                 }
             }
+            if over {
+                return Err(Held { pid: cur as u32 });
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(LOCK_NAP_MAX);
         }
     }
 
+    /// True when lock word `lock` names a live process: an index within the registry whose
+    /// entry is an ACTIVE process entry with the same pid, and that process runs (or is
+    /// stopped). Anything else (an index past the table, a topic's entry, another pid) is a
+    /// dead or scribbled holder whose lock may be taken over.
     fn locker_alive(&self, ns: &Namespace, lock: u64) -> bool {
         let idx = (lock >> 32) as u32;
         let pid = lock as u32;
         if idx == 0 || idx as usize > registry::MAX_HOLDERS {
             return false;
         }
+        // Acquire: pairs with the claimer's Release of ACTIVE (its start time is complete).
         let w = ns.inner.registry.entry(idx - 1).word.load(Ordering::Acquire);
-        registry::pid(w) == pid && registry::st(w) == ST_ACTIVE && ns.inner.registry.process_alive(idx - 1, w)
+        registry::pid(w) == pid
+            && registry::st(w) == ST_ACTIVE
+            && registry::kind(w) == KIND_PROCESS
+            && ns.inner.registry.process_alive(idx - 1, w)
     }
 
     fn unlock(&self) {
@@ -416,7 +512,7 @@ impl RingSeg {
 
     /// Under the lock: a slot keeps this topic's bit iff a complete entry names it.
     fn recompute_refs(&self, ns: &Namespace) -> u32 {
-        let Some(bit) = self.holder_bit() else { return 0 };
+        let Some(bit) = self.holder_bit(ns) else { return 0 };
         let head = self.header().head.load(Ordering::Acquire);
         // Relaxed: under the lock. Entries below `released` hold nothing (clamped: shared memory).
         let from = head.saturating_sub(self.depth as u64).max(self.header().released.load(Ordering::Relaxed).min(head.saturating_sub(1)));
@@ -441,18 +537,59 @@ impl RingSeg {
 
     /// The topic's holder index (its bit in slot words), or None if none is allocated.
     /// `holder` is shared memory: an index past the registry (a scribbled header) counts as
-    /// none, so it never becomes an out-of-range shift or registry index. Found by
-    /// fuzz/ring_entry (a corrupt `holder` panicked in `dissolve` with an index out of bounds).
-    fn holder_bit(&self) -> Option<u32> {
+    /// none, so it never becomes an out-of-range shift or registry index (found by
+    /// fuzz/ring_entry: a corrupt `holder` panicked in `dissolve` with an index out of bounds).
+    /// So does an index whose registry entry is not this topic's (an ACTIVE topic entry with
+    /// its name): a scribbled index naming a process or another topic must not clear that
+    /// holder's bits or free its entry. Two loads when the (index, entry word) pair is the one
+    /// verified last; the name is compared only when it changed.
+    #[inline]
+    fn holder_bit(&self, ns: &Namespace) -> Option<u32> {
         // Acquire: pairs with the Release store in `topic_holder` (registry entry complete).
         let hidx = self.header().holder.load(Ordering::Acquire);
-        (hidx != 0 && hidx as usize <= registry::MAX_HOLDERS).then(|| hidx - 1)
+        if hidx == 0 || hidx as usize > registry::MAX_HOLDERS {
+            return None;
+        }
+        // Acquire: pairs with the claimer's Release of ACTIVE (the name is complete).
+        let w = ns.inner.registry.entry(hidx - 1).word.load(Ordering::Acquire);
+        if registry::st(w) != ST_ACTIVE || registry::kind(w) != KIND_TOPIC {
+            return None;
+        }
+        let key = (hidx as u64) << 48 | (w & WORD_LOW);
+        // Relaxed: a process-local cache of a pair checked in `verify_holder`; it publishes
+        // nothing, and a stale value only costs another check.
+        if self.holder_ok.load(Ordering::Relaxed) == key {
+            return Some(hidx - 1);
+        }
+        self.verify_holder(ns, hidx - 1, w, key)
     }
 
-    /// Under the lock: the topic's holder index, allocating one on first payload send.
+    #[cold]
+    #[inline(never)]
+    fn verify_holder(&self, ns: &Namespace, i: u32, w: u64, key: u64) -> Option<u32> {
+        let reg = &ns.inner.registry;
+        let name = reg.snapshot(i).name;
+        // Acquire: as in `holder_bit`; an unchanged word means the name read in between is the
+        // entry's as of `w`, not a later claimer's half-written one.
+        if reg.entry(i).word.load(Ordering::Acquire) != w {
+            return None;
+        }
+        // The registry keeps the first NAME_LEN bytes of a name.
+        let ours = &self.name.as_bytes()[..self.name.len().min(registry::NAME_LEN)];
+        if name.as_bytes() != ours {
+            return None;
+        }
+        // Relaxed: see `holder_bit`.
+        self.holder_ok.store(key, Ordering::Relaxed);
+        Some(i)
+    }
+
+    /// Under the lock: the topic's holder index, allocating one on first payload send. A
+    /// `holder` that fails verification is replaced by a fresh entry (the entry it named, if
+    /// any, is left alone).
     fn topic_holder(&self, ns: &Namespace) -> Result<u32, OpenError> {
         let h = self.header();
-        if let Some(bit) = self.holder_bit() {
+        if let Some(bit) = self.holder_bit(ns) {
             return Ok(bit);
         }
         let idx = ns.inner.registry.claim(KIND_TOPIC, &self.name)?;
@@ -470,40 +607,42 @@ impl RingSeg {
     /// `tail` is written only when `desc` is inline and longer than the descriptor holds.
     pub fn send_entry(&self, ns: &Namespace, mut desc: Descriptor, tail: Option<&Tail>, hold: Option<&SlotRef>, timeout: Duration) -> Result<u64, SendError> {
         let h = self.header();
-        // (start, last reap): the clock is read only once a reliable send has to wait, so a
-        // send that finds room reads no clock (perf: clock_gettime was 6 % of a Python send).
-        let mut waiting: Option<(Instant, Instant)> = None;
+        // The clock is read only once a send has to wait (for the lock or, reliable, for
+        // room), so a send that finds both reads no clock (perf: clock_gettime was 6 % of a
+        // Python send). `start` bounds both waits together by `timeout`.
+        let mut start: Option<Instant> = None;
+        let mut last_reap: Option<Instant> = None;
         loop {
-            self.lock(ns);
+            if let Err(held) = self.lock(ns, timeout, &mut start) {
+                return Err(SendError::Locked { topic: self.name.clone(), pid: held.pid });
+            }
             if self.policy() == Policy::Latest || self.has_room(ns) {
                 break;
             }
             self.unlock();
-            let (start, last_reap) = *waiting.get_or_insert_with(|| {
-                let now = Instant::now();
-                (now, now)
-            });
-            // SeqCst: Dekker pair with a subscriber's progress bump / writer_waiters load.
-            h.writer_waiters.fetch_add(1, Ordering::SeqCst);
-            let seen = h.progress.load(Ordering::SeqCst);
-            let room = self.has_room(ns);
-            if !room {
-                let left = timeout.saturating_sub(start.elapsed());
-                if left.is_zero() {
-                    h.writer_waiters.fetch_sub(1, Ordering::SeqCst);
-                    ns.reap();
-                    if self.has_room(ns) {
-                        continue;
+            let t0 = *start.get_or_insert_with(Instant::now);
+            let reaped = *last_reap.get_or_insert(t0);
+            {
+                // Protocol in `sleepers.rs`: arm (A, S), check the condition, sleep (R, W).
+                let sleeper = Sleeper::enter(&h.progress, &h.writer_sleepers, ns.holder_index(), &self.writers);
+                let seen = sleeper.arm();
+                if !self.has_room(ns) {
+                    let left = timeout.saturating_sub(t0.elapsed());
+                    if left.is_zero() {
+                        drop(sleeper);
+                        ns.reap();
+                        if self.has_room(ns) {
+                            continue;
+                        }
+                        return Err(SendError::Timeout { topic: self.name.clone(), waited_ms: t0.elapsed().as_millis() as u64 });
                     }
-                    return Err(SendError::Timeout { topic: self.name.clone(), waited_ms: start.elapsed().as_millis() as u64 });
+                    sleeper.sleep(seen, left.min(Duration::from_millis(20)));
                 }
-                crate::futex::wait(&h.progress, seen, left.min(Duration::from_millis(20)));
             }
-            h.writer_waiters.fetch_sub(1, Ordering::SeqCst);
-            if last_reap.elapsed() > Duration::from_millis(100) {
+            if reaped.elapsed() > Duration::from_millis(100) {
                 // A subscriber that died without a reap would stall us until the timeout.
                 ns.reap();
-                waiting = Some((start, Instant::now()));
+                last_reap = Some(Instant::now());
             }
         }
         let result = (|| {
@@ -556,11 +695,9 @@ impl RingSeg {
             Ok(if desc.is_inline() { pos.wrapping_add(1) } else { desc.sequence })
         })();
         self.unlock();
-        // SeqCst: Dekker pair with a receiver's waiters++ then notify load.
+        // SeqCst: B of the sleepers protocol, the Dekker pair of a receiver's A then S.
         h.notify.fetch_add(1, Ordering::SeqCst);
-        if h.waiters.load(Ordering::SeqCst) > 0 {
-            crate::futex::wake_all(&h.notify);
-        }
+        sleepers::wake(&h.notify, &h.sleepers, Some(&h.wakes));
         result
     }
 
@@ -568,7 +705,12 @@ impl RingSeg {
     /// every live subscriber has read (positions below the smallest cursor), and move the
     /// `released` watermark past them. The newest entry is kept for late joiners and `latest()`.
     fn release_consumed(&self, ns: &Namespace, pos: u64, released: u64) {
-        let Some(_) = self.holder_bit() else { return };
+        // A raw presence check: `drop_ref` verifies the index before it releases anything
+        // (a verification here too cost a payload send ~5 ns).
+        // Acquire: as in `holder_bit`.
+        if self.header().holder.load(Ordering::Acquire) == 0 {
+            return;
+        }
         // At most depth - 1 positions: `pos` comes from shared memory, and a scribbled head near
         // u64::MAX must not turn this into a loop over 2^64 entries (found by
         // tests/hardening.rs: the victim spun here for minutes).
@@ -621,7 +763,7 @@ impl RingSeg {
     /// every subscriber); drop the topic's reference unless a holding entry — one at a position
     /// in `lo..hi` — names the same slot generation.
     fn drop_ref(&self, ns: &Namespace, old: &Descriptor, lo: u64, hi: u64) {
-        let Some(bit) = self.holder_bit() else { return };
+        let Some(bit) = self.holder_bit(ns) else { return };
         let still = (lo..hi).filter_map(|p| self.read_entry(p)).any(|d| d.pool == old.pool && d.slot == old.slot && d.generation == old.generation);
         if still {
             return;
@@ -690,10 +832,7 @@ impl RingSeg {
         h.subs.fetch_and(!(1u64 << (i % MAX_SUBS)), Ordering::Relaxed);
         // Release: our cursor updates are done.
         self.sub(i).owner.store(0, Ordering::Release);
-        h.progress.fetch_add(1, Ordering::SeqCst);
-        if h.writer_waiters.load(Ordering::SeqCst) > 0 {
-            crate::futex::wake_all(&h.progress);
-        }
+        self.wake_writers();
     }
 
     /// Next entry for subscriber `sub` (cursor in `*cursor`), with its slot hold.
@@ -767,12 +906,24 @@ impl RingSeg {
         // Release: a reliable writer that reads this cursor may overwrite what we read.
         s.cursor.store(cursor, Ordering::Release);
         if self.policy() == Policy::Reliable {
-            let h = self.header();
-            h.progress.fetch_add(1, Ordering::SeqCst);
-            if h.writer_waiters.load(Ordering::SeqCst) > 0 {
-                crate::futex::wake_all(&h.progress);
-            }
+            self.wake_writers();
         }
+    }
+
+    /// A subscriber advanced or left: wake reliable writers sleeping on `progress`.
+    #[inline]
+    fn wake_writers(&self) {
+        let h = self.header();
+        // SeqCst: B of the sleepers protocol, the Dekker pair of a writer's A then S.
+        h.progress.fetch_add(1, Ordering::SeqCst);
+        sleepers::wake(&h.progress, &h.writer_sleepers, Some(&h.wakes));
+    }
+
+    /// Register the calling thread as a receiver about to sleep on `notify` (see
+    /// `sleepers.rs`); the registration ends when the returned guard drops.
+    pub(crate) fn receiver_sleeper(&self, ns: &Namespace) -> Sleeper<'_> {
+        let h = self.header();
+        Sleeper::enter(&h.notify, &h.sleepers, ns.holder_index(), &self.readers)
     }
 
     // ---- reaping -----------------------------------------------------------------------------
@@ -784,6 +935,8 @@ impl RingSeg {
         // AcqRel: clear dead bits atomically with concurrent openers.
         h.openers.fetch_and(!dead_mask, Ordering::AcqRel);
         h.publishers.fetch_and(!dead_mask, Ordering::AcqRel);
+        sleepers::clear_dead(&h.sleepers, dead_mask);
+        sleepers::clear_dead(&h.writer_sleepers, dead_mask);
         for i in 0..MAX_SUBS {
             let s = self.sub(i);
             let owner = s.owner.load(Ordering::Acquire);
@@ -794,14 +947,39 @@ impl RingSeg {
         let lock = h.lock.load(Ordering::Acquire);
         let dead_locker = lock != 0 && !self.locker_alive(ns, lock);
         let orphaned = h.openers.load(Ordering::Acquire) == 0 && h.holder.load(Ordering::Acquire) != 0;
-        if !dead_locker && !orphaned {
+        if !dead_locker && (!orphaned || lock != 0) {
+            // Nothing to do, or a live process holds the lock of an orphaned topic: the last
+            // closer dissolving it, or a stuck one. Either way not worth a wait here (reaps run
+            // inside other waits); a later reap dissolves it.
             return 0;
         }
         // `lock` takes over a dead writer's lock and repairs the ring.
-        self.lock(ns);
+        self.lock_then_dissolve(ns).unwrap_or(0)
+    }
+
+    /// Take the lock (at most [`CLOSE_BOUND`]) and dissolve the topic if nobody has it open.
+    /// None when a live holder kept the lock: the topic stays orphaned (no openers, a holder)
+    /// for the next reaper.
+    fn lock_then_dissolve(&self, ns: &Namespace) -> Option<u32> {
+        let h = self.header();
+        self.lock(ns, CLOSE_BOUND, &mut None).ok()?;
+        // Acquire: the last closers' AcqRel clears of `openers`.
         let freed = if h.openers.load(Ordering::Acquire) == 0 { self.dissolve(ns) } else { 0 };
         self.unlock();
-        freed
+        Some(freed)
+    }
+
+    /// A handle of this process closed the topic: clear our publisher and opener bits, and
+    /// dissolve the topic if we were its last opener (bounded by [`CLOSE_BOUND`]).
+    pub(crate) fn close(&self, ns: &Namespace) {
+        let bit = 1u64 << ns.holder_index();
+        let h = self.header();
+        h.publishers.fetch_and(!bit, Ordering::AcqRel);
+        // AcqRel: the last closer sees every other closer's clear.
+        let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
+        if prev & !bit == 0 {
+            self.lock_then_dissolve(ns);
+        }
     }
 
     /// This process leaves (see `Namespace::leave`): drop its subscriber entries, opener and
@@ -816,26 +994,25 @@ impl RingSeg {
         }
         let h = self.header();
         h.publishers.fetch_and(!bit, Ordering::AcqRel);
+        // We sleep on nothing here any more (handles are inert after `leave`).
+        sleepers::clear_dead(&h.sleepers, bit);
+        sleepers::clear_dead(&h.writer_sleepers, bit);
         let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
         if prev & bit != 0 && prev & !bit == 0 {
-            self.lock(ns);
-            if h.openers.load(Ordering::Acquire) == 0 {
-                self.dissolve(ns);
-            }
-            self.unlock();
+            self.lock_then_dissolve(ns);
         }
         // Wake reliable writers that may have been waiting on our cursor.
-        h.progress.fetch_add(1, Ordering::SeqCst);
-        if h.writer_waiters.load(Ordering::SeqCst) > 0 {
-            crate::futex::wake_all(&h.progress);
-        }
+        self.wake_writers();
     }
 
     /// Under the lock, with no openers: release every reference and the topic's holder entry.
     fn dissolve(&self, ns: &Namespace) -> u32 {
         let h = self.header();
-        let Some(bit) = self.holder_bit() else {
-            // None allocated, or a scribbled index: forget it (Release as below).
+        // Relaxed: see `holder_bit`; the entry goes away below.
+        self.holder_ok.store(0, Ordering::Relaxed);
+        let Some(bit) = self.holder_bit(ns) else {
+            // None allocated, or a scribbled index naming another holder's entry (or none):
+            // forget it, without touching that entry or its bits (Release as below).
             h.holder.store(0, Ordering::Release);
             return 0;
         };
@@ -887,18 +1064,8 @@ impl Drop for TopicShared {
             return;
         }
         // Keep `open` locked to the end, so no reopen interleaves with clearing our bit.
-        let bit = 1u64 << self.ns.holder_index();
-        let h = self.ring.header();
-        h.publishers.fetch_and(!bit, Ordering::AcqRel);
-        // AcqRel: the last closer sees every other closer's clear.
-        let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
-        if prev & !bit == 0 {
-            self.ring.lock(&self.ns);
-            if h.openers.load(Ordering::Acquire) == 0 {
-                self.ring.dissolve(&self.ns);
-            }
-            self.ring.unlock();
-        }
+        self.ring.close(&self.ns);
+        drop(open);
     }
 }
 
@@ -1218,7 +1385,6 @@ impl Subscriber {
         }
         let start = Instant::now();
         let topic = self.topic.clone();
-        let h = topic.shared.ring.header();
         if self.spin {
             while start.elapsed() < timeout {
                 if let Some(m) = self.try_recv_message()? {
@@ -1228,20 +1394,18 @@ impl Subscriber {
             }
             return Ok(None);
         }
+        // Protocol in `sleepers.rs`: arm (A, S), check for a message, sleep (R, W).
+        let sleeper = topic.shared.ring.receiver_sleeper(&topic.shared.ns);
         loop {
-            // SeqCst: Dekker pair with the sender's notify bump / waiters load.
-            h.waiters.fetch_add(1, Ordering::SeqCst);
-            let seen = h.notify.load(Ordering::SeqCst);
+            let seen = sleeper.arm();
             let got = self.try_recv_message();
             if !matches!(got, Ok(None)) {
-                h.waiters.fetch_sub(1, Ordering::SeqCst);
                 return got;
             }
             let left = timeout.saturating_sub(start.elapsed());
             if !left.is_zero() {
-                crate::futex::wait(&h.notify, seen, left);
+                sleeper.sleep(seen, left);
             }
-            h.waiters.fetch_sub(1, Ordering::SeqCst);
             if start.elapsed() >= timeout {
                 return self.try_recv_message();
             }

@@ -54,7 +54,7 @@ pub fn descriptor_err(e: DescriptorError) -> PyErr {
 
 pub fn send_err(e: SendError) -> PyErr {
     match e {
-        SendError::Timeout { .. } => exc("SendTimeoutError", e.to_string()),
+        SendError::Timeout { .. } | SendError::Locked { .. } => exc("SendTimeoutError", e.to_string()),
         SendError::InlineTooLarge { .. } => exc("PayloadTooLargeError", e.to_string()),
         SendError::Descriptor { source, .. } => descriptor_err(source),
         SendError::Open(o) => open_err(o),

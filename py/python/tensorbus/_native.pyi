@@ -216,7 +216,9 @@ class Topic:
         """Publish a message; returns its sequence number. A loaned payload is frozen by sending it.
 
         Raises:
-            SendTimeoutError: a reliable topic's slowest subscriber did not catch up.
+            SendTimeoutError: a reliable topic's slowest subscriber did not catch up, or another
+                live process (stopped, stuck) held the topic's writer lock past the timeout; the
+                message names its pid.
             TopicTypeError: a payload of another type.
         """
     def recv(self, timeout: float = 0.0) -> Any:
