@@ -516,7 +516,7 @@ impl RingSeg {
         let head = self.header().head.load(Ordering::Acquire);
         // Relaxed: under the lock. Entries below `released` hold nothing (clamped: shared memory).
         let from = head.saturating_sub(self.depth as u64).max(self.header().released.load(Ordering::Relaxed).min(head.saturating_sub(1)));
-        let live: Vec<Descriptor> = (from..head).filter_map(|p| self.read_entry(p)).filter(|d| is_payload(d)).collect();
+        let live: Vec<Descriptor> = (from..head).filter_map(|p| self.read_entry(p)).filter(is_payload).collect();
         let mut freed = 0;
         for id in 0..MAX_POOLS as u8 {
             let Some(pool) = ns.pool_existing(id) else { continue };
