@@ -4,6 +4,7 @@
 #   make bench  everything side by side (criterion, iceoryx2 crate, Python scripts, peers); docs/benchmarks.md
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
+#   make lint   rustfmt and clippy (-D warnings, workspace lints); .ci/run runs it before make test
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +13,13 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-peers clean
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-peers clean lint
+
+# Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
+# (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors).
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -q -- -D warnings
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

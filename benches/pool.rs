@@ -202,12 +202,8 @@ fn cross_process(c: &mut Criterion) {
         let ping = ns.topic("ping", &TopicOptions::default()).unwrap().publisher();
         let mut pong = ns.topic("pong", &TopicOptions::default()).unwrap().subscriber().unwrap();
         pong.set_spin(spin);
-        let child = Command::new(std::env::current_exe().unwrap())
-            .env("TB_BENCH_ECHO", &dir)
-            .env("TB_BENCH_SPIN", if spin { "1" } else { "0" })
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child =
+            Command::new(std::env::current_exe().unwrap()).env("TB_BENCH_ECHO", &dir).env("TB_BENCH_SPIN", if spin { "1" } else { "0" }).stdin(Stdio::null()).spawn().unwrap();
         let _peer = Peer(child);
         recv(&mut pong); // "ready"
         let name = if spin { "inline_16B_one_way_spinning" } else { "inline_16B_one_way_blocking" };

@@ -88,10 +88,13 @@ fn rate_accuracy() {
         let s = Scheduler::new(100.0);
         let stamps = std::sync::Arc::new(std::sync::Mutex::new(Vec::with_capacity(400_000)));
         let st2 = stamps.clone();
-        s.add(node_fn("n", move |_| {
-            st2.lock().unwrap().push(std::time::Instant::now());
-            Ok(())
-        }), NodeConfig::rate(hz))
+        s.add(
+            node_fn("n", move |_| {
+                st2.lock().unwrap().push(std::time::Instant::now());
+                Ok(())
+            }),
+            NodeConfig::rate(hz),
+        )
         .unwrap();
         s.run(Some(Duration::from_secs(1))).unwrap();
         let st = s.node_stats("n").unwrap();

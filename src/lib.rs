@@ -51,8 +51,8 @@ pub use topic::{Message, Publisher, Subscriber, Topic, Value};
 
 pub use tensorbus_pool as pool;
 pub use tensorbus_pool::{
-    AcquireError, Descriptor, DescriptorError, Error as PoolError, Namespace, OpenError, Policy, PoolConfig, RecvError, SendError, SlotMut, SlotRef, TopicError,
-    TopicOptions, TopicType,
+    AcquireError, Descriptor, DescriptorError, Error as PoolError, Namespace, OpenError, Policy, PoolConfig, RecvError, SendError, SlotMut, SlotRef, TopicError, TopicOptions,
+    TopicType,
 };
 pub use tensorbus_tensor as tensor;
 pub use tensorbus_tensor::{DepthImage, Image, Payload, PointCloud, Tensor};

@@ -52,7 +52,11 @@ impl TopicConfig {
 }
 
 fn describe(name: &str, hash: u64, size: u32) -> String {
-    if size > 0 { format!("{name} ({size} B, layout {hash:#x})") } else { name.to_string() }
+    if size > 0 {
+        format!("{name} ({size} B, layout {hash:#x})")
+    } else {
+        name.to_string()
+    }
 }
 
 /// Open (creating if needed) topic `name` carrying `ty`. A topic carrying another type (name,
@@ -63,12 +67,9 @@ pub fn open_topic(ns: &Namespace, name: &str, ty: &TopicType, config: TopicConfi
     let h = topic.ring().header();
     let existing = topic.type_name();
     if !ty.name.is_empty() && !existing.is_empty() && (existing != ty.name || h.type_hash != ty.hash || h.msg_size != ty.size) {
-        return Err(TopicError::TypeMismatch {
-            topic: name.to_string(),
-            existing: describe(&existing, h.type_hash, h.msg_size),
-            requested: describe(&ty.name, ty.hash, ty.size),
-        }
-        .into());
+        return Err(
+            TopicError::TypeMismatch { topic: name.to_string(), existing: describe(&existing, h.type_hash, h.msg_size), requested: describe(&ty.name, ty.hash, ty.size) }.into()
+        );
     }
     Ok(topic)
 }
@@ -123,7 +124,6 @@ impl RawPublisher {
     pub fn topic_type(&self) -> &TopicType {
         &self.ty
     }
-
 
     fn send_slot(&self, bytes: &[u8], kind: u8) -> Result<u64> {
         let ns = self.inner.topic().namespace();

@@ -25,9 +25,9 @@
 use crate::node::{set_budget_end, Context, Node, NodeConfig, NodeStats, OnMiss};
 use crate::raw::{RawPublisher, TopicConfig, DICT_TYPE};
 use std::sync::atomic::{AtomicBool, Ordering};
-use tensorbus_pool::{Namespace, TopicType};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tensorbus_pool::{Namespace, TopicType};
 
 /// Stops a running scheduler from any thread (or a node). Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -178,7 +178,11 @@ impl std::fmt::Debug for Scheduler {
 }
 
 fn period_of(hz: f64) -> Duration {
-    if hz.is_infinite() { Duration::ZERO } else { Duration::from_secs_f64(1.0 / hz) }
+    if hz.is_infinite() {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(1.0 / hz)
+    }
 }
 
 impl Scheduler {

@@ -45,7 +45,12 @@ impl<T: Pod> Message for T {
     }
     fn receive(s: &RawSubscriber, m: RawMessage) -> Result<Self> {
         let b = s.pod_bytes(&m)?;
-        T::from_bytes(b).ok_or_else(|| Error::WrongSize { topic: s.topic().name().to_string(), type_name: T::TYPE_NAME.to_string(), expected: std::mem::size_of::<T>(), found: b.len() })
+        T::from_bytes(b).ok_or_else(|| Error::WrongSize {
+            topic: s.topic().name().to_string(),
+            type_name: T::TYPE_NAME.to_string(),
+            expected: std::mem::size_of::<T>(),
+            found: b.len(),
+        })
     }
 }
 

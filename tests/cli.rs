@@ -83,13 +83,7 @@ fn child_entry() {
 }
 
 fn cli(base: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tensorbus"))
-        .args(args)
-        .env("TENSORBUS_SHM_DIR", base)
-        .env_remove("TENSORBUS_NAMESPACE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_tensorbus")).args(args).env("TENSORBUS_SHM_DIR", base).env_remove("TENSORBUS_NAMESPACE").stdin(Stdio::null()).output().unwrap()
 }
 
 fn ok(base: &Path, args: &[&str]) -> String {
@@ -325,12 +319,8 @@ max_restarts = 2
 
     // Ctrl-C (SIGINT to the launcher) stops a long-running node cleanly, exit code 0.
     std::fs::write(&file, "[[node]]\nname = \"sleeper\"\ncmd = [\"sleep\", \"30\"]\n").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tensorbus"))
-        .args(["launch", file.to_str().unwrap(), "--grace", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child =
+        Command::new(env!("CARGO_BIN_EXE_tensorbus")).args(["launch", file.to_str().unwrap(), "--grace", "2"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

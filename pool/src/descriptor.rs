@@ -89,11 +89,7 @@ pub const LAYOUT: [usize; 4] = [size_of::<Descriptor>(), offset_of!(Descriptor, 
 impl std::fmt::Debug for Descriptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.kind == kind::INLINE {
-            return f
-                .debug_struct("Descriptor")
-                .field("kind", &"inline")
-                .field("len", &self.aux)
-                .finish();
+            return f.debug_struct("Descriptor").field("kind", &"inline").field("len", &self.aux).finish();
         }
         f.debug_struct("Descriptor")
             .field("pool", &self.pool)

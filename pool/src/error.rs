@@ -29,7 +29,9 @@ pub enum OpenError {
     TooManyHolders { limit: usize },
     #[error("{path}: segment was left half-initialized by a dead process and could not be replaced")]
     Abandoned { path: PathBuf },
-    #[error("{path} is a symbolic link: tensorbus never follows links in its directories (someone may have planted it); remove it, or set TENSORBUS_SHM_DIR to the real directory")]
+    #[error(
+        "{path} is a symbolic link: tensorbus never follows links in its directories (someone may have planted it); remove it, or set TENSORBUS_SHM_DIR to the real directory"
+    )]
     Symlink { path: PathBuf },
     #[error("{path} is owned by uid {owner}, not by this process (uid {uid}): refusing to use it; remove it as its owner, or set TENSORBUS_SHM_DIR to a directory of your own")]
     NotOwned { path: PathBuf, owner: u32, uid: u32 },

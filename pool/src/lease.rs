@@ -125,14 +125,7 @@ impl SlotMut {
         }
         // Same offset in the alias: `ptr` is always the start of our slot's payload.
         debug_assert_eq!(self.ptr, pool.payload_ptr(self.slot));
-        SlotRef {
-            ns: self.ns.clone(),
-            pool: self.pool,
-            slot: self.slot,
-            generation: self.generation,
-            len: self.len,
-            ptr: pool.payload_ro(self.slot),
-        }
+        SlotRef { ns: self.ns.clone(), pool: self.pool, slot: self.slot, generation: self.generation, len: self.len, ptr: pool.payload_ro(self.slot) }
     }
 }
 

@@ -223,9 +223,7 @@ impl Namespace {
         let mut probed = false;
         // Each round opens at least one more pool or probes once, so this ends.
         for _ in 0..=2 * MAX_POOLS {
-            let best = (0..MAX_POOLS as u8)
-                .filter_map(|id| inner.class_guess(id).filter(|&(size, _)| size >= len).map(|(size, _)| (size, id)))
-                .min();
+            let best = (0..MAX_POOLS as u8).filter_map(|id| inner.class_guess(id).filter(|&(size, _)| size >= len).map(|(size, _)| (size, id))).min();
             match best {
                 Some((_, id)) => {
                     let pool = inner.pool(id)?;
@@ -295,12 +293,7 @@ impl Namespace {
                         return Ok(m);
                     }
                     if start.elapsed() >= timeout {
-                        return Err(AcquireError::Timeout {
-                            pool: id,
-                            slot_size: pool.slot_size(),
-                            waited_ms: start.elapsed().as_millis() as u64,
-                            holders: self.holders_of(pool),
-                        });
+                        return Err(AcquireError::Timeout { pool: id, slot_size: pool.slot_size(), waited_ms: start.elapsed().as_millis() as u64, holders: self.holders_of(pool) });
                     }
                     if last_reap.elapsed() > Duration::from_millis(100) {
                         self.reap();
@@ -321,16 +314,7 @@ impl Namespace {
         let counts = self.inner.local(id);
         let (slot, generation) = pool.try_claim(self.inner.me)?;
         *counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) = 1;
-        Some(SlotMut {
-            ns: self.inner.clone(),
-            pool: id,
-            slot,
-            generation,
-            len,
-            ptr: pool.payload_ptr(slot),
-            capacity: pool.slot_size(),
-            done: false,
-        })
+        Some(SlotMut { ns: self.inner.clone(), pool: id, slot, generation, len, ptr: pool.payload_ptr(slot), capacity: pool.slot_size(), done: false })
     }
 
     fn holders_of(&self, pool: &Pool) -> Vec<HolderInfo> {

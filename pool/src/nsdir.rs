@@ -72,10 +72,7 @@ pub fn base_dir() -> PathBuf {
 /// The namespace directory `<base>/<ns>`, where `<ns>` is `namespace`, `$TENSORBUS_NAMESPACE`
 /// or `default`. A name that is not one plain directory name is [`OpenError::BadNamespace`].
 pub fn namespace_dir(namespace: Option<&str>) -> Result<PathBuf, OpenError> {
-    let ns = namespace
-        .map(str::to_string)
-        .or_else(|| std::env::var("TENSORBUS_NAMESPACE").ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "default".to_string());
+    let ns = namespace.map(str::to_string).or_else(|| std::env::var("TENSORBUS_NAMESPACE").ok().filter(|s| !s.is_empty())).unwrap_or_else(|| "default".to_string());
     check_namespace(&ns)?;
     Ok(base_dir().join(ns))
 }

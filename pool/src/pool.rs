@@ -25,8 +25,8 @@
 use crate::error::OpenError;
 use crate::segment::{layout_hash, Segment, SegmentKind};
 use crate::word;
-use std::mem::{offset_of, size_of};
 use std::ffi::c_void;
+use std::mem::{offset_of, size_of};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -75,14 +75,7 @@ pub struct SlotHeader {
 const _: () = assert!(size_of::<SlotHeader>() == 256);
 
 const HEADERS_AT: usize = 128;
-pub const LAYOUT: u64 = layout_hash(&[
-    2,
-    size_of::<PoolHeader>(),
-    size_of::<SlotHeader>(),
-    offset_of!(SlotHeader, meta),
-    HEADERS_AT,
-    PAYLOAD_ALIGN,
-]);
+pub const LAYOUT: u64 = layout_hash(&[2, size_of::<PoolHeader>(), size_of::<SlotHeader>(), offset_of!(SlotHeader, meta), HEADERS_AT, PAYLOAD_ALIGN]);
 
 fn data_offset(slots: u32) -> usize {
     (HEADERS_AT + slots as usize * size_of::<SlotHeader>()).next_multiple_of(4096)

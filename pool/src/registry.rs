@@ -111,13 +111,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn open(dir: &Path) -> Result<Registry, OpenError> {
-        let (seg, _) = Segment::open_or_create(
-            &dir.join("registry"),
-            SegmentKind::Registry,
-            LAYOUT,
-            size_of::<RegistryLayout>(),
-            |_| {},
-        )?;
+        let (seg, _) = Segment::open_or_create(&dir.join("registry"), SegmentKind::Registry, LAYOUT, size_of::<RegistryLayout>(), |_| {})?;
         Ok(Registry { seg })
     }
 
@@ -229,14 +223,7 @@ impl Registry {
         let e = self.entry(i);
         // Acquire: pairs with the Release store of ACTIVE, so name and start time are complete.
         let w = e.word.load(Ordering::Acquire);
-        HolderSnapshot {
-            index: i,
-            state: st(w),
-            kind: kind(w),
-            pid: pid(w),
-            start_time: e.start_time.load(Ordering::Relaxed),
-            name: read_name(&e.name),
-        }
+        HolderSnapshot { index: i, state: st(w), kind: kind(w), pid: pid(w), start_time: e.start_time.load(Ordering::Relaxed), name: read_name(&e.name) }
     }
 
     pub fn snapshots(&self) -> Vec<HolderSnapshot> {

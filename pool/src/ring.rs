@@ -50,12 +50,12 @@
 use crate::descriptor::{self, kind, Descriptor};
 use crate::error::{OpenError, RecvError, SendError, TopicError};
 use crate::lease::SlotRef;
-use std::borrow::Cow;
 use crate::namespace::{Namespace, MAX_POOLS};
 use crate::registry::{self, KIND_PROCESS, KIND_TOPIC, ST_ACTIVE};
 use crate::segment::{layout_hash, Segment, SegmentKind};
 use crate::sleepers::{self, Sleeper};
 use crate::word;
+use std::borrow::Cow;
 use std::mem::{offset_of, size_of};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
@@ -197,7 +197,11 @@ pub fn check_name(name: &str) -> Result<(), TopicError> {
         && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/".contains(&c))
         && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
         && !name.contains(".tmp.");
-    if ok { Ok(()) } else { Err(TopicError::BadName(name.to_string())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(TopicError::BadName(name.to_string()))
+    }
 }
 
 fn file_name(name: &str) -> String {
@@ -335,14 +339,7 @@ impl RingSeg {
         if str_field(&h.name) != name {
             return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
         }
-        Ok(RingSeg {
-            seg,
-            depth,
-            name: name.to_string(),
-            holder_ok: AtomicU64::new(0),
-            readers: sleepers::Local::default(),
-            writers: sleepers::Local::default(),
-        })
+        Ok(RingSeg { seg, depth, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
     }
 
     pub fn header(&self) -> &TopicHeader {
@@ -369,7 +366,11 @@ impl RingSeg {
         &self.name
     }
     pub fn policy(&self) -> Policy {
-        if self.header().policy == 1 { Policy::Reliable } else { Policy::Latest }
+        if self.header().policy == 1 {
+            Policy::Reliable
+        } else {
+            Policy::Latest
+        }
     }
     pub fn type_name(&self) -> String {
         str_field(&self.header().type_name)
@@ -488,10 +489,7 @@ impl RingSeg {
         }
         // Acquire: pairs with the claimer's Release of ACTIVE (its start time is complete).
         let w = ns.inner.registry.entry(idx - 1).word.load(Ordering::Acquire);
-        registry::pid(w) == pid
-            && registry::st(w) == ST_ACTIVE
-            && registry::kind(w) == KIND_PROCESS
-            && ns.inner.registry.process_alive(idx - 1, w)
+        registry::pid(w) == pid && registry::st(w) == ST_ACTIVE && registry::kind(w) == KIND_PROCESS && ns.inner.registry.process_alive(idx - 1, w)
     }
 
     fn unlock(&self) {

@@ -132,13 +132,7 @@ impl Segment {
     /// Open the segment at `path`, or create it with `size` bytes, running `init` on the fresh
     /// zeroed memory (after the header is written) before anyone else can see it.
     /// Returns the segment and whether this call created it.
-    pub fn open_or_create(
-        path: &Path,
-        kind: SegmentKind,
-        layout: u64,
-        size: usize,
-        init: impl FnOnce(&Segment),
-    ) -> Result<(Segment, bool), OpenError> {
+    pub fn open_or_create(path: &Path, kind: SegmentKind, layout: u64, size: usize, init: impl FnOnce(&Segment)) -> Result<(Segment, bool), OpenError> {
         let (dir, name) = split(path)?;
         match Self::open_in(&dir, &name, path, kind, layout) {
             Ok(seg) => return Ok((seg, false)),
@@ -148,22 +142,12 @@ impl Segment {
         match Self::create_in(&dir, &name, path, kind, layout, size, init) {
             Ok(seg) => Ok((seg, true)),
             // Lost the race to another creator: open theirs.
-            Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
-                Self::open_in(&dir, &name, path, kind, layout).map(|s| (s, false))
-            }
+            Err(OpenError::Io { source, .. }) if source.kind() == ErrorKind::AlreadyExists => Self::open_in(&dir, &name, path, kind, layout).map(|s| (s, false)),
             Err(e) => Err(e),
         }
     }
 
-    fn create_in(
-        dir: &NsDir,
-        name: &CString,
-        path: &Path,
-        kind: SegmentKind,
-        layout: u64,
-        size: usize,
-        init: impl FnOnce(&Segment),
-    ) -> Result<Segment, OpenError> {
+    fn create_in(dir: &NsDir, name: &CString, path: &Path, kind: SegmentKind, layout: u64, size: usize, init: impl FnOnce(&Segment)) -> Result<Segment, OpenError> {
         let (file, tmp, tmp_c) = Self::temp_file(dir, path)?;
         let io = |p: &Path, e| OpenError::Io { path: p.to_path_buf(), source: e };
         let result = (|| {

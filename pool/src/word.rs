@@ -72,8 +72,7 @@ pub fn try_claim(w: &AtomicU64, holder: u32, tag: u64) -> bool {
     }
     // AcqRel on success: Acquire pairs with the Release of the last holder's release, so the
     // previous readers' accesses happen before our writes; Release is harmless here.
-    w.compare_exchange(cur, make(WRITING, tag, 1 << holder), Ordering::AcqRel, Ordering::Relaxed)
-        .is_ok()
+    w.compare_exchange(cur, make(WRITING, tag, 1 << holder), Ordering::AcqRel, Ordering::Relaxed).is_ok()
 }
 
 /// Replace the tag of a WRITING slot; only its writer calls this, right after `try_claim` when
@@ -362,7 +361,12 @@ mod loom_tests {
             Some((pos, read_entry(r, pos)))
         }
         loom::model(|| {
-            let ring = Arc::new(Ring { head: AtomicU64::new(0), stamps: [AtomicU64::new(0), AtomicU64::new(0)], words: [AtomicU64::new(0), AtomicU64::new(0)], tails: [AtomicU64::new(0), AtomicU64::new(0)] });
+            let ring = Arc::new(Ring {
+                head: AtomicU64::new(0),
+                stamps: [AtomicU64::new(0), AtomicU64::new(0)],
+                words: [AtomicU64::new(0), AtomicU64::new(0)],
+                tails: [AtomicU64::new(0), AtomicU64::new(0)],
+            });
             let r2 = ring.clone();
             let writer = loom::thread::spawn(move || {
                 for pos in 0..3u64 {

@@ -78,10 +78,7 @@ fn wrong_layout_hash_and_kind_are_rejected() {
     write(&t.dir, "registry", &header(MAGIC, VERSION, SegmentKind::Topic as u32, 0xdead_beef, 64));
     assert!(matches!(open_err(&t.dir), OpenError::BadHeader { field: "kind", value: 3, .. }));
     // The segment API itself reports the same.
-    assert!(matches!(
-        Segment::open(&t.dir.join("registry"), SegmentKind::Registry, 1),
-        Err(OpenError::BadHeader { field: "kind", .. })
-    ));
+    assert!(matches!(Segment::open(&t.dir.join("registry"), SegmentKind::Registry, 1), Err(OpenError::BadHeader { field: "kind", .. })));
 }
 
 /// A real pool segment copied to `bad` with one header field overwritten.

@@ -16,10 +16,7 @@ const N: u64 = 200;
 
 fn spawn_child(role: &str, dir: &Path, env: &[(&str, String)]) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_CHILD_ROLE", role)
-        .env("TB_CHILD_DIR", dir)
-        .stdin(Stdio::null());
+    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"]).env("TB_CHILD_ROLE", role).env("TB_CHILD_DIR", dir).stdin(Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -47,7 +44,11 @@ fn reliable() -> TopicOptions {
 
 fn frame_len(id: u64) -> u64 {
     // Alternates between the 4 KiB and the 64 KiB class.
-    if id.is_multiple_of(3) { 40_000 + id } else { 1 + id * 13 % 4096 }
+    if id.is_multiple_of(3) {
+        40_000 + id
+    } else {
+        1 + id * 13 % 4096
+    }
 }
 
 fn send_frame(ns: &Namespace, p: &Publisher, id: u64) {
@@ -275,12 +276,7 @@ fn racing_creators_agree_on_geometry() {
         let t = TempNs::new(&format!("xp-race{round}"));
         let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_millis(300);
         let children: Vec<Child> = (0..4u32)
-            .map(|k| {
-                spawn_child("race", &t.dir, &[("TB_START_AT", at.as_nanos().to_string()), ("TB_K", k.to_string())])
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|k| spawn_child("race", &t.dir, &[("TB_START_AT", at.as_nanos().to_string()), ("TB_K", k.to_string())]).stdout(Stdio::piped()).spawn().unwrap())
             .collect();
         let lines: Vec<String> = children
             .into_iter()

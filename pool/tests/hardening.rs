@@ -123,7 +123,11 @@ impl Rng {
 }
 
 fn frame_len(id: u64) -> u64 {
-    if id.is_multiple_of(3) { 40_000 + id % 1000 } else { 1 + id * 13 % 4096 }
+    if id.is_multiple_of(3) {
+        40_000 + id % 1000
+    } else {
+        1 + id * 13 % 4096
+    }
 }
 
 /// Overwrite bytes of a live segment file (shared with every mapping of it); a segment the
@@ -398,7 +402,7 @@ fn scribbled_pool_header_is_refused_by_newcomers_and_harmless_to_the_victim() {
             0 => poke32(&p, POOL_HDR + offset_of!(PoolHeader, slots), rng.next() as u32),
             1 => poke(&p, POOL_HDR + offset_of!(PoolHeader, slot_size), rng.next()),
             2 => poke(&p, POOL_HDR + offset_of!(PoolHeader, data_offset), rng.next()),
-            3 => poke(&p, 0, rng.next()), // magic
+            3 => poke(&p, 0, rng.next()),  // magic
             _ => poke(&p, 24, rng.next()), // total size
         }
     });

@@ -159,10 +159,13 @@ fn intruder_entry() {
     };
     show("registry", registry::Registry::open(&dir).map(drop));
     show("pool", pool::Pool::open(&dir, 0).map(drop));
-    show("topic", ring::RingSeg::open_existing(&dir, "cam").map(drop).map_err(|e| match e {
-        TopicError::Open(o) => o,
-        other => OpenError::Io { path: dir.clone(), source: std::io::Error::other(other.to_string()) },
-    }));
+    show(
+        "topic",
+        ring::RingSeg::open_existing(&dir, "cam").map(drop).map_err(|e| match e {
+            TopicError::Open(o) => o,
+            other => OpenError::Io { path: dir.clone(), source: std::io::Error::other(other.to_string()) },
+        }),
+    );
     show("namespace", Namespace::open_dir(&dir, PoolConfig::default()).map(drop));
     println!("READ {}", std::fs::read(dir.join("pool-0")).map(|_| "OK".to_string()).unwrap_or_else(|e| format!("{:?}", e.kind())));
 }

@@ -115,12 +115,7 @@ fn soak_child() {
             break;
         }
     }
-    println!(
-        "RESULT frames={frames} misses={} wrong={wrong} errors={errors} imu={imu_n} imu_misses={} imu_backwards={imu_back} rss_kib={}",
-        sc.misses(),
-        si.misses(),
-        rss_kib().0
-    );
+    println!("RESULT frames={frames} misses={} wrong={wrong} errors={errors} imu={imu_n} imu_misses={} imu_backwards={imu_back} rss_kib={}", sc.misses(), si.misses(), rss_kib().0);
 }
 
 struct Peer {
@@ -274,14 +269,15 @@ fn run_soak(default_secs: f64) {
     let free = common::all_slots_free(&dir);
 
     let (sent, cam_errors, imu_n) = (cam_sent.load(Ordering::Relaxed), cam_err.load(Ordering::Relaxed), imu_sent.load(Ordering::Relaxed));
-    println!("SOAK duration_s={elapsed:.1} frames_sent={sent} camera_hz={:.1} camera_errors={cam_errors} imu_sent={imu_n} imu_hz={:.0}", sent as f64 / elapsed, imu_n as f64 / elapsed);
+    println!(
+        "SOAK duration_s={elapsed:.1} frames_sent={sent} camera_hz={:.1} camera_errors={cam_errors} imu_sent={imu_n} imu_hz={:.0}",
+        sent as f64 / elapsed,
+        imu_n as f64 / elapsed
+    );
     println!("SOAK fast   {fast_r}");
     println!("SOAK slow   {slow_r}");
     println!("SOAK crashy kills={crashes} slots_reaped={reaped_slots}");
-    println!(
-        "SOAK pool slots={SLOTS} slot_bytes={FRAME} max_used={max_used} (samples {samples}) used_after_reap={used_end} leaked={}",
-        SLOTS - free.clone().unwrap_or(0)
-    );
+    println!("SOAK pool slots={SLOTS} slot_bytes={FRAME} max_used={max_used} (samples {samples}) used_after_reap={used_end} leaked={}", SLOTS - free.clone().unwrap_or(0));
     println!("SOAK rss_kib start={} end={} anon_start={} anon_end={}", rss_start.0, rss_end.0, rss_start.1, rss_end.1);
 
     // The invariants.

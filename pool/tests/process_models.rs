@@ -17,10 +17,7 @@ use tensorbus_pool::*;
 
 fn child(role: &str, dir: &Path) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_CHILD_ROLE", role)
-        .env("TB_CHILD_DIR", dir)
-        .stdin(Stdio::null());
+    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"]).env("TB_CHILD_ROLE", role).env("TB_CHILD_DIR", dir).stdin(Stdio::null());
     c
 }
 
@@ -218,10 +215,7 @@ fn unshare_available() -> bool {
 fn in_pid_namespace(role: &str, dir: &Path) -> Command {
     let mut c = Command::new("unshare");
     c.args(["--pid", "--fork", "--mount-proc"]).arg(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_CHILD_ROLE", role)
-        .env("TB_CHILD_DIR", dir)
-        .stdin(Stdio::null());
+    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"]).env("TB_CHILD_ROLE", role).env("TB_CHILD_DIR", dir).stdin(Stdio::null());
     c
 }
 
@@ -247,9 +241,7 @@ fn holders_in_another_pid_namespace_are_never_reaped() {
     assert!(ready.is_some(), "container holder did not start");
     assert_eq!(ns.reap().processes, 0, "we reaped a holder in another PID namespace");
     let reg = Registry::open(&t.dir).unwrap();
-    let held_by_container = (0..registry::MAX_HOLDERS as u32)
-        .map(|i| reg.snapshot(i))
-        .any(|s| s.state == ST_ACTIVE && s.kind == KIND_PROCESS && s.index != ns.holder_index());
+    let held_by_container = (0..registry::MAX_HOLDERS as u32).map(|i| reg.snapshot(i)).any(|s| s.state == ST_ACTIVE && s.kind == KIND_PROCESS && s.index != ns.holder_index());
     assert!(held_by_container, "the container's registration is gone");
     // SAFETY: our own child (unshare, which forwards nothing; kill its process group member).
     unsafe { libc::kill(holder.id() as i32, libc::SIGKILL) };

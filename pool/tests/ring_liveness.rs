@@ -79,11 +79,7 @@ impl Drop for Peer {
 }
 
 fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("{key} in {line}"))
-        .parse()
-        .unwrap()
+    line.split_whitespace().find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('='))).unwrap_or_else(|| panic!("{key} in {line}")).parse().unwrap()
 }
 
 /// CPU time of the calling thread.

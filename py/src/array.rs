@@ -128,11 +128,7 @@ pub fn array_in<'py>(obj: &Bound<'py, PyAny>) -> PyResult<ArrayIn<'py>> {
         Err(_) => py.import("numpy")?.call_method1("asarray", (obj,))?.cast_into::<PyUntypedArray>()?,
     };
     let dtype = dtype_of(&arr.dtype())?;
-    let arr = if arr.is_c_contiguous() {
-        arr
-    } else {
-        py.import("numpy")?.call_method1("ascontiguousarray", (&arr,))?.cast_into::<PyUntypedArray>()?
-    };
+    let arr = if arr.is_c_contiguous() { arr } else { py.import("numpy")?.call_method1("ascontiguousarray", (&arr,))?.cast_into::<PyUntypedArray>()? };
     let shape = arr.shape().to_vec();
     let nbytes = shape.iter().product::<usize>() * dtype.itemsize();
     // SAFETY: `arr` is a live ndarray (type-checked by the cast); reading its data pointer

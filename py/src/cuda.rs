@@ -17,7 +17,6 @@ use tensorbus_gpu::{self as gpu, CudaError, Staged, StreamRef};
 use tensorbus_tensor::dlpack::{self, DLDevice, ExportSpec, ForeignView};
 use tensorbus_tensor::{DType, PayloadKind, PayloadMut};
 
-
 /// Map a gpu error to `tensorbus.CudaError` (a `TensorbusError` and a `RuntimeError`).
 pub fn cuda_err(e: CudaError) -> PyErr {
     exc("CudaError", e.to_string())
@@ -355,9 +354,7 @@ impl PyCudaPayload {
 /// CUDA managed memory).
 #[allow(dead_code)]
 pub fn is_cuda_object(obj: &Bound<'_, PyAny>) -> bool {
-    obj.call_method0("__dlpack_device__")
-        .and_then(|d| d.extract::<(i32, i32)>())
-        .is_ok_and(|(t, _)| t == dlpack::device::CUDA || t == dlpack::device::CUDA_MANAGED)
+    obj.call_method0("__dlpack_device__").and_then(|d| d.extract::<(i32, i32)>()).is_ok_and(|(t, _)| t == dlpack::device::CUDA || t == dlpack::device::CUDA_MANAGED)
 }
 
 /// The way back: copy a CUDA DLPack producer (a torch/CuPy/JAX GPU array, a `CudaPayload`) into

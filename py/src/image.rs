@@ -10,10 +10,7 @@ use tensorbus_tensor::{DepthUnit, Encoding, Payload, PayloadKind, PayloadMut};
 
 /// Check user dimensions: positive integers.
 pub fn dims(values: &[(&str, i64)]) -> PyResult<Vec<usize>> {
-    values
-        .iter()
-        .map(|&(name, v)| if v <= 0 { Err(exc("ShapeError", format!("{name} must be positive, got {v}"))) } else { Ok(v as usize) })
-        .collect()
+    values.iter().map(|&(name, v)| if v <= 0 { Err(exc("ShapeError", format!("{name} must be positive, got {v}"))) } else { Ok(v as usize) }).collect()
 }
 
 /// Loan a slot for `kind`/`dtype`/`shape`/`aux` and copy the caller's array into it, without
@@ -44,8 +41,7 @@ pub fn image_layout(shape: &[usize], dtype: tensorbus_tensor::DType, encoding: O
     }
     let enc = match encoding {
         Some(e) => self::encoding(e)?,
-        None => Encoding::infer(shape, dtype)
-            .ok_or_else(|| exc("EncodingError", format!("cannot infer an encoding for shape {shape:?} of {}: pass encoding=", dtype.name())))?,
+        None => Encoding::infer(shape, dtype).ok_or_else(|| exc("EncodingError", format!("cannot infer an encoding for shape {shape:?} of {}: pass encoding=", dtype.name())))?,
     };
     if dtype != enc.dtype() {
         return Err(exc("DTypeError", format!("encoding {} needs dtype {}, got {}", enc.name(), enc.dtype().name(), dtype.name())));

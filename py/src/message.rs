@@ -72,7 +72,10 @@ fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> 
     } else {
         return Err(exc(
             "DTypeError",
-            format!("cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None (arrays: a tb.Tensor topic, or .tolist())", obj.get_type().name()?),
+            format!(
+                "cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None (arrays: a tb.Tensor topic, or .tolist())",
+                obj.get_type().name()?
+            ),
         ));
     }
     Ok(())

@@ -114,7 +114,10 @@ impl PyTopic {
         match &self.mode {
             Mode::Pod(codec) => {
                 if self.ty.size > 0 && m.bytes().len() != self.ty.size as usize {
-                    return Err(exc("InvalidDescriptorError", format!("topic {}: message of {} bytes, {} needs {}", self.topic.name(), m.bytes().len(), self.ty.name, self.ty.size)));
+                    return Err(exc(
+                        "InvalidDescriptorError",
+                        format!("topic {}: message of {} bytes, {} needs {}", self.topic.name(), m.bytes().len(), self.ty.name, self.ty.size),
+                    ));
                 }
                 Ok(Some(codec.unpack(py, m.bytes())?.unbind()))
             }
@@ -170,7 +173,10 @@ impl PyTopic {
                 let blob = message::encode(msg)?;
                 publisher.send_msgpack(&blob).map_err(tb_err)
             }
-            _ => Err(exc("TopicTypeError", format!("topic {} carries {}, not {}", self.topic.name(), if self.ty.name.is_empty() { "payloads, dicts or bytes" } else { &self.ty.name }, msg.get_type().name()?))),
+            _ => Err(exc(
+                "TopicTypeError",
+                format!("topic {} carries {}, not {}", self.topic.name(), if self.ty.name.is_empty() { "payloads, dicts or bytes" } else { &self.ty.name }, msg.get_type().name()?),
+            )),
         }
     }
 
@@ -241,7 +247,11 @@ impl PyTopic {
     }
     #[getter]
     fn policy(&self) -> &'static str {
-        if self.topic.policy() == Policy::Reliable { "reliable" } else { "latest" }
+        if self.topic.policy() == Policy::Reliable {
+            "reliable"
+        } else {
+            "latest"
+        }
     }
     /// Messages sent on this topic (all publishers).
     #[getter]

@@ -49,7 +49,10 @@ pub fn run(ctx: &Ctx, a: Args) -> CliResult {
         Some((total, free)) => {
             let msg = format!("{}: {} total, {} free", fs_root.display(), bytes(total), bytes(free));
             if total < (512 << 20) {
-                r.warn(msg, "shared memory is small (Docker's default is 64 MiB): run the container with --shm-size=2g (or --ipc=host), or set TENSORBUS_SHM_DIR to a larger tmpfs");
+                r.warn(
+                    msg,
+                    "shared memory is small (Docker's default is 64 MiB): run the container with --shm-size=2g (or --ipc=host), or set TENSORBUS_SHM_DIR to a larger tmpfs",
+                );
             } else if free < (256 << 20) {
                 r.warn(msg, "little free shared memory: run `tensorbus clean` to remove stale namespaces, or enlarge the tmpfs");
             } else {
@@ -68,10 +71,9 @@ pub fn run(ctx: &Ctx, a: Args) -> CliResult {
             format!("{} is a symbolic link: tensorbus refuses it (someone else may have planted it)", base.display()),
             "remove the link, or set TENSORBUS_SHM_DIR to the real directory",
         ),
-        Ok(m) if m.uid() != uid => r.error(
-            format!("{} is owned by uid {}, not you (uid {uid})", base.display(), m.uid()),
-            "remove it (as its owner) or set TENSORBUS_SHM_DIR to a directory of your own",
-        ),
+        Ok(m) if m.uid() != uid => {
+            r.error(format!("{} is owned by uid {}, not you (uid {uid})", base.display(), m.uid()), "remove it (as its owner) or set TENSORBUS_SHM_DIR to a directory of your own")
+        }
         Ok(m) if m.permissions().mode() & 0o077 != 0 => {
             r.warn(format!("{} has mode {:o}", base.display(), m.permissions().mode() & 0o777), "chmod 700 it (tensorbus fixes this itself on the next open)")
         }

@@ -97,13 +97,7 @@ pub(crate) fn live_processes(dir: &Path) -> Result<Vec<(u32, String)>, tensorbus
 
 /// Directories under the base directory (links are not followed: they are never namespaces).
 fn subdirs(base: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(base)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(base).into_iter().flatten().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
     v.sort();
     v
 }
@@ -143,7 +137,11 @@ pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
         } else {
             // No registry: a namespace being created right now, or debris. Give it a minute.
             let age = std::fs::metadata(&dir).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
-            if age.as_secs() >= 60 { Ok("no registry") } else { Err("no registry yet (new); left alone".to_string()) }
+            if age.as_secs() >= 60 {
+                Ok("no registry")
+            } else {
+                Err("no registry yet (new); left alone".to_string())
+            }
         };
         match verdict {
             Err(why) => {
@@ -174,10 +172,6 @@ pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
         }
     }
     let others = if other > 0 { format!("; {other} other director{} left alone (not tensorbus namespaces)", if other == 1 { "y" } else { "ies" }) } else { String::new() };
-    println!(
-        "{} {removed}, kept {kept}{}{others}",
-        if dry { "would remove" } else { "removed" },
-        if failed > 0 { format!(", failed {failed}") } else { String::new() }
-    );
+    println!("{} {removed}, kept {kept}{}{others}", if dry { "would remove" } else { "removed" }, if failed > 0 { format!(", failed {failed}") } else { String::new() });
     Ok(if failed > 0 { 1 } else { 0 })
 }

@@ -10,11 +10,7 @@ pub struct Table {
 impl Table {
     /// Columns named in `header`; a name starting with `>` is right-aligned (the `>` is dropped).
     pub fn new(header: &[&str]) -> Table {
-        Table {
-            header: header.iter().map(|h| h.trim_start_matches('>').to_string()).collect(),
-            right: header.iter().map(|h| h.starts_with('>')).collect(),
-            rows: Vec::new(),
-        }
+        Table { header: header.iter().map(|h| h.trim_start_matches('>').to_string()).collect(), right: header.iter().map(|h| h.starts_with('>')).collect(), rows: Vec::new() }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -63,7 +59,13 @@ pub fn bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{n} B") } else if v.fract() == 0.0 { format!("{v:.0} {}", U[i]) } else { format!("{v:.1} {}", U[i]) }
+    if i == 0 {
+        format!("{n} B")
+    } else if v.fract() == 0.0 {
+        format!("{v:.0} {}", U[i])
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
 }
 
 /// A duration in seconds with a fitting unit: `0.0331` -> `33.10 ms`.

@@ -90,7 +90,8 @@ pub fn info(ctx: &Ctx, mut a: Args) -> CliResult {
     let ns = ctx.open()?;
     existing(ctx, &ns, &name)?;
     let before = stats_of(&ns);
-    let (t, rate) = rates(&ns, &before, Duration::from_millis(250)).into_iter().find(|(t, _)| t.name == name).ok_or_else(|| CliError::new(format!("topic {name:?} disappeared")))?;
+    let (t, rate) =
+        rates(&ns, &before, Duration::from_millis(250)).into_iter().find(|(t, _)| t.name == name).ok_or_else(|| CliError::new(format!("topic {name:?} disappeared")))?;
     let ring = RingSeg::open_existing(ns.dir(), &name)?;
     let h = ring.header();
     if as_json {
@@ -260,7 +261,14 @@ fn describe(ns: &Namespace, type_name: &str, hash: u64, m: RawMessage) -> String
                 };
                 let age = if p.timestamp_ns() > 0 { format!(" age {}", secs(now_ns().saturating_sub(p.timestamp_ns()) as f64 * 1e-9)) } else { String::new() };
                 let fid = if p.frame_id().is_empty() { String::new() } else { format!(" frame_id {:?}", p.frame_id()) };
-                format!("{kind}{extra} shape {:?} {} ({}) timestamp_ns {}{age} seq {}{fid}", p.shape(), p.dtype(), super::table::bytes(p.data().len() as u64), p.timestamp_ns(), p.sequence())
+                format!(
+                    "{kind}{extra} shape {:?} {} ({}) timestamp_ns {}{age} seq {}{fid}",
+                    p.shape(),
+                    p.dtype(),
+                    super::table::bytes(p.data().len() as u64),
+                    p.timestamp_ns(),
+                    p.sequence()
+                )
             }
             Err(e) => format!("{kind} seq {} <not readable: {e}>", d.sequence),
         };

@@ -168,15 +168,7 @@ fn layout(shape: &[usize]) -> Result<([i64; MAX_DIMS], [i64; MAX_DIMS]), DLPackE
 }
 
 fn dl_tensor(spec: &ExportSpec<'_>, shape: *mut i64, strides: *mut i64) -> DLTensor {
-    DLTensor {
-        data: spec.data as *mut c_void,
-        device: spec.device,
-        ndim: spec.shape.len() as i32,
-        dtype: spec.dtype.into(),
-        shape,
-        strides,
-        byte_offset: 0,
-    }
+    DLTensor { data: spec.data as *mut c_void, device: spec.device, ndim: spec.shape.len() as i32, dtype: spec.dtype.into(), shape, strides, byte_offset: 0 }
 }
 
 /// Build a legacy (unversioned) `DLManagedTensor` owning `owner`.
@@ -187,11 +179,7 @@ fn dl_tensor(spec: &ExportSpec<'_>, shape: *mut i64, strides: *mut i64) -> DLTen
 /// call the deleter exactly once.
 pub unsafe fn export_legacy(spec: ExportSpec<'_>, owner: Box<dyn Any + Send>) -> Result<NonNull<DLManagedTensor>, DLPackError> {
     let (shape, strides) = layout(spec.shape)?;
-    let managed = DLManagedTensor {
-        dl_tensor: dl_tensor(&spec, std::ptr::null_mut(), std::ptr::null_mut()),
-        manager_ctx: std::ptr::null_mut(),
-        deleter: Some(delete_legacy),
-    };
+    let managed = DLManagedTensor { dl_tensor: dl_tensor(&spec, std::ptr::null_mut(), std::ptr::null_mut()), manager_ctx: std::ptr::null_mut(), deleter: Some(delete_legacy) };
     let h = Box::into_raw(Box::new(Holder { managed, shape, strides, owner: Some(owner) }));
     // SAFETY: `h` is a fresh, valid allocation; we only take field addresses inside it, which
     // stay put until the deleter frees it.

@@ -63,21 +63,8 @@ pub enum DType {
 
 impl DType {
     /// Every dtype, in code order.
-    pub const ALL: [DType; 13] = [
-        DType::U8,
-        DType::I8,
-        DType::U16,
-        DType::I16,
-        DType::U32,
-        DType::I32,
-        DType::U64,
-        DType::I64,
-        DType::F16,
-        DType::BF16,
-        DType::F32,
-        DType::F64,
-        DType::Bool,
-    ];
+    pub const ALL: [DType; 13] =
+        [DType::U8, DType::I8, DType::U16, DType::I16, DType::U32, DType::I32, DType::U64, DType::I64, DType::F16, DType::BF16, DType::F32, DType::F64, DType::Bool];
 
     /// The stable code carried in the descriptor's `dtype` byte.
     pub const fn code(self) -> u8 {
@@ -265,7 +252,23 @@ mod tests {
 
     #[test]
     fn numpy_aliases() {
-        for (s, d) in [("u1", DType::U8), ("|u1", DType::U8), ("<f4", DType::F32), ("float", DType::F64), ("f", DType::F32), ("u8", DType::U64), ("i4", DType::I32), ("double", DType::F64), ("f2", DType::F16), ("bf16", DType::BF16), ("?", DType::Bool), ("B", DType::U8), ("b", DType::I8), ("<i8", DType::I64), ("torch.float32", DType::F32)] {
+        for (s, d) in [
+            ("u1", DType::U8),
+            ("|u1", DType::U8),
+            ("<f4", DType::F32),
+            ("float", DType::F64),
+            ("f", DType::F32),
+            ("u8", DType::U64),
+            ("i4", DType::I32),
+            ("double", DType::F64),
+            ("f2", DType::F16),
+            ("bf16", DType::BF16),
+            ("?", DType::Bool),
+            ("B", DType::U8),
+            ("b", DType::I8),
+            ("<i8", DType::I64),
+            ("torch.float32", DType::F32),
+        ] {
             assert_eq!(DType::parse(s), Some(d), "{s}");
         }
         assert!(DType::parse(">f4").is_none());

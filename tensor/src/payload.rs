@@ -196,18 +196,7 @@ impl PayloadMeta {
                 }
             }
         }
-        Ok(PayloadMeta {
-            kind,
-            dtype,
-            ndim: shape.len() as u8,
-            dims,
-            aux,
-            nbytes: n,
-            timestamp_ns: 0,
-            sequence: 0,
-            frame_len: 0,
-            frame_id: [0; MAX_FRAME_ID],
-        })
+        Ok(PayloadMeta { kind, dtype, ndim: shape.len() as u8, dims, aux, nbytes: n, timestamp_ns: 0, sequence: 0, frame_len: 0, frame_id: [0; MAX_FRAME_ID] })
     }
 
     pub fn kind(&self) -> PayloadKind {
