@@ -14,7 +14,12 @@ import time
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.multiprocess
+pytestmark = [
+    pytest.mark.multiprocess,
+    # JAX (imported by other tests in the session) warns from an at-fork hook that forking a
+    # process with JAX's threads may deadlock; these children never touch JAX.
+    pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning"),
+]
 
 SHAPE = (16, 16, 3)
 _inherited = []  # frames the children inherit (and drop)
