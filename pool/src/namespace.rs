@@ -220,6 +220,20 @@ impl Namespace {
     /// it with other geometry); the answer is always checked against the real header.
     fn pick_pool(&self, len: u64) -> Result<(u8, &Pool), AcquireError> {
         let inner = &self.inner;
+        // Fast path (every claim): the configured classes in order (sorted by size); the first
+        // whose known geometry holds `len` is checked against its real header, as below.
+        for id in 0..inner.config.classes.len().min(MAX_POOLS) as u8 {
+            match inner.class_guess(id) {
+                Some((size, _)) if size >= len => {
+                    let pool = inner.pool(id)?;
+                    if len <= pool.slot_size() {
+                        return Ok((id, pool));
+                    }
+                    break; // another configuration made this pool: search everything
+                }
+                _ => {}
+            }
+        }
         let mut probed = false;
         // Each round opens at least one more pool or probes once, so this ends.
         for _ in 0..=2 * MAX_POOLS {
