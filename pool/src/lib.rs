@@ -23,11 +23,11 @@
 //! # drop((shared, again, ns)); std::fs::remove_dir_all(dir).ok();
 //! ```
 
+pub mod descriptor;
+pub mod ring;
 pub mod sync;
 pub mod word;
 
-#[cfg(not(loom))]
-pub mod descriptor;
 #[cfg(not(loom))]
 pub mod error;
 #[cfg(not(loom))]
@@ -44,8 +44,6 @@ pub mod pool;
 pub mod process;
 #[cfg(not(loom))]
 pub mod registry;
-#[cfg(not(loom))]
-pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;
 #[cfg(not(loom))]

@@ -22,11 +22,12 @@ use crate::lease::{SlotMut, SlotRef};
 use crate::pool::Pool;
 use crate::registry::{Registry, KIND_PROCESS, KIND_TOPIC, ST_FREE};
 use crate::ring::RingSeg;
+use crate::sync::Ordering;
 use crate::word;
+use std::any::Any;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// Size classes: (slot size in bytes, number of slots). Pools are created lazily, on the first
@@ -99,10 +100,11 @@ pub(crate) struct NsInner {
     reaping: Mutex<()>,
     /// Per pool, per slot: how many holds this process has (guards our bit).
     local: Vec<OnceLock<Box<[Mutex<u32>]>>>,
-    pub(crate) topics: Mutex<Vec<(String, Weak<crate::ring::TopicShared>)>>,
+    /// This process's open topics (see [`Namespace::open_topics`]).
+    topics: Mutex<OpenTopics>,
     /// Set by `Namespace::leave`: this process no longer holds anything here; remaining
     /// handles are inert. Acquire/Release: pairs the flag with the clears `leave` made.
-    closed: std::sync::atomic::AtomicBool,
+    closed: crate::sync::AtomicBool,
 }
 
 impl std::fmt::Debug for NsInner {
@@ -110,6 +112,11 @@ impl std::fmt::Debug for NsInner {
         f.debug_struct("Namespace").field("dir", &self.dir).field("holder", &self.me).finish()
     }
 }
+
+/// This process's open topics by name, as weak handles on the ring module's per-process topic
+/// state. Type-erased: this file sits below the ring module (which builds on it), so it stores
+/// what the ring module gives it without naming the type.
+pub(crate) type OpenTopics = Vec<(String, Weak<dyn Any + Send + Sync>)>;
 
 static OPEN: Mutex<Vec<(PathBuf, u32, Weak<NsInner>)>> = Mutex::new(Vec::new());
 
@@ -158,7 +165,7 @@ impl Namespace {
             reaping: Mutex::new(()),
             local: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
             topics: Mutex::new(Vec::new()),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: crate::sync::AtomicBool::new(false),
         });
         open.push((dir.to_path_buf(), pid, Arc::downgrade(&inner)));
         drop(open);
@@ -482,6 +489,17 @@ impl Namespace {
 
     pub(crate) fn pool_existing(&self, id: u8) -> Option<&Pool> {
         self.inner.pool_existing(id)
+    }
+
+    /// The namespace's registry of holders (processes and topics).
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// This process's table of open topics (the ring module keeps one `TopicShared` per name,
+    /// shared by every handle here). Locked for as long as the guard lives.
+    pub(crate) fn open_topics(&self) -> MutexGuard<'_, OpenTopics> {
+        self.inner.topics.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -13,9 +13,9 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tensorbus_pool::sync::{AtomicBool, AtomicU64, Ordering};
 use tensorbus_pool::*;
 
 const W: usize = 1920;
@@ -79,7 +79,7 @@ fn soak_child() {
     let (mut frames, mut wrong, mut errors, mut imu_n, mut imu_back) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut last_imu = 0u64;
     loop {
-        match sc.recv_timeout(Duration::from_millis(5)) {
+        match sc.recv_timeout(Duration::from_millis(5)).map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
             Ok(Some((d, Some(h)))) => {
                 frames += 1;
                 if !frame_ok(h.as_slice(), d.timestamp_ns) {
@@ -98,7 +98,7 @@ fn soak_child() {
             Err(_) => errors += 1,
         }
         loop {
-            match si.try_recv() {
+            match si.try_recv().map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
                 Ok(Some((d, None))) => {
                     let seq = u64::from_le_bytes(d.inline_bytes().unwrap().0[..8].try_into().unwrap());
                     if seq <= last_imu {
