@@ -29,11 +29,15 @@ pub mod sync;
 pub mod word;
 
 #[cfg(not(loom))]
+pub mod acquire;
+#[cfg(not(loom))]
 pub mod error;
 #[cfg(not(loom))]
 pub mod futex;
 #[cfg(not(loom))]
 pub mod lease;
+#[cfg(not(loom))]
+pub mod lifecycle;
 #[cfg(not(loom))]
 pub mod namespace;
 #[cfg(not(loom))]
@@ -58,7 +62,9 @@ pub use error::{AcquireError, DescriptorError, Error, HolderInfo, OpenError, Rec
 #[cfg(not(loom))]
 pub use lease::{SlotMut, SlotRef};
 #[cfg(not(loom))]
-pub use namespace::{Namespace, PoolConfig, ReapReport};
+pub use lifecycle::ReapReport;
+#[cfg(not(loom))]
+pub use namespace::{Namespace, PoolConfig};
 #[cfg(not(loom))]
 pub use ring::{Delivered, Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType};
 #[cfg(not(loom))]
