@@ -9,7 +9,9 @@
 //! - [`descriptor`]: the 64-byte descriptor that travels instead of the payload;
 //! - [`ring`]: topic rings (latest / reliable), subscribers with misses, futex wakeups;
 //! - [`sleepers`]: self-healing registration of futex sleepers (a killed sleeper costs nothing);
-//! - [`namespace`]: a process's handle tying it together, with `reap()` and `stats()`.
+//! - [`namespace`]: a process's handle tying it together (its state, pools, hold counts);
+//! - [`acquire`]: claiming slots and resolving descriptors on it;
+//! - [`lifecycle`]: joining (`open`), `reap()` and `leave()`; [`stats`]: `stats()`.
 //!
 //! ```
 //! use tensorbus_pool::{Namespace, PoolConfig};

@@ -3,7 +3,7 @@
 //! `seqlock.rs`, the writer lock in `lock.rs`, slot references in `refs.rs`, and so on.
 
 use super::layout::{check_name, file_name, set_str, str_field, Policy, SubEntry, TopicHeader, TopicType, ENTRIES_AT, LAYOUT, MAX_DEPTH, MAX_SUBS, SUBS_AT};
-use super::seqlock::{self, Entries, Entry};
+use super::seqlock::{self, Entries, Entry, Tail};
 use crate::descriptor::Descriptor;
 use crate::error::{OpenError, TopicError};
 use crate::segment::{Segment, SegmentKind};
@@ -131,9 +131,20 @@ impl RingSeg {
 }
 
 impl Entries for RingSeg {
+    type Entry = Entry;
+    type Msg = Descriptor;
+    type Extra = Tail;
     #[inline]
     fn entry(&self, pos: u64) -> &Entry {
         RingSeg::entry(self, pos)
+    }
+    #[inline]
+    fn stamp_of(e: &Entry) -> &AtomicU64 {
+        &e.stamp
+    }
+    #[inline]
+    fn read(e: &Entry, pos: u64, tail: &mut Tail) -> Option<Descriptor> {
+        seqlock::read(e, pos, Some(tail))
     }
     #[inline]
     fn head(&self) -> &AtomicU64 {
