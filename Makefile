@@ -4,7 +4,7 @@
 #   make bench  everything side by side (criterion, iceoryx2 crate, Python scripts, peers); docs/benchmarks.md
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
-#   make lint   rustfmt and clippy (-D warnings, workspace lints); .ci/run runs it before make test
+#   make lint   rustfmt, clippy (-D warnings, workspace lints) and ruff; .ci/run runs it before make test
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,15 +16,17 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-peers clean lint
 
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
-# (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors).
-lint:
+# (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
+# ruff for the Python ([tool.ruff] in pyproject.toml).
+lint: $(STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
+	$(VENV)/bin/ruff check .
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel
 	touch $(STAMP)
 
 venv: $(STAMP)

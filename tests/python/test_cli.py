@@ -56,7 +56,7 @@ def test_topic_list_echo_hz(publisher):
     r = cli("topic", "echo", "cmd_vel", "--count", "3", "--timeout", "10", ns=publisher)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 3 and all(l.startswith("CmdVel {") and "angular: -1.25" in l for l in lines), r.stdout
+    assert len(lines) == 3 and all(line.startswith("CmdVel {") and "angular: -1.25" in line for line in lines), r.stdout
     r = cli("topic", "echo", "status", "--count", "1", "--timeout", "10", ns=publisher)
     assert '"name": "robot"' in r.stdout, r.stdout
     r = cli("topic", "hz", "cmd_vel", "--count", "20", "--timeout", "10", ns=publisher)

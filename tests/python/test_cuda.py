@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-
 import tensorbus as tb
 
 HAS_CUDA = tb.cuda.is_available()

@@ -48,7 +48,7 @@ def test_subscriber_killed_while_holding_views_in_a_receive_loop(tb):
         check = tb.Topic("hard.cam", tb.Image, depth=4)  # a second handle: the verifying reader
         rng = random.Random(int(os.environ.get("TB_SEED", "0")) or None)
         sent = seen = reaped = 0
-        for kill in range(3):
+        for _ in range(3):
             child = Child(GREEDY, "hard.cam", namespace="hardening-views")
             try:
                 child.expect("ready")

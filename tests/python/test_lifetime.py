@@ -37,7 +37,6 @@ def _used(tb):
 @pytest.mark.parametrize("view", ["numpy", "torch", "jax", "torch.from_dlpack", "np.from_dlpack", "capsule"])
 @pytest.mark.parametrize("state", ["loaned", "frozen"])
 def test_view_outlives_its_image_and_keeps_the_slot(tb, fresh_ns, view, state):
-    import jax.numpy as jnp
     import torch
 
     img = tb.Image(H, W, "rgb8")

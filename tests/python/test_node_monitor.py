@@ -64,7 +64,7 @@ def test_node_list_shows_a_running_python_scheduler(scheduler):
     assert second["flaky"]["errors"] > 0 and "boom" in second["flaky"]["last_error"]
 
     table = cli("node", "list").stdout
-    assert table.startswith("PID") and any("camera" in l and "running" in l for l in table.splitlines()), table
+    assert table.startswith("PID") and any("camera" in line and "running" in line for line in table.splitlines()), table
     r = cli("monitor", "--count", "2", "--interval", "0.2")
     assert r.returncode == 0 and r.stdout.count("tensorbus monitor") == 2 and "\x1b" not in r.stdout, r.stdout
 

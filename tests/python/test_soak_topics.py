@@ -83,9 +83,9 @@ def test_typed_and_dict_topics_at_1khz_with_a_crashing_subscriber(tb, fresh_ns):
         crashy.wait()
         kills += 1
     sent, errors = [int(x) for x in out.split("SENT", 1)[1].split()]
-    for m in iter(cmd.recv, None):
+    for _ in iter(cmd.recv, None):
         got_c += 1
-    for d in iter(status.recv, None):
+    for _ in iter(status.recv, None):
         got_d += 1
     print(f"\nSOAK topics: sent {sent} x2 at 1 kHz, received cmd {got_c} dict {got_d}, {kills} subscriber kills, {backwards} out of order")
     assert errors == 0

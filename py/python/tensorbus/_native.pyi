@@ -1,6 +1,5 @@
 """Type stubs of the compiled module ``tensorbus._native`` (re-exported by ``tensorbus``)."""
 import os
-
 from typing import Any, Literal, Optional, Sequence, Union
 
 import numpy as np
