@@ -40,13 +40,15 @@ pub mod msgs;
 pub mod node;
 pub mod raw;
 pub mod scheduler;
+mod stop;
 pub mod topic;
 
 pub use error::{Error, Result};
 pub use message::Pod;
 pub use node::{budget_remaining, node_fn, Context, FnNode, Node, NodeConfig, NodeError, NodeResult, NodeStats, OnMiss};
 pub use raw::{RawMessage, RawPublisher, RawSubscriber, TopicConfig};
-pub use scheduler::{signalled, stop_on_signals, Scheduler, SchedulerError, StopHandle};
+pub use scheduler::{Scheduler, SchedulerError};
+pub use stop::{signalled, stop_on_signals, StopHandle};
 pub use topic::{Message, Publisher, Subscriber, Topic, Value};
 
 pub use tensorbus_pool as pool;
