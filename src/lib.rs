@@ -6,7 +6,8 @@
 //!   [`PointCloud`], [`Tensor`]: only the 64-byte descriptor travels) and MessagePack
 //!   [`Value`]s (what Python dicts arrive as); [`raw`] holds the untyped layer beneath them;
 //! - nodes and the slim [`Scheduler`]: per-node rates, budgets, deadlines, miss policies,
-//!   compute threads and live [`NodeStats`];
+//!   compute threads and live [`NodeStats`]; what they log goes through the `log` facade
+//!   (see [`logging`] for routing it, and its default stderr logger);
 //! - the shared-memory core ([`Namespace`], leases, [`Descriptor`]) from `tensorbus-pool` as
 //!   [`pool`], and the payload types from `tensorbus-tensor` as [`tensor`].
 //!
@@ -35,6 +36,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod logging;
 pub mod message;
 pub mod msgs;
 pub mod node;

@@ -9,8 +9,8 @@
 //!
 //! Misses and errors: a tick that finishes after `release + deadline` (deadline defaults to one
 //! period) is a deadline miss; a tick longer than its budget is a budget miss; [`OnMiss`]
-//! decides what follows. Tick errors and panics are counted and logged to stderr
-//! (rate-limited by [`log_limited`]).
+//! decides what follows. Tick errors and panics are counted and logged (`log::warn!`,
+//! rate-limited by [`log_limited`]).
 
 use super::stats::{Stats, TickRecord};
 use crate::node::{set_budget_end, Context, Node, NodeConfig, OnMiss};
@@ -85,7 +85,7 @@ impl<'a> Group<'a> {
             match s.e.node.init(&mut s.ctx) {
                 Ok(()) => s.inited = true,
                 Err(e) => {
-                    eprintln!("[tensorbus] node {}: init failed: {e}; node stopped", s.ctx.name);
+                    log::error!("node {}: init failed: {e}; node stopped", s.ctx.name);
                     let mut g = s.e.stats.lock();
                     g.errors += 1;
                     g.last_error = Some(format!("init: {e}"));
@@ -166,10 +166,10 @@ impl<'a> Group<'a> {
         let errors = s.e.stats.record(&TickRecord { start, duration: dur, deadline_miss, budget_miss, error: error.as_deref() });
         if let Some(e) = &error {
             if log_limited(errors) {
-                eprintln!("[tensorbus] node {}: tick error (#{errors}): {e}", s.ctx.name);
+                log::warn!("node {}: tick error (#{errors}): {e}", s.ctx.name);
             }
             if cfg.stop_on_error {
-                eprintln!("[tensorbus] node {}: stopped after a tick error (stop_on_error)", s.ctx.name);
+                log::warn!("node {}: stopped after a tick error (stop_on_error)", s.ctx.name);
                 s.ctx.stop_node = true;
             }
         }
@@ -184,7 +184,7 @@ impl<'a> Group<'a> {
                     OnMiss::Warn => {
                         if log_limited(s.warned) {
                             let what = if deadline_miss { "deadline" } else { "budget" };
-                            eprintln!("[tensorbus] node {}: {what} miss #{} (tick took {dur:?})", s.ctx.name, s.warned);
+                            log::warn!("node {}: {what} miss #{} (tick took {dur:?})", s.ctx.name, s.warned);
                         }
                         if end > s.next + s.period * 10 {
                             s.next = end;
@@ -197,7 +197,7 @@ impl<'a> Group<'a> {
                         }
                     }
                     OnMiss::Stop => {
-                        eprintln!("[tensorbus] node {}: stopped after a miss (on_miss = stop)", s.ctx.name);
+                        log::warn!("node {}: stopped after a miss (on_miss = stop)", s.ctx.name);
                         s.ctx.stop_node = true;
                     }
                 }
@@ -216,7 +216,7 @@ fn finish(s: &mut Slot<'_>) {
         s.inited = false;
         set_budget_end(None);
         if let Err(e) = s.e.node.shutdown(&mut s.ctx) {
-            eprintln!("[tensorbus] node {}: shutdown failed: {e}", s.ctx.name);
+            log::error!("node {}: shutdown failed: {e}", s.ctx.name);
             let mut g = s.e.stats.lock();
             g.errors += 1;
             g.last_error = Some(format!("shutdown: {e}"));

@@ -3,7 +3,7 @@
 //! scheduler's namespace; `tensorbus node list` and `tensorbus monitor` read it.
 //!
 //! Nothing here is fatal: a namespace that cannot be opened, or a record that cannot be sent,
-//! is logged once to stderr and the scheduler runs on.
+//! is logged once (`log::warn!`) and the scheduler runs on.
 
 use crate::node::NodeStats;
 use crate::raw::{RawPublisher, TopicConfig, DICT_TYPE};
@@ -67,7 +67,7 @@ pub(super) fn stats_publisher(target: &StatsTarget) -> Option<RawPublisher> {
             Some(p)
         }
         Err(e) => {
-            eprintln!("[tensorbus] scheduler: live node statistics off ({name}: {e})");
+            log::warn!("scheduler: live node statistics off ({name}: {e})");
             None
         }
     }
@@ -101,7 +101,7 @@ pub(super) fn publish(p: &RawPublisher, stats: &[NodeStats], rates: &[(String, f
     if let Err(e) = r {
         if !*logged {
             *logged = true;
-            eprintln!("[tensorbus] scheduler: could not publish node statistics: {e}");
+            log::warn!("scheduler: could not publish node statistics: {e}");
         }
     }
 }

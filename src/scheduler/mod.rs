@@ -9,14 +9,20 @@
 //!
 //! Misses: a tick that finishes after `release + deadline` (deadline defaults to one period)
 //! is a deadline miss; a tick longer than its budget is a budget miss. [`OnMiss`](crate::OnMiss)
-//! decides what follows. Errors from `tick` are counted, logged to stderr (rate-limited) and
-//! kept as `last_error`.
+//! decides what follows. Errors from `tick` are counted, logged (rate-limited) and kept as
+//! `last_error`.
 //!
 //! Live statistics: while `run` is active, a helper thread publishes every node's
 //! [`NodeStats`](crate::NodeStats) about once per second as a dict on the topic
 //! `_tb.nodes.<pid>` of the scheduler's namespace ([`Scheduler::set_namespace`], else the
 //! default one); this is what `tensorbus node list` and `tensorbus monitor` read. A namespace
 //! that cannot be opened is logged once and the scheduler runs on.
+//!
+//! Logging: misses, tick errors, init and shutdown failures and live-statistics trouble go
+//! through the [`log`] facade (targets `tensorbus::scheduler::*`, messages `node NAME: ...`).
+//! The `tensorbus` binary and the Python module install [`crate::logging`]'s stderr logger,
+//! which prints them as `[tensorbus] node NAME: ...`; a Rust program routes them with any
+//! `log` backend, or calls [`crate::logging::init_default`] for the same stderr output.
 //!
 //! Everything takes `&self`: share the scheduler (`Arc<Scheduler>`) and read
 //! [`Scheduler::node_stats`] or call [`Scheduler::stop`] from other threads while one thread
