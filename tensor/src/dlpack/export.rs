@@ -151,6 +151,8 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
+    /// Set when dropped. SeqCst everywhere: a test flag, read after the dropping thread joined
+    /// (the join orders it anyway).
     struct Flag(Arc<AtomicBool>);
     impl Drop for Flag {
         fn drop(&mut self) {
