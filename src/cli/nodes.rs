@@ -14,7 +14,7 @@ use tensorbus_pool::{Namespace, TopicOptions};
 /// A record older than this is a scheduler that is no longer publishing.
 const STALE_S: f64 = 5.0;
 
-/// One node as published (see `scheduler.rs`, `NodeReport`).
+/// One node as published (see `scheduler/live.rs`, `NodeReport`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NodeRow {
