@@ -20,6 +20,8 @@ mod topic;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Scheduler messages (misses, tick errors) to stderr unless a logger is already set.
+    tensorbus::logging::init_default();
     m.add_function(wrap_pyfunction!(namespace::pool_stats, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::reap, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::use_namespace, m)?)?;

@@ -1,61 +1,12 @@
 //! [`DepthImage`] / [`DepthImageMut`]: `H x W` depth maps, float32 metres or uint16
 //! millimetres (the descriptor's `aux` is the [`DepthUnit`] code: 1 metres, 2 millimetres).
 
-use crate::dtype::DType;
+pub use crate::depth_unit::DepthUnit;
+
 use crate::error::PayloadError;
 use crate::payload::{Payload, PayloadKind, PayloadMut};
 use std::time::Duration;
 use tensorbus_pool::{Descriptor, Namespace};
-
-/// Unit (and element type) of a depth image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum DepthUnit {
-    /// float32 metres (NaN or 0 = no reading, by convention).
-    Metres = 1,
-    /// uint16 millimetres (0 = no reading), as most RGB-D cameras deliver.
-    Millimetres = 2,
-}
-
-impl DepthUnit {
-    pub const fn code(self) -> u16 {
-        self as u16
-    }
-    pub fn from_code(code: u16) -> Option<DepthUnit> {
-        match code {
-            1 => Some(DepthUnit::Metres),
-            2 => Some(DepthUnit::Millimetres),
-            _ => None,
-        }
-    }
-    pub const fn dtype(self) -> DType {
-        match self {
-            DepthUnit::Metres => DType::F32,
-            DepthUnit::Millimetres => DType::U16,
-        }
-    }
-    /// The unit stored as `dtype`, if any.
-    pub fn for_dtype(dtype: DType) -> Option<DepthUnit> {
-        match dtype {
-            DType::F32 => Some(DepthUnit::Metres),
-            DType::U16 => Some(DepthUnit::Millimetres),
-            _ => None,
-        }
-    }
-    pub const fn name(self) -> &'static str {
-        match self {
-            DepthUnit::Metres => "m",
-            DepthUnit::Millimetres => "mm",
-        }
-    }
-    /// Metres per stored unit.
-    pub const fn scale(self) -> f32 {
-        match self {
-            DepthUnit::Metres => 1.0,
-            DepthUnit::Millimetres => 0.001,
-        }
-    }
-}
 
 /// A read-only depth frame in shared memory.
 ///
@@ -151,7 +102,7 @@ impl DepthImageMut {
         self.unit
     }
     /// The pixels as `&mut [T]` (`f32` for metres, `u16` for millimetres).
-    pub fn typed_mut<T: crate::Element>(&mut self) -> Result<&mut [T], PayloadError> {
+    pub fn typed_mut<T: crate::dtype::Element>(&mut self) -> Result<&mut [T], PayloadError> {
         self.payload.typed_mut::<T>()
     }
 }
@@ -159,6 +110,7 @@ impl DepthImageMut {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dtype::DType;
     use crate::test_util::TempNs;
 
     #[test]

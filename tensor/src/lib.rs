@@ -36,6 +36,7 @@
 mod macros;
 
 pub mod depth;
+mod depth_unit;
 pub mod dlpack;
 pub mod dtype;
 pub mod encoding;
@@ -43,6 +44,7 @@ pub mod error;
 pub mod image;
 pub mod imageio;
 pub mod payload;
+mod point_fields;
 pub mod points;
 pub mod tensor;
 

@@ -4,56 +4,13 @@
 //! Colour in `xyzrgb` is stored as three float32 channels (r, g, b), not PCL's packed float;
 //! the value range is the producer's choice, conventionally 0.0–1.0.
 
+pub use crate::point_fields::PointFields;
+
 use crate::dtype::DType;
 use crate::error::PayloadError;
 use crate::payload::{Payload, PayloadKind, PayloadMut};
 use std::time::Duration;
 use tensorbus_pool::{Descriptor, Namespace};
-
-/// The per-point fields of a point cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum PointFields {
-    /// x, y, z.
-    Xyz = 1,
-    /// x, y, z, intensity.
-    Xyzi = 2,
-    /// x, y, z, r, g, b (colour as three floats).
-    Xyzrgb = 3,
-}
-
-impl PointFields {
-    pub const ALL: [PointFields; 3] = [PointFields::Xyz, PointFields::Xyzi, PointFields::Xyzrgb];
-    pub const fn code(self) -> u16 {
-        self as u16
-    }
-    pub fn from_code(code: u16) -> Option<PointFields> {
-        match code {
-            1 => Some(PointFields::Xyz),
-            2 => Some(PointFields::Xyzi),
-            3 => Some(PointFields::Xyzrgb),
-            _ => None,
-        }
-    }
-    /// float32 values per point.
-    pub const fn width(self) -> usize {
-        match self {
-            PointFields::Xyz => 3,
-            PointFields::Xyzi => 4,
-            PointFields::Xyzrgb => 6,
-        }
-    }
-    pub const fn name(self) -> &'static str {
-        match self {
-            PointFields::Xyz => "xyz",
-            PointFields::Xyzi => "xyzi",
-            PointFields::Xyzrgb => "xyzrgb",
-        }
-    }
-    pub fn parse(s: &str) -> Option<PointFields> {
-        PointFields::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-    }
-}
 
 /// A read-only point cloud in shared memory.
 ///
