@@ -18,9 +18,13 @@ export CARGO_TERM_COLOR ?= never
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
 # (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
 # ruff for the Python ([tool.ruff] in pyproject.toml).
+# The exception mapping of py/src/errors.rs must name every variant of the core error enums:
+# checked with rustc's non_exhaustive_omitted_patterns lint (nightly-only, hence RUSTC_BOOTSTRAP).
 lint: $(STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
+	# py/src/errors.rs names every variant of the core error enums (nightly lint, see its doc)
+	RUSTC_BOOTSTRAP=1 cargo rustc -p tensorbus-py --lib --profile check -q -- --cfg tensorbus_exhaustive
 	$(VENV)/bin/ruff check .
 
 $(STAMP): pyproject.toml Makefile

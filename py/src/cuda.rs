@@ -7,20 +7,15 @@
 //! `None` means the legacy default stream, `1` legacy, `2` per-thread, `-1` no synchronization,
 //! `0` is refused.
 
-use crate::errors::{exc, payload_err};
+use crate::errors::{exc, to_py};
 use crate::payload::PyPayload;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 use std::sync::Arc;
-use tensorbus_gpu::{self as gpu, CudaError, Staged, StreamRef};
+use tensorbus_gpu::{self as gpu, Staged, StreamRef};
 use tensorbus_tensor::dlpack::{self, DLDevice, ExportSpec, ForeignView};
 use tensorbus_tensor::{DType, PayloadKind, PayloadMut};
-
-/// Map a gpu error to `tensorbus.CudaError` (a `TensorbusError` and a `RuntimeError`).
-pub fn cuda_err(e: CudaError) -> PyErr {
-    exc("CudaError", e.to_string())
-}
 
 /// The device index of `device`: an int, `"cuda"`, `"cuda:N"` or a `torch.device`.
 fn device_arg(device: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
@@ -38,12 +33,12 @@ fn device_arg(device: Option<&Bound<'_, PyAny>>) -> PyResult<i64> {
             format!("{t}:{}", i.extract::<i64>()?)
         }
     } else {
-        return Err(exc("CudaError", format!("device must be an int, 'cuda', 'cuda:N' or a torch.device, not {}", d.get_type().name()?)));
+        return Err(exc::CudaError::new_err(format!("device must be an int, 'cuda', 'cuda:N' or a torch.device, not {}", d.get_type().name()?)));
     };
     match text.split_once(':') {
         None if text == "cuda" => Ok(0),
-        Some(("cuda", n)) => n.trim().parse().map_err(|_| exc("CudaError", format!("bad device {text:?}"))),
-        _ => Err(exc("CudaError", format!("device {text:?} is not a CUDA device (use 'cuda', 'cuda:N' or an index)"))),
+        Some(("cuda", n)) => n.trim().parse().map_err(|_| exc::CudaError::new_err(format!("bad device {text:?}"))),
+        _ => Err(exc::CudaError::new_err(format!("device {text:?} is not a CUDA device (use 'cuda', 'cuda:N' or an index)"))),
     }
 }
 
@@ -58,9 +53,9 @@ fn stream_arg(stream: Option<&Bound<'_, PyAny>>) -> PyResult<Option<StreamRef>> 
     } else if let Ok(v) = s.getattr("ptr").and_then(|v| v.extract::<i64>()) {
         v
     } else {
-        return Err(exc("CudaError", format!("bad CUDA stream: expected an int handle, a torch.cuda.Stream or a cupy Stream, not {}", s.get_type().name()?)));
+        return Err(exc::CudaError::new_err(format!("bad CUDA stream: expected an int handle, a torch.cuda.Stream or a cupy Stream, not {}", s.get_type().name()?)));
     };
-    StreamRef::from_int(v).map(Some).map_err(cuda_err)
+    StreamRef::from_int(v).map(Some).map_err(to_py)
 }
 
 /// Namespaces whose pool segments we pinned: kept open (so their pools stay mapped) until
@@ -93,7 +88,7 @@ fn device_count() -> usize {
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn device_name(device: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
-    gpu::device(device_arg(device)?).and_then(|d| d.name()).map_err(cuda_err)
+    gpu::device(device_arg(device)?).and_then(|d| d.name()).map_err(to_py)
 }
 
 /// Pin (page-lock) pool memory: the mapping holding `payload`, or with no argument every pool
@@ -101,7 +96,7 @@ fn device_name(device: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
 #[pyfunction]
 #[pyo3(signature = (payload=None))]
 fn pin(py: Python<'_>, payload: Option<&Bound<'_, PyPayload>>) -> PyResult<u64> {
-    gpu::driver::driver().map_err(cuda_err)?;
+    gpu::driver::driver().map_err(to_py)?;
     keep_namespace_mapped()?;
     let ptrs: Vec<usize> = match payload {
         Some(p) => vec![p.get().ptr()],
@@ -128,9 +123,9 @@ fn pin(py: Python<'_>, payload: Option<&Bound<'_, PyPayload>>) -> PyResult<u64> 
                 total += len as u64;
             }
         }
-        Ok(total)
+        Ok::<_, gpu::CudaError>(total)
     })
-    .map_err(cuda_err)
+    .map_err(to_py)
 }
 
 /// Pin the mapping of `payload` if `TENSORBUS_CUDA_PIN` is set (used by the auto-pin hooks);
@@ -165,7 +160,7 @@ fn unpin_all(py: Python<'_>) -> usize {
 #[pyfunction]
 #[pyo3(signature = (device=None))]
 fn pool_usage(device: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(usize, usize, usize)>> {
-    gpu::device_pool(device_arg(device)?).map(|p| p.usage()).map_err(cuda_err)
+    gpu::device_pool(device_arg(device)?).map(|p| p.usage()).map_err(to_py)
 }
 
 /// Copy `payload` into a buffer of the device pool, asynchronously on `stream` (a private stream
@@ -175,7 +170,7 @@ fn pool_usage(device: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(usize, usize, 
 fn to_cuda(py: Python<'_>, payload: &Bound<'_, PyPayload>, device: Option<&Bound<'_, PyAny>>, stream: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyCudaPayload>> {
     let index = device_arg(device)?;
     let stream = stream_arg(stream)?;
-    gpu::device(index).map_err(cuda_err)?; // fail before freezing the payload
+    gpu::device(index).map_err(to_py)?; // fail before freezing the payload
     let this = payload.get();
     let p = this.share(py);
     let ptr = this.ptr();
@@ -192,7 +187,7 @@ fn to_cuda(py: Python<'_>, payload: &Bound<'_, PyPayload>, device: Option<&Bound
             // until the copy's event completes.
             unsafe { gpu::stage(ptr as *const u8, len, index, stream, Box::new(p)) }
         })
-        .map_err(cuda_err)?;
+        .map_err(to_py)?;
     Py::new(py, PyCudaPayload { staged: Arc::new(staged), shape: meta.shape().to_vec(), dtype: meta.dtype(), timestamp_ns: meta.timestamp_ns, seq: meta.sequence })
 }
 
@@ -230,28 +225,28 @@ impl PyCudaPayload {
             None => Some(StreamRef::LEGACY),
             Some(s) => match s.extract::<i64>() {
                 Ok(-1) => None,
-                Ok(0) => return Err(exc("CudaError", "bad CUDA stream: 0 is ambiguous for __dlpack__ (use 1 for the legacy default stream, 2 for per-thread)")),
-                Ok(v) => Some(StreamRef::from_int(v).map_err(cuda_err)?),
-                Err(_) => return Err(exc("CudaError", "bad CUDA stream: __dlpack__(stream=...) takes None or an int")),
+                Ok(0) => return Err(exc::CudaError::new_err("bad CUDA stream: 0 is ambiguous for __dlpack__ (use 1 for the legacy default stream, 2 for per-thread)")),
+                Ok(v) => Some(StreamRef::from_int(v).map_err(to_py)?),
+                Err(_) => return Err(exc::CudaError::new_err("bad CUDA stream: __dlpack__(stream=...) takes None or an int")),
             },
         };
         if copy == Some(true) {
-            return Err(exc("DLPackError", "copy=True is not supported: the device buffer is exported without copying"));
+            return Err(exc::DLPackError::new_err("copy=True is not supported: the device buffer is exported without copying"));
         }
         if let Some(d) = dl_device.filter(|d| !d.is_none()) {
-            let (t, id): (i32, i32) = d.extract().map_err(|_| exc("DLPackError", "dl_device must be a (device_type, device_id) tuple"))?;
+            let (t, id): (i32, i32) = d.extract().map_err(|_| exc::DLPackError::new_err("dl_device must be a (device_type, device_id) tuple"))?;
             if (t, id) != (dlpack::device::CUDA, dev.index as i32) {
-                return Err(exc("DLPackError", format!("dl_device ({t}, {id}) not supported: the payload is on CUDA device ({}, {})", dlpack::device::CUDA, dev.index)));
+                return Err(exc::DLPackError::new_err(format!("dl_device ({t}, {id}) not supported: the payload is on CUDA device ({}, {})", dlpack::device::CUDA, dev.index)));
             }
         }
         let versioned = match max_version.filter(|v| !v.is_none()) {
             None => false,
-            Some(v) => v.extract::<(i64, i64)>().map_err(|_| exc("DLPackError", "max_version must be a (major, minor) tuple"))?.0 >= 1,
+            Some(v) => v.extract::<(i64, i64)>().map_err(|_| exc::DLPackError::new_err("max_version must be a (major, minor) tuple"))?.0 >= 1,
         };
         match consumer {
             Some(s) => {
                 let staged = self.staged.clone();
-                py.detach(move || staged.wait_on(s)).map_err(cuda_err)?;
+                py.detach(move || staged.wait_on(s)).map_err(to_py)?;
             }
             // -1: the consumer orders itself; we cannot know its stream, so the buffer's reuse
             // waits for the whole device.
@@ -287,7 +282,7 @@ impl PyCudaPayload {
     fn to_jax<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let f = JAX_FROM_DLPACK.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            let m = py.import("jax.dlpack").map_err(|e| exc("TensorbusError", format!("to_jax needs jax: {e}")))?;
+            let m = py.import("jax.dlpack").map_err(|e| exc::TensorbusError::new_err(format!("to_jax needs jax: {e}")))?;
             Ok(m.getattr("from_dlpack")?.unbind())
         })?;
         f.bind(py).call1((slf,))
@@ -295,12 +290,12 @@ impl PyCudaPayload {
     /// Block until the host→device copy has completed (and release the host slot).
     fn synchronize(&self, py: Python<'_>) -> PyResult<()> {
         let s = self.staged.clone();
-        py.detach(move || s.synchronize()).map_err(cuda_err)
+        py.detach(move || s.synchronize()).map_err(to_py)
     }
     /// True once the copy has completed (the host slot is then released).
     #[getter]
     fn ready(&self) -> PyResult<bool> {
-        self.staged.ready().map_err(cuda_err)
+        self.staged.ready().map_err(to_py)
     }
     /// True while the source pool slot is still held (the copy may be in flight).
     #[getter]
@@ -368,12 +363,12 @@ pub fn copy_device_to_slot(py: Python<'_>, obj: &Bound<'_, PyAny>, kind: Payload
     let (t, id): (i32, i32) = obj
         .call_method0("__dlpack_device__")
         .and_then(|d| d.extract())
-        .map_err(|_| exc("DLPackError", format!("{} is not a DLPack producer (no __dlpack_device__)", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
+        .map_err(|_| exc::DLPackError::new_err(format!("{} is not a DLPack producer (no __dlpack_device__)", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default())))?;
     if t != dlpack::device::CUDA && t != dlpack::device::CUDA_MANAGED {
-        return Err(exc("DLPackError", format!("expected a CUDA tensor, got DLPack device type {t}")));
+        return Err(exc::DLPackError::new_err(format!("expected a CUDA tensor, got DLPack device type {t}")));
     }
-    let dev = gpu::device(id as i64).map_err(cuda_err)?;
-    let stream = gpu::stream::private_stream(&dev).map_err(cuda_err)?;
+    let dev = gpu::device(id as i64).map_err(to_py)?;
+    let stream = gpu::stream::private_stream(&dev).map_err(to_py)?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("stream", stream.as_int())?;
     kwargs.set_item("max_version", (1, 0))?;
@@ -391,16 +386,16 @@ pub fn copy_device_to_slot(py: Python<'_>, obj: &Bound<'_, PyAny>, kind: Payload
     let view: ForeignView = consumed.view.clone();
     if view.device.device_type != dlpack::device::CUDA && view.device.device_type != dlpack::device::CUDA_MANAGED {
         // Never hand a host pointer to a device-to-host copy as if it were a device address.
-        return Err(exc("DLPackError", format!("producer said CUDA but exported DLPack device type {}", view.device.device_type)));
+        return Err(exc::DLPackError::new_err(format!("producer said CUDA but exported DLPack device type {}", view.device.device_type)));
     }
     if view.device.device_id != id {
-        return Err(exc("DLPackError", format!("producer said device {id} but exported device {}", view.device.device_id)));
+        return Err(exc::DLPackError::new_err(format!("producer said device {id} but exported device {}", view.device.device_id)));
     }
     if !view.contiguous {
-        return Err(exc("DLPackError", "the CUDA tensor is not contiguous: call .contiguous() on it first"));
+        return Err(exc::DLPackError::new_err("the CUDA tensor is not contiguous: call .contiguous() on it first"));
     }
     let ns = crate::namespace::default_ns()?;
-    let mut m = PayloadMut::new(&ns, kind, view.dtype, &view.shape, aux).map_err(payload_err)?;
+    let mut m = PayloadMut::new(&ns, kind, view.dtype, &view.shape, aux).map_err(to_py)?;
     let (src, dst, len) = (view.data as usize as u64, m.as_mut_ptr() as usize, view.nbytes());
     let r = py.detach(move || {
         // SAFETY: `src` is the producer's validated, contiguous device range (kept alive by
@@ -409,7 +404,7 @@ pub fn copy_device_to_slot(py: Python<'_>, obj: &Bound<'_, PyAny>, kind: Payload
     });
     // The producer's deleter runs with the GIL held (some producers need it), after the copy.
     drop(consumed);
-    r.map_err(cuda_err)?;
+    r.map_err(to_py)?;
     Ok(m)
 }
 

@@ -2,6 +2,9 @@
 //! points, tensor, dlpack, topic, namespace); the Python package `tensorbus`
 //! (py/python/tensorbus) re-exports the public names.
 
+// `make lint` checks that errors.rs names every variant of the core error enums (nightly lint).
+#![cfg_attr(tensorbus_exhaustive, feature(non_exhaustive_omitted_patterns_lint))]
+
 use pyo3::prelude::*;
 
 mod array;

@@ -12,7 +12,7 @@
 //! send (DLPack has no way to revoke it): drop it before sending.
 
 use crate::array;
-use crate::errors::{exc, payload_err};
+use crate::errors::{exc, to_py};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyWeakrefReference};
@@ -109,7 +109,7 @@ static JAX_FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 pub(crate) fn import_attr<'py>(cell: &'static PyOnceLock<Py<PyAny>>, py: Python<'py>, module: &str, attr: &str, what: &str) -> PyResult<&'py Bound<'py, PyAny>> {
     cell.get_or_try_init(py, || {
-        let m = py.import(module).map_err(|e| exc("TensorbusError", format!("{what} needs {module}: {e}")))?;
+        let m = py.import(module).map_err(|e| exc::TensorbusError::new_err(format!("{what} needs {module}: {e}")))?;
         let mut obj = m.into_any();
         for part in attr.split('.') {
             obj = obj.getattr(part)?;
@@ -187,17 +187,17 @@ impl PyPayload {
             if !s.is_none() {
                 // CPU data: the array API allows stream=None or -1 only for CPU producers... we
                 // accept any integer and ignore it (there is nothing to synchronise on the host).
-                s.extract::<i64>().map_err(|_| exc("DLPackError", "stream must be None or an integer"))?;
+                s.extract::<i64>().map_err(|_| exc::DLPackError::new_err("stream must be None or an integer"))?;
             }
         }
         if copy == Some(true) {
-            return Err(exc("DLPackError", "copy=True is not supported: tensorbus exports pool memory without copying; copy on the consumer side"));
+            return Err(exc::DLPackError::new_err("copy=True is not supported: tensorbus exports pool memory without copying; copy on the consumer side"));
         }
         if let Some(dev) = dl_device {
             if !dev.is_none() {
-                let (t, id): (i32, i32) = dev.extract().map_err(|_| exc("DLPackError", "dl_device must be a (device_type, device_id) tuple"))?;
+                let (t, id): (i32, i32) = dev.extract().map_err(|_| exc::DLPackError::new_err("dl_device must be a (device_type, device_id) tuple"))?;
                 if (t, id) != (1, 0) {
-                    return Err(exc("DLPackError", format!("dl_device ({t}, {id}) not supported: the payload is host memory, device (1, 0)")));
+                    return Err(exc::DLPackError::new_err(format!("dl_device ({t}, {id}) not supported: the payload is host memory, device (1, 0)")));
                 }
             }
         }
@@ -205,9 +205,9 @@ impl PyPayload {
             None => false,
             Some(v) if v.is_none() => false,
             Some(v) => {
-                let (major, _minor): (i64, i64) = v.extract().map_err(|_| exc("DLPackError", "max_version must be a (major, minor) tuple"))?;
+                let (major, _minor): (i64, i64) = v.extract().map_err(|_| exc::DLPackError::new_err("max_version must be a (major, minor) tuple"))?;
                 if major < 0 {
-                    return Err(exc("DLPackError", format!("max_version {v} is invalid")));
+                    return Err(exc::DLPackError::new_err(format!("max_version {v} is invalid")));
                 }
                 major >= 1
             }
@@ -258,7 +258,7 @@ impl PyPayload {
                 m.set_timestamp_ns(t);
                 Ok(())
             }
-            _ => Err(exc("ReadOnlyError", "timestamp_ns of a shared payload cannot change")),
+            _ => Err(exc::ReadOnlyError::new_err("timestamp_ns of a shared payload cannot change")),
         }
     }
     #[getter]
@@ -268,8 +268,8 @@ impl PyPayload {
     #[setter]
     fn set_frame_id(&self, id: &str) -> PyResult<()> {
         match &mut *self.lock() {
-            Cell::Loaned(m) => m.set_frame_id(id).map_err(payload_err),
-            _ => Err(exc("ReadOnlyError", "frame_id of a shared payload cannot change")),
+            Cell::Loaned(m) => m.set_frame_id(id).map_err(to_py),
+            _ => Err(exc::ReadOnlyError::new_err("frame_id of a shared payload cannot change")),
         }
     }
     /// Sequence number: as received, or as assigned by the last send (0 before).
@@ -328,7 +328,7 @@ pub fn parse_dtype(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     } else {
         obj.str()?.to_string().trim_start_matches("torch.").to_string() // torch.float32
     };
-    DType::parse(&s).ok_or_else(|| exc("DTypeError", format!("unknown dtype {s:?}")))
+    DType::parse(&s).ok_or_else(|| exc::DTypeError::new_err(format!("unknown dtype {s:?}")))
 }
 
 /// Wrap a shared payload in the Python class matching its kind.

@@ -1,7 +1,7 @@
 //! Binds `tensorbus_tensor::tensor`: `tb.Tensor`, the general N-d payload (any dtype, 1-8 dims).
 
 use crate::array::array_in;
-use crate::errors::{exc, payload_err};
+use crate::errors::{exc, to_py};
 use crate::namespace::default_ns;
 use crate::payload::{parse_dtype, PyPayload};
 use pyo3::prelude::*;
@@ -24,10 +24,10 @@ impl PyTensor {
 fn shape_arg(shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     let dims: Vec<i64> = match shape.extract::<i64>() {
         Ok(n) => vec![n],
-        Err(_) => shape.extract().map_err(|_| exc("ShapeError", "shape must be an int or a sequence of ints"))?,
+        Err(_) => shape.extract().map_err(|_| exc::ShapeError::new_err("shape must be an int or a sequence of ints"))?,
     };
     if dims.is_empty() || dims.len() > 8 {
-        return Err(exc("ShapeError", format!("a tensor has 1 to 8 dimensions, got {}", dims.len())));
+        return Err(exc::ShapeError::new_err(format!("a tensor has 1 to 8 dimensions, got {}", dims.len())));
     }
     let names: Vec<(String, i64)> = dims.iter().enumerate().map(|(i, &d)| (format!("dimension {i}"), d)).collect();
     let refs: Vec<(&str, i64)> = names.iter().map(|(n, d)| (n.as_str(), *d)).collect();
@@ -45,7 +45,7 @@ impl PyTensor {
             None => DType::F32,
         };
         let ns = default_ns()?;
-        let m = PayloadMut::new(&ns, PayloadKind::Tensor, dt, &shape, 0).map_err(payload_err)?;
+        let m = PayloadMut::new(&ns, PayloadKind::Tensor, dt, &shape, 0).map_err(to_py)?;
         Ok(PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyTensor))
     }
 
@@ -64,7 +64,7 @@ impl PyTensor {
     fn from_dlpack(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         if crate::cuda::is_cuda_object(obj) {
             if !tensorbus_gpu::is_available() {
-                return Err(exc("DLPackError", "DLPack producer is on a CUDA device, but no CUDA driver or device is available in this process"));
+                return Err(exc::DLPackError::new_err("DLPack producer is on a CUDA device, but no CUDA driver or device is available in this process"));
             }
             // GPU results published back: one device-to-host copy into a loaned slot.
             let m = crate::cuda::copy_device_to_slot(py, obj, PayloadKind::Tensor, 0)?;
@@ -92,13 +92,13 @@ impl PyTensor {
 
 fn check_shape(shape: &[usize]) -> PyResult<()> {
     if shape.is_empty() {
-        return Err(exc("ShapeError", "0-d arrays (scalars) are not payloads: reshape to (1,)"));
+        return Err(exc::ShapeError::new_err("0-d arrays (scalars) are not payloads: reshape to (1,)"));
     }
     if shape.len() > 8 {
-        return Err(exc("ShapeError", format!("a tensor has 1 to 8 dimensions, got {}", shape.len())));
+        return Err(exc::ShapeError::new_err(format!("a tensor has 1 to 8 dimensions, got {}", shape.len())));
     }
     if shape.contains(&0) {
-        return Err(exc("ShapeError", format!("tensor shape {shape:?} has a zero dimension")));
+        return Err(exc::ShapeError::new_err(format!("tensor shape {shape:?} has a zero dimension")));
     }
     Ok(())
 }
@@ -106,9 +106,9 @@ fn check_shape(shape: &[usize]) -> PyResult<()> {
 /// Loan a slot and copy a foreign DLPack tensor into it (GIL released during the copy).
 pub fn copy_foreign(py: Python<'_>, f: &crate::dlpack::Foreign<'_>, kind: PayloadKind, shape: &[usize], aux: u16) -> PyResult<PayloadMut> {
     let ns = default_ns()?;
-    let mut m = PayloadMut::new(&ns, kind, f.view.dtype, shape, aux).map_err(payload_err)?;
+    let mut m = PayloadMut::new(&ns, kind, f.view.dtype, shape, aux).map_err(to_py)?;
     if m.meta().nbytes() as usize != f.view.nbytes() {
-        return Err(exc("ShapeError", format!("source has {} bytes, payload needs {}", f.view.nbytes(), m.meta().nbytes())));
+        return Err(exc::ShapeError::new_err(format!("source has {} bytes, payload needs {}", f.view.nbytes(), m.meta().nbytes())));
     }
     struct SendView(tensorbus_tensor::dlpack::ForeignView, usize);
     // SAFETY: the raw pointers inside are only used by copy_out on the other side of
