@@ -2,33 +2,12 @@
 
 use crate::array::array_in;
 use crate::errors::{exc, to_py};
+use crate::fill::{copy_foreign, copy_in, dims, parse_dtype};
 use crate::namespace::default_ns;
-use crate::payload::{parse_dtype, PyPayload};
+use crate::payload::PyPayload;
 use pyo3::prelude::*;
 use pyo3::PyClassInitializer;
 use tensorbus_tensor::{DepthUnit, Encoding, Payload, PayloadKind, PayloadMut};
-
-/// Check user dimensions: positive integers.
-pub fn dims(values: &[(&str, i64)]) -> PyResult<Vec<usize>> {
-    values.iter().map(|&(name, v)| if v <= 0 { Err(exc::ShapeError::new_err(format!("{name} must be positive, got {v}"))) } else { Ok(v as usize) }).collect()
-}
-
-/// Loan a slot for `kind`/`dtype`/`shape`/`aux` and copy the caller's array into it, without
-/// the GIL during the copy. `nbytes` must already match.
-pub fn copy_in(py: Python<'_>, kind: PayloadKind, a: &crate::array::ArrayIn<'_>, shape: &[usize], aux: u16) -> PyResult<PayloadMut> {
-    let ns = default_ns()?;
-    let mut m = PayloadMut::new(&ns, kind, a.dtype, shape, aux).map_err(to_py)?;
-    let (src, n, dst) = (a.ptr as usize, a.nbytes, m.as_mut_ptr() as usize);
-    if n != m.meta().nbytes() as usize {
-        return Err(exc::ShapeError::new_err(format!("array has {n} bytes, payload needs {}", m.meta().nbytes())));
-    }
-    py.detach(|| {
-        // SAFETY: src is the caller's C-contiguous array of n bytes, kept alive by `a` (we hold
-        // a reference, so it cannot be freed or resized); dst is our exclusive slot of n bytes.
-        unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, n) }
-    });
-    Ok(m)
-}
 
 /// Check an array's shape and dtype against `encoding` (or infer it); returns the encoding and
 /// the payload shape (H×W for one channel, H×W×C otherwise).
@@ -103,18 +82,18 @@ impl PyImage {
     #[pyo3(signature = (tensor, encoding=None))]
     fn from_torch(py: Python<'_>, tensor: &Bound<'_, PyAny>, encoding: Option<&str>) -> PyResult<Py<PyImage>> {
         let t = tensor.call_method0("detach")?;
-        if crate::cuda::is_cuda_object(&t) {
+        if crate::device::is_cuda_object(&t) {
             // A GPU image: validate its layout, then one device-to-host copy into the slot.
             let t = t.call_method0("contiguous")?;
             let shape: Vec<usize> = t.getattr("shape")?.extract()?;
-            let dtype = crate::payload::parse_dtype(&t.getattr("dtype")?)?;
+            let dtype = parse_dtype(&t.getattr("dtype")?)?;
             let (enc, _) = image_layout(&shape, dtype, encoding)?;
-            let m = crate::cuda::copy_device_to_slot(py, &t, PayloadKind::Image, enc.code())?;
+            let m = crate::device::copy_device_to_slot(py, &t, PayloadKind::Image, enc.code())?;
             return PyImage::loaned(py, m);
         }
         let f = crate::dlpack::import(py, &t)?;
         let (enc, shape) = image_layout(&f.view.shape, f.view.dtype, encoding)?;
-        let m = crate::tensor::copy_foreign(py, &f, PayloadKind::Image, &shape, enc.code())?;
+        let m = copy_foreign(py, &f, PayloadKind::Image, &shape, enc.code())?;
         PyImage::loaned(py, m)
     }
 

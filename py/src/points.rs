@@ -2,7 +2,7 @@
 
 use crate::array::array_in;
 use crate::errors::{exc, to_py};
-use crate::image::{copy_in, dims};
+use crate::fill::{copy_in, dims};
 use crate::namespace::default_ns;
 use crate::payload::PyPayload;
 use pyo3::prelude::*;

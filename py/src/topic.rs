@@ -4,10 +4,11 @@
 //! `bytes`. The type decides the topic's `TopicType` (name, size, layout hash), so opening a topic
 //! with another type is a `TopicTypeError` naming both, in any language.
 
+use crate::convert::wrap_any;
 use crate::errors::{exc, to_py};
 use crate::message;
 use crate::namespace::default_ns;
-use crate::payload::{wrap_any, PyPayload};
+use crate::payload::PyPayload;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 use std::sync::{Mutex, OnceLock};
