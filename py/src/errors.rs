@@ -4,6 +4,9 @@
 //! from `ValueError`, `TimeoutError`, `BufferError`, ...; [`exc`] holds one Rust type per class
 //! (`pyo3::import_exception!`: the class object is imported once and cached in a `PyOnceLock`),
 //! so a call site names its class as a type (`exc::ShapeError::new_err(msg)`), never as a string.
+//! The error is lazy: the class is looked up when it is raised, not where it is built; if
+//! `tensorbus._errors` cannot be imported (a broken install) that lookup panics, which PyO3
+//! raises as `PanicException`.
 //!
 //! Each error enum of the core crates maps to a class in one [`ToPyErr`] impl below, variant by
 //! variant (`.map_err(to_py)` at the call sites; `impl From<_> for PyErr` is not allowed here:
