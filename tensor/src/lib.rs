@@ -46,9 +46,6 @@ pub mod payload;
 pub mod points;
 pub mod tensor;
 
-#[cfg(test)]
-mod test_util;
-
 pub use depth::{DepthImage, DepthImageMut, DepthUnit};
 pub use dtype::{DType, Element, ParseDTypeError};
 pub use encoding::{Encoding, ParseEncodingError};

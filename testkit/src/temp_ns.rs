@@ -11,6 +11,10 @@ pub const CLASSES: &str = "4Kx8,64Kx4";
 /// images.
 pub const FACADE_CLASSES: &str = "4Kx16,1Mx4";
 
+/// The pool geometry of the tensor crate's unit tests: 8 slots of 4 KiB, 8 of 1 MiB (image files
+/// and 8-dimensional tensors).
+pub const TENSOR_CLASSES: &str = "4Kx8,1Mx8";
+
 /// A unique namespace directory under the temp dir (`tb-test-<tag>-<pid>`), removed on drop.
 ///
 /// The directory is not created: [`TempNs::open`] (or any `Namespace::open_dir` on it) does.
