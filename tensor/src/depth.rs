@@ -111,30 +111,32 @@ impl DepthImageMut {
 mod tests {
     use super::*;
     use crate::dtype::DType;
-    use crate::test_util::TempNs;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     #[test]
     fn both_units_round_trip() {
-        let t = TempNs::new("depth-units");
-        let mut m = DepthImageMut::new(&t.ns, 2, 3, DepthUnit::Metres).unwrap();
+        let t = TempNs::with_classes("depth-units", TENSOR_CLASSES);
+        let ns = t.open();
+        let mut m = DepthImageMut::new(&ns, 2, 3, DepthUnit::Metres).unwrap();
         m.typed_mut::<f32>().unwrap().copy_from_slice(&[0.5, f32::NAN, 1.0, 2.0, 0.0, 3.0]);
-        let d = DepthImage::from_descriptor(&t.ns, &m.freeze().descriptor()).unwrap();
+        let d = DepthImage::from_descriptor(&ns, &m.freeze().descriptor()).unwrap();
         assert_eq!((d.unit(), d.dtype(), d.shape()), (DepthUnit::Metres, DType::F32, &[2usize, 3][..]));
         assert_eq!(d.depth_m(0, 0), Some(0.5));
         assert_eq!(d.depth_m(0, 1), None);
         assert_eq!(d.depth_m(9, 0), None);
-        let mm = DepthImage::from_bytes(&t.ns, 1, 2, DepthUnit::Millimetres, &[0xe8, 0x03, 0, 0]).unwrap();
-        let got = DepthImage::from_descriptor(&t.ns, &mm.descriptor()).unwrap();
+        let mm = DepthImage::from_bytes(&ns, 1, 2, DepthUnit::Millimetres, &[0xe8, 0x03, 0, 0]).unwrap();
+        let got = DepthImage::from_descriptor(&ns, &mm.descriptor()).unwrap();
         assert_eq!(got.depth_m(0, 0), Some(1.0));
         assert!(matches!(got.as_tensor().payload().kind(), PayloadKind::Tensor));
     }
 
     #[test]
     fn wrong_dtype_for_unit_is_rejected() {
-        let t = TempNs::new("depth-dtype");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Depth, DType::U8, &[2, 2], DepthUnit::Millimetres.code()).unwrap_err();
+        let t = TempNs::with_classes("depth-dtype", TENSOR_CLASSES);
+        let ns = t.open();
+        let e = PayloadMut::new(&ns, PayloadKind::Depth, DType::U8, &[2, 2], DepthUnit::Millimetres.code()).unwrap_err();
         assert!(matches!(e, PayloadError::DTypeMismatch { expected: DType::U16, .. }), "{e}");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Depth, DType::F32, &[2, 2], 9).unwrap_err();
+        let e = PayloadMut::new(&ns, PayloadKind::Depth, DType::F32, &[2, 2], 9).unwrap_err();
         assert!(matches!(e, PayloadError::BadAux { aux: 9, .. }), "{e}");
     }
 }

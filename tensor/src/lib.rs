@@ -48,9 +48,6 @@ mod point_fields;
 pub mod points;
 pub mod tensor;
 
-#[cfg(test)]
-mod test_util;
-
 pub use depth::{DepthImage, DepthImageMut, DepthUnit};
 pub use dtype::{DType, Element, ParseDTypeError};
 pub use encoding::{Encoding, ParseEncodingError};

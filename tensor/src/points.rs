@@ -123,15 +123,16 @@ impl PointCloudMut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempNs;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     #[test]
     fn every_field_set_round_trips() {
-        let t = TempNs::new("points-fields");
+        let t = TempNs::with_classes("points-fields", TENSOR_CLASSES);
+        let ns = t.open();
         for f in PointFields::ALL {
             let vals: Vec<f32> = (0..5 * f.width()).map(|i| i as f32).collect();
-            let pc = PointCloud::from_points(&t.ns, f, &vals).unwrap();
-            let got = PointCloud::from_descriptor(&t.ns, &pc.descriptor()).unwrap();
+            let pc = PointCloud::from_points(&ns, f, &vals).unwrap();
+            let got = PointCloud::from_descriptor(&ns, &pc.descriptor()).unwrap();
             assert_eq!((got.len(), got.fields(), got.shape()), (5, f, &[5, f.width()][..]));
             assert_eq!(got.points(), &vals[..]);
             assert_eq!(PointFields::parse(f.name()), Some(f));
@@ -140,11 +141,12 @@ mod tests {
 
     #[test]
     fn width_must_match_fields() {
-        let t = TempNs::new("points-width");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Points, DType::F32, &[4, 4], PointFields::Xyz.code()).unwrap_err();
+        let t = TempNs::with_classes("points-width", TENSOR_CLASSES);
+        let ns = t.open();
+        let e = PayloadMut::new(&ns, PayloadKind::Points, DType::F32, &[4, 4], PointFields::Xyz.code()).unwrap_err();
         assert!(matches!(e, PayloadError::BadShape { .. }), "{e}");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Points, DType::F64, &[4, 3], PointFields::Xyz.code()).unwrap_err();
+        let e = PayloadMut::new(&ns, PayloadKind::Points, DType::F64, &[4, 3], PointFields::Xyz.code()).unwrap_err();
         assert!(matches!(e, PayloadError::DTypeMismatch { .. }), "{e}");
-        assert!(PointCloud::from_points(&t.ns, PointFields::Xyzi, &[0.0; 7]).is_err());
+        assert!(PointCloud::from_points(&ns, PointFields::Xyzi, &[0.0; 7]).is_err());
     }
 }

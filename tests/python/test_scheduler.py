@@ -5,15 +5,14 @@ compute threads, live statistics, stop(), configuration errors and a clean Ctrl-
 Bounds are loose on purpose: the test machine is small and shared; exact rates are for the
 benchmarks."""
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
 
 import pytest
+from _children import kill, run_python, spawn_python
 
 
 def test_run_returns_after_roughly_the_duration(tb, fresh_ns):
@@ -277,9 +276,7 @@ SIGINT_CHILD = textwrap.dedent(
 def _interrupt(tb, ns, tick_sleep=0.0, rate=2.0, duration=30.0):
     """Run SIGINT_CHILD, wait until it holds its slots, send SIGINT; (returncode, stdout lines, stderr)."""
     tb.pool_stats()  # this process has the namespace open while the child exits
-    env = dict(os.environ, TENSORBUS_NAMESPACE=ns)
-    p = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, str(tick_sleep), str(rate), str(duration)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = spawn_python(SIGINT_CHILD, tick_sleep, rate, duration, namespace=ns, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline().split()
         assert line[:1] == ["ready"], (line, p.stderr.read() if p.poll() is not None else "")
@@ -289,8 +286,7 @@ def _interrupt(tb, ns, tick_sleep=0.0, rate=2.0, duration=30.0):
         out, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            kill(p)
     return p.returncode, out.splitlines(), err
 
 
@@ -325,7 +321,7 @@ def test_exit_with_a_scheduler_alive_releases_holds(tb, fresh_ns):
         s.run(duration=0.1)
         """
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ, TENSORBUS_NAMESPACE=fresh_ns))
+    r = run_python(code, namespace=fresh_ns)
     assert r.returncode == 0, r.stderr
     assert tb.pool_stats()["used_slots"] == 0
 
