@@ -40,8 +40,10 @@ fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64,
             // at 1 kHz does not flood the log); the scheduler counts every one and applies the
             // node's policy.
             *errors += 1;
-            if errors.is_power_of_two() {
-                eprintln!("[tensorbus] node {name}: exception in {what} (#{errors}):");
+            // Through the log facade like the scheduler's own messages (TENSORBUS_LOG=off hides
+            // both); the traceback follows on stderr only when the warning is shown.
+            if errors.is_power_of_two() && log::log_enabled!(target: "tensorbus::python", log::Level::Warn) {
+                log::warn!(target: "tensorbus::python", "node {name}: exception in {what} (#{errors}):");
                 e.display(py);
             }
             Err(format!("{what}: {}", e.value(py).repr().map(|r| r.to_string()).unwrap_or_else(|_| "exception".into())).into())

@@ -1,4 +1,4 @@
-"""tb.cuda (py/src/cuda.rs): availability, pinning, device staging, GPU DLPack, the way back.
+"""tb.cuda (py/src/cuda.rs, device.rs, cuda_payload.rs): availability, pinning, device staging, GPU DLPack, the way back.
 
 The no-driver behaviour runs everywhere; tests marked ``gpu`` skip themselves without a device.
 """

@@ -1,5 +1,5 @@
 """`tensorbus node list` and `tensorbus monitor` against a Python scheduler in a child process:
-the scheduler publishes its nodes' statistics about once per second (src/scheduler.rs) and the
+the scheduler publishes its nodes' statistics about once per second (src/scheduler/live.rs) and the
 CLI reads them (src/cli/nodes.rs). tests/cli.rs covers the same against a Rust scheduler."""
 
 import functools

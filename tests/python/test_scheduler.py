@@ -1,6 +1,6 @@
 """tb.Scheduler from Python: durations, per-node rates, budget and deadline misses, skip and stop,
 compute threads, live statistics, stop(), configuration errors and a clean Ctrl-C
-(binding: py/src/node.rs over the facade's scheduler, src/scheduler.rs).
+(binding: py/src/node.rs over the facade's scheduler, src/scheduler/).
 
 Bounds are loose on purpose: the test machine is small and shared; exact rates are for the
 benchmarks."""
@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from _children import kill, run_python, spawn_python
+from _children import env_for, kill, run_python, spawn_python
 
 
 def test_run_returns_after_roughly_the_duration(tb, fresh_ns):
@@ -330,3 +330,28 @@ def test_exit_with_a_scheduler_alive_releases_holds(tb, fresh_ns):
 def test_sigint_during_a_python_tick_stops_the_run(tb, fresh_ns):
     rc, lines, err = _interrupt(tb, fresh_ns, tick_sleep=1.0, rate=1.0, duration=4.0)
     assert "KeyboardInterrupt" in lines and "returned normally" not in lines, (lines, err)
+
+
+LOGGING_CHILD = textwrap.dedent("""
+    import time, tensorbus as tb
+    def bad():
+        raise RuntimeError("boom")
+    tb.run(tb.Node("bad", bad, rate=50), tb.Node("slow", lambda: time.sleep(0.03), rate=100, deadline=1 * tb.ms), duration=0.3)
+""")
+
+
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("level", [None, "warn", "error", "off"])
+def test_messages_go_through_the_log_level(fresh_ns, level):
+    # The scheduler's warnings and the callback exceptions share one path (the log facade and
+    # its default stderr logger, src/logging.rs): TENSORBUS_LOG hides both or neither.
+    env = env_for(fresh_ns)
+    env.pop("RUST_LOG", None)
+    if level is not None:
+        env["TENSORBUS_LOG"] = level
+    r = run_python(LOGGING_CHILD, env=env)
+    assert r.returncode == 0, r.stderr
+    shown = level in (None, "warn")
+    assert ("[tensorbus] node bad: exception in tick (#1):" in r.stderr) == shown, r.stderr
+    assert ("RuntimeError: boom" in r.stderr) == shown, r.stderr
+    assert ("[tensorbus] node slow: deadline miss #1" in r.stderr) == shown, r.stderr
