@@ -4,7 +4,7 @@
 #   make bench  everything side by side (criterion, iceoryx2 crate, Python scripts, peers); docs/benchmarks.md
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
-#   make lint   rustfmt and clippy (-D warnings, workspace lints); .ci/run runs it before make test
+#   make lint   rustfmt, clippy (-D warnings, workspace lints), ruff and stubtest; .ci/run runs it before make test
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,15 +16,22 @@ export CARGO_TERM_COLOR ?= never
 .PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-peers clean lint
 
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
-# (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors).
-lint:
+# (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
+# ruff for the Python ([tool.ruff] in pyproject.toml); mypy.stubtest of the built extension
+# against its hand-written stubs (py/python/tensorbus/_native/*.pyi).
+# The exception mapping of py/src/errors.rs must name every variant of the core error enums:
+# checked with rustc's non_exhaustive_omitted_patterns lint (nightly-only, hence RUSTC_BOOTSTRAP).
+lint: develop
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -q -- -D warnings
+	RUSTC_BOOTSTRAP=1 cargo rustc -p tensorbus-py --lib --profile check -q -- --cfg tensorbus_exhaustive
+	$(VENV)/bin/ruff check .
+	$(PY) -m mypy.stubtest tensorbus._native
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     });
 
+    tensorbus::logging::init_default(); // scheduler messages (misses, errors) to stderr
     stop_on_signals()?;
     let sched = Scheduler::new(rate);
     sched.add(driver, NodeConfig::rate(rate))?;

@@ -12,7 +12,6 @@ import sys
 import time
 
 import numpy as np
-
 import tensorbus as tb
 
 TOPIC = "camera.rgb"

@@ -6,7 +6,8 @@
 //!   [`PointCloud`], [`Tensor`]: only the 64-byte descriptor travels) and MessagePack
 //!   [`Value`]s (what Python dicts arrive as); [`raw`] holds the untyped layer beneath them;
 //! - nodes and the slim [`Scheduler`]: per-node rates, budgets, deadlines, miss policies,
-//!   compute threads and live [`NodeStats`];
+//!   compute threads and live [`NodeStats`]; what they log goes through the `log` facade
+//!   (see [`logging`] for routing it, and its default stderr logger);
 //! - the shared-memory core ([`Namespace`], leases, [`Descriptor`]) from `tensorbus-pool` as
 //!   [`pool`], and the payload types from `tensorbus-tensor` as [`tensor`].
 //!
@@ -35,18 +36,21 @@
 
 pub mod cli;
 pub mod error;
+pub mod logging;
 pub mod message;
 pub mod msgs;
 pub mod node;
 pub mod raw;
 pub mod scheduler;
+mod stop;
 pub mod topic;
 
 pub use error::{Error, Result};
 pub use message::Pod;
 pub use node::{budget_remaining, node_fn, Context, FnNode, Node, NodeConfig, NodeError, NodeResult, NodeStats, OnMiss};
 pub use raw::{RawMessage, RawPublisher, RawSubscriber, TopicConfig};
-pub use scheduler::{signalled, stop_on_signals, Scheduler, SchedulerError, StopHandle};
+pub use scheduler::{Scheduler, SchedulerError};
+pub use stop::{signalled, stop_on_signals, StopHandle};
 pub use topic::{Message, Publisher, Subscriber, Topic, Value};
 
 pub use tensorbus_pool as pool;

@@ -7,7 +7,7 @@
 //! foreign callable (Python takes the GIL inside `tick`); the scheduler itself knows nothing
 //! of the binding.
 
-use crate::scheduler::StopHandle;
+use crate::stop::StopHandle;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 

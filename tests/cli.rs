@@ -1,13 +1,14 @@
 //! The `tensorbus` command against a live system: the test binary re-executes itself as a
-//! publisher (`--exact child_entry --ignored`, `TB_CLI_ROLE`), then runs the CLI binary on the
+//! publisher (`--exact child_entry --ignored`, `TB_CHILD_ROLE`), then runs the CLI binary on the
 //! same namespace (`TENSORBUS_SHM_DIR` = a private base directory).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tensorbus::msgs::CmdVel;
 use tensorbus::tensor::{Encoding, ImageMut};
 use tensorbus::{Image, Namespace, PoolConfig, Topic, TopicConfig, Value};
+use tensorbus_testkit::{self as kit, KillOnDrop as Kill, FACADE_CLASSES};
 
 struct Base(PathBuf);
 impl Base {
@@ -24,32 +25,15 @@ impl Drop for Base {
     }
 }
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn spawn(role: &str, dir: &Path) -> Kill {
-    Kill(
-        Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-            .env("TB_CLI_ROLE", role)
-            .env("TB_CLI_DIR", dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    )
+    Kill(kit::role_child(role, dir).stdout(Stdio::null()).spawn().unwrap())
 }
 
 #[test]
 #[ignore = "child process entry point, run by the CLI tests"]
 fn child_entry() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_CLI_ROLE"), std::env::var_os("TB_CLI_DIR")) else { return };
-    let ns = Namespace::open_dir(Path::new(&dir), PoolConfig::parse("4Kx16,1Mx4").unwrap()).unwrap();
+    let Some((role, dir)) = kit::child_role() else { return };
+    let ns = kit::open_with(&dir, FACADE_CLASSES);
     if role == "hold" {
         std::thread::sleep(Duration::from_secs(60));
         return;

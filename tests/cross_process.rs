@@ -1,15 +1,15 @@
 //! Typed topics across processes: the test binary re-executes itself (`--exact child_entry
-//! --ignored`) with `TB_CHILD_ROLE` and `TB_CHILD_DIR` set; the child entry is an ignored test
-//! that does nothing when those are absent. The child reports readiness on a `Heartbeat` topic.
+//! --ignored`) with `TB_CHILD_ROLE` and `TB_CHILD_DIR` set (`tensorbus_testkit::role_child`; the
+//! Python tests start the same entry, tests/python/test_rust_interop.py); the child entry is an
+//! ignored test that does nothing when those are absent. The child reports readiness on a
+//! `Heartbeat` topic.
 
-mod common;
-
-use common::TempNs;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use tensorbus::msgs::{CmdVel, Heartbeat, Imu};
 use tensorbus::tensor::{Encoding, ImageMut};
 use tensorbus::{Image, Topic, TopicConfig, Value};
+use tensorbus_testkit::{self as kit, TempNs, FACADE_CLASSES};
 
 const N: u64 = 100;
 
@@ -25,21 +25,14 @@ tensorbus::pod_message! {
 }
 
 fn spawn(role: &str, dir: &std::path::Path) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_CHILD_ROLE", role)
-        .env("TB_CHILD_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap()
+    kit::role_child(role, dir).stdout(Stdio::null()).spawn().unwrap()
 }
 
 #[test]
 #[ignore = "child process entry point, run by the cross-process tests"]
 fn child_entry() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_CHILD_ROLE"), std::env::var_os("TB_CHILD_DIR")) else { return };
-    let ns = common::open(std::path::Path::new(&dir));
+    let Some((role, dir)) = kit::child_role() else { return };
+    let ns = kit::open_with(&dir, FACADE_CLASSES);
     let ready = Topic::<Heartbeat>::open(&ns, "ready").unwrap().publisher();
     let cfg = TopicConfig::reliable(8);
     match role.as_str() {
@@ -97,7 +90,7 @@ fn wait_ready(ns: &tensorbus::Namespace, rx: &mut tensorbus::Subscriber<Heartbea
 
 #[test]
 fn child_publishes_typed_dict_and_image_parent_receives() {
-    let t = TempNs::new("xp-send");
+    let t = TempNs::with_classes("xp-send", FACADE_CLASSES);
     let ns = t.open();
     let cfg = TopicConfig::reliable(8);
     let mut ready = Topic::<Heartbeat>::open(&ns, "ready").unwrap().subscriber().unwrap();
@@ -124,7 +117,7 @@ fn child_publishes_typed_dict_and_image_parent_receives() {
 
 #[test]
 fn parent_sends_child_echoes() {
-    let t = TempNs::new("xp-echo");
+    let t = TempNs::with_classes("xp-echo", FACADE_CLASSES);
     let ns = t.open();
     let cfg = TopicConfig::reliable(8);
     let mut ready = Topic::<Heartbeat>::open(&ns, "ready").unwrap().subscriber().unwrap();

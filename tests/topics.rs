@@ -1,17 +1,15 @@
 //! Typed, raw, payload and MessagePack topics in one process.
 
-mod common;
-
-use common::TempNs;
 use std::time::Duration;
 use tensorbus::msgs::{CmdVel, Detection, Heartbeat, Imu, Pose2D, Twist};
 use tensorbus::raw::{RawPublisher, RawSubscriber, TopicConfig};
 use tensorbus::tensor::{Encoding, ImageMut};
 use tensorbus::{Error, Image, Pod, Publisher, Subscriber, Topic, TopicError, Value};
+use tensorbus_testkit::{TempNs, FACADE_CLASSES};
 
 #[test]
 fn pod_round_trip_inline_and_slot() {
-    let t = TempNs::new("pod");
+    let t = TempNs::with_classes("pod", FACADE_CLASSES);
     let ns = t.open();
     let cmd = Topic::<CmdVel>::open_default(&ns).unwrap();
     assert_eq!(cmd.name(), "cmd_vel");
@@ -54,7 +52,7 @@ tensorbus::pod_message! {
 fn inline_pod_with_zero_middle_bytes_survives() {
     // Bytes 16..24 of an inline message share the descriptor's sequence word; a message with
     // zeros there must still arrive unchanged.
-    let t = TempNs::new("zeros");
+    let t = TempNs::with_classes("zeros", FACADE_CLASSES);
     let ns = t.open();
     let topic = Topic::<Pose2D>::open_default(&ns).unwrap();
     let (tx, mut rx) = (topic.publisher(), topic.subscriber().unwrap());
@@ -71,7 +69,7 @@ fn inline_pod_with_zero_middle_bytes_survives() {
 
 #[test]
 fn type_mismatch_names_both_types() {
-    let t = TempNs::new("mismatch");
+    let t = TempNs::with_classes("mismatch", FACADE_CLASSES);
     let ns = t.open();
     let _cmd = Topic::<CmdVel>::open(&ns, "cmd_vel").unwrap();
     let err = Topic::<Twist>::open(&ns, "cmd_vel").unwrap_err();
@@ -85,13 +83,13 @@ fn type_mismatch_names_both_types() {
     assert!(err.to_string().contains("layout"), "{err}");
 
     // And from a second namespace handle (the cross-process path).
-    let ns2 = common::open(&t.dir);
+    let ns2 = t.open();
     assert!(Topic::<Heartbeat>::open(&ns2, "cmd_vel").is_err());
 }
 
 #[test]
 fn raw_bytes_for_runtime_types() {
-    let t = TempNs::new("raw");
+    let t = TempNs::with_classes("raw", FACADE_CLASSES);
     let ns = t.open();
     let ty = <CmdVel as tensorbus::Message>::topic_type();
     let tx = RawPublisher::open(&ns, "cmd_vel", ty.clone(), TopicConfig::default()).unwrap();
@@ -109,7 +107,7 @@ fn raw_bytes_for_runtime_types() {
 
 #[test]
 fn bad_messages_are_errors_not_panics() {
-    let t = TempNs::new("bad");
+    let t = TempNs::with_classes("bad", FACADE_CLASSES);
     let ns = t.open();
     // An untyped writer sends a 12-byte inline message and a msgpack blob onto a CmdVel topic.
     let mut rx = Subscriber::<CmdVel>::new(&ns, "cmd_vel").unwrap();
@@ -133,7 +131,7 @@ fn bad_messages_are_errors_not_panics() {
 
 #[test]
 fn msgpack_values_small_and_large() {
-    let t = TempNs::new("msgpack");
+    let t = TempNs::with_classes("msgpack", FACADE_CLASSES);
     let ns = t.open();
     let topic = Topic::<Value>::open(&ns, "status").unwrap();
     let (tx, mut rx) = (topic.publisher(), topic.subscriber().unwrap());
@@ -157,7 +155,7 @@ fn msgpack_values_small_and_large() {
 
 #[test]
 fn loaned_image_received_zero_copy() {
-    let t = TempNs::new("image");
+    let t = TempNs::with_classes("image", FACADE_CLASSES);
     let ns = t.open();
     let topic = Topic::<Image>::open(&ns, "camera.rgb").unwrap();
     let (tx, mut rx) = (topic.publisher(), topic.subscriber().unwrap());
@@ -177,7 +175,7 @@ fn loaned_image_received_zero_copy() {
 
 #[test]
 fn reliable_keeps_every_message_latest_drops_old_ones() {
-    let t = TempNs::new("policy");
+    let t = TempNs::with_classes("policy", FACADE_CLASSES);
     let ns = t.open();
     let latest = Topic::<CmdVel>::open_with(&ns, "fast", TopicConfig::latest(4)).unwrap();
     let (tx, mut rx) = (latest.publisher(), latest.subscriber().unwrap());
@@ -226,7 +224,7 @@ tensorbus::pod_message! {
 
 #[test]
 fn user_declared_message() {
-    let t = TempNs::new("user");
+    let t = TempNs::with_classes("user", FACADE_CLASSES);
     let ns = t.open();
     assert_eq!(WheelOdom::topic_name(), "wheel_odom");
     let topic = Topic::<WheelOdom>::open_default(&ns).unwrap();

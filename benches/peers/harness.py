@@ -73,8 +73,8 @@ def time_op(op, number, repeat, samples=0):
 def _timer_overhead():
     t = now_ns()
     for _ in range(1000):
-        a = now_ns()
-        b = now_ns()  # noqa: F841
+        now_ns()
+        now_ns()
     return (now_ns() - t) / 1000 / 2
 
 

@@ -22,8 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 DOCS = os.path.join(ROOT, "docs")
 sys.path.insert(0, HERE)
-from scenarios import SCENARIOS  # noqa: E402
 from report import write_report  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
 
 SYSTEMS = ["tensorbus", "tensorbus_blocking", "horus", "iceoryx2", "pythusa", "shm", "memcpy"]
 PEERS = {"horus", "iceoryx2", "pythusa", "shm"}  # "best peer" is picked among these
@@ -135,7 +135,7 @@ def main():
         with open(os.path.join(DOCS, "benchmarks-peers.json"), "w") as f:
             json.dump(data, f, indent=1)
         write_report(data, DOCS)
-        print(f"wrote docs/benchmarks.md (section), docs/benchmarks-peers.json, docs/peers-*.png")
+        print("wrote docs/benchmarks.md (section), docs/benchmarks-peers.json, docs/peers-*.png")
     print(f"# done in {meta['seconds']:.0f} s; load {meta['load_end'][0]:.2f} at the end")
 
 

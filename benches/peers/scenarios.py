@@ -15,9 +15,7 @@ A missing function is "not offered"; `NotOffered`/`NotAvailable` carry a reason.
 import time
 
 import numpy as np
-
-from harness import (SHAPES, NotOffered, adapter, latency_source, scale, throughput_source,
-                     time_op, zero_copy_verdict)
+from harness import SHAPES, NotOffered, adapter, latency_source, scale, throughput_source, time_op, zero_copy_verdict
 
 # id -> (group, label); the order is the order of the tables
 SCENARIOS = {

@@ -4,8 +4,7 @@ import os
 
 import horus
 import numpy as np
-
-from harness import STOP, now_ns
+from harness import now_ns
 from scenarios import frame
 
 NOT_OFFERED = {}

@@ -6,7 +6,6 @@ from importlib.metadata import version as _pkg_version
 
 import iceoryx2 as iox2
 import numpy as np
-
 from harness import CLEANUP
 from scenarios import frame
 
@@ -109,7 +108,7 @@ def typed_sendrecv():
         s = sub.receive()
         if s is None:
             raise RuntimeError("CmdVel lost")
-        s.payload().contents.linear
+        _ = s.payload().contents.linear  # touch the payload, as a subscriber would
     return op
 
 

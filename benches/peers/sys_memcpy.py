@@ -1,7 +1,6 @@
 """Reference: np.copyto into a preallocated array (the memcpy limit for a copy-in publish)."""
 
 import numpy as np
-
 from scenarios import frame
 
 NOT_OFFERED = {}

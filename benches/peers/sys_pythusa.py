@@ -5,9 +5,8 @@ from multiprocessing import resource_tracker
 
 import numpy as np
 import pythusa
-from pythusa import SharedRingBuffer
-
 from harness import CLEANUP
+from pythusa import SharedRingBuffer
 from scenarios import frame
 
 NOT_OFFERED = {

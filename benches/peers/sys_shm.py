@@ -4,7 +4,6 @@ import os
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
-
 from harness import CLEANUP
 from scenarios import frame
 

@@ -4,7 +4,6 @@ import os
 import struct
 
 import numpy as np
-
 import tensorbus as tb
 from harness import NotAvailable, now_ns
 from scenarios import frame

@@ -56,7 +56,7 @@ def main():
         src = np.random.randint(0, 255, shape, dtype=np.uint8)
         dst = np.empty_like(src)
         n = 200 if shape[0] == 480 else 40
-        ours, ref = paired(lambda: tb.Image.from_numpy(src), lambda: np.copyto(dst, src), n)
+        ours, ref = paired(lambda src=src: tb.Image.from_numpy(src), lambda src=src, dst=dst: np.copyto(dst, src), n)
         rows.append((f"Image.from_numpy {name}", ours, ref, "np.copyto (memcpy)", "≤ 1.2×"))
 
     # NumPy and torch rows first, JAX last: once XLA has run, its thread pool shares the two
@@ -66,19 +66,19 @@ def main():
         img = tb.Image.from_numpy(np.zeros(shape, np.uint8))
         img.freeze()
         host = np.zeros(shape, np.uint8)
-        base = lambda: np.asarray(host)  # a trivial NumPy call, for scale  # noqa: E731
-        tref = lambda: torch.from_numpy(host)  # torch's cheapest construction  # noqa: E731
+        base = lambda host=host: np.asarray(host)  # a trivial NumPy call, for scale  # noqa: E731
+        tref = lambda host=host: torch.from_numpy(host)  # torch's cheapest construction  # noqa: E731
         for label, fn, n, target, ref, refname in [
             ("to_numpy", img.to_numpy, 20000, "≤ 0.5 µs", base, "np.asarray(array)"),
-            ("np.from_dlpack(img)", lambda: np.from_dlpack(img), 10000, "", base, "np.asarray(array)"),
+            ("np.from_dlpack(img)", lambda img=img: np.from_dlpack(img), 10000, "", base, "np.asarray(array)"),
             ("to_torch", img.to_torch, 10000, "≤ 1.5 µs", tref, "torch.from_numpy(array)"),
-            ("torch.from_dlpack(img)", lambda: torch.from_dlpack(img), 10000, "", tref, "torch.from_numpy(array)"),
+            ("torch.from_dlpack(img)", lambda img=img: torch.from_dlpack(img), 10000, "", tref, "torch.from_numpy(array)"),
         ]:
             t, r = paired(fn, ref, n)
             rows.append((f"{label} {name}", t, r, refname, target))
         jax_rows.append((name, img, host))
     for name, img, host in jax_rows:
-        t, r = paired(img.to_jax, lambda: jnp.from_dlpack(host), 300)  # JAX importing a NumPy array
+        t, r = paired(img.to_jax, lambda host=host: jnp.from_dlpack(host), 300)  # JAX importing a NumPy array
         rows.append((f"to_jax {name}", t, r, "jnp.from_dlpack(array)", ""))
     del jax_rows, img
 

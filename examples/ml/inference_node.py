@@ -16,9 +16,8 @@ import sys
 import time
 
 import numpy as np
-import torch
-
 import tensorbus as tb
+import torch
 
 
 class TinyDetector(torch.nn.Module):

@@ -1,9 +1,6 @@
 //! Shared memory is untrusted input: every malformed file, header or descriptor is a specific
 //! `Err`, never a panic or a wild access.
 
-mod common;
-
-use common::TempNs;
 use std::mem::offset_of;
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +9,7 @@ use tensorbus_pool::pool::{Pool, PoolHeader};
 use tensorbus_pool::ring::TopicHeader;
 use tensorbus_pool::segment::{Segment, SegmentKind, MAGIC, VERSION};
 use tensorbus_pool::*;
+use tensorbus_testkit::{self as kit, TempNs};
 
 fn header(magic: u64, version: u32, kind: u32, layout: u64, total: u64) -> Vec<u8> {
     let mut b = Vec::with_capacity(64);
@@ -40,7 +38,7 @@ fn patch(path: &Path, at: usize, bytes: &[u8]) {
 }
 
 fn open_err(dir: &Path) -> OpenError {
-    Namespace::open_dir(dir, PoolConfig::parse(common::CLASSES).unwrap()).unwrap_err()
+    Namespace::open_dir(dir, PoolConfig::parse(kit::CLASSES).unwrap()).unwrap_err()
 }
 
 #[test]

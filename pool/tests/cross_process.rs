@@ -1,25 +1,21 @@
 //! Cross-process behaviour with real child processes: the test binary re-executes itself
-//! (`--exact child_entry --ignored`) with `TB_CHILD_ROLE` and `TB_CHILD_DIR` set; the child entry
-//! is an ignored test that does nothing when those are absent.
+//! (`--exact child_entry --ignored`) with `TB_CHILD_ROLE` and `TB_CHILD_DIR` set
+//! (`tensorbus_testkit::role_child`); the child entry is an ignored test that does nothing when
+//! those are absent.
 //!
 //! Parent and child handshake over an inline topic `ctl` (the child sends "ready").
 
-mod common;
-
-use common::{check, fill, TempNs};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tensorbus_pool::*;
+use tensorbus_testkit::{self as kit, check, fill, kill9, TempNs};
 
 const N: u64 = 200;
 
 fn spawn_child(role: &str, dir: &Path, env: &[(&str, String)]) -> Command {
-    let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"]).env("TB_CHILD_ROLE", role).env("TB_CHILD_DIR", dir).stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
+    let mut c = kit::role_child(role, dir);
+    c.envs(env.iter().map(|(k, v)| (k, v)));
     c
 }
 
@@ -30,12 +26,6 @@ fn start(role: &str, dir: &Path) -> Child {
 fn wait_ready(ctl: &mut Subscriber) {
     let (d, _) = ctl.recv_timeout(Duration::from_secs(20)).unwrap().expect("child did not report ready").into_parts();
     assert_eq!(&d.inline_bytes().unwrap().0[..5], b"ready");
-}
-
-fn kill9(child: &mut Child) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGKILL) }, 0);
-    child.wait().unwrap();
 }
 
 fn reliable() -> TopicOptions {
@@ -71,12 +61,11 @@ fn recv_verify(s: &mut Subscriber, want: u64) {
 #[test]
 #[ignore = "child process entry point, run by the cross-process tests"]
 fn child_entry() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_CHILD_ROLE"), std::env::var_os("TB_CHILD_DIR")) else { return };
-    let dir = std::path::PathBuf::from(dir);
+    let Some((role, dir)) = kit::child_role() else { return };
     if role == "race" {
         return child_race(&dir);
     }
-    let ns = common::open(&dir);
+    let ns = kit::open(&dir);
     let ctl = ns.topic("ctl", &TopicOptions::default()).unwrap().publisher();
     match role.as_str() {
         "publish" => {
@@ -198,7 +187,7 @@ fn killed_child_holding_frames_is_reaped() {
     assert_eq!(st.used_slots(), 0, "{st:?}");
     assert!(st.participants.iter().all(|p| p.pid != pid), "{:?}", st.participants);
     assert_eq!(ns.reap(), ReapReport::default(), "a second reap finds nothing");
-    assert_eq!(common::all_slots_free(&t.dir), Ok(12));
+    assert_eq!(kit::all_slots_free(&t.dir), Ok(12));
 }
 
 #[test]
@@ -221,7 +210,7 @@ fn killed_child_mid_write_loses_its_slot_and_nobody_sees_the_frame() {
     assert_eq!(ns.stats().used_slots(), 3);
     drop((s, topic));
     assert_eq!(ns.stats().used_slots(), 0);
-    assert_eq!(common::all_slots_free(&t.dir), Ok(12));
+    assert_eq!(kit::all_slots_free(&t.dir), Ok(12));
 }
 
 #[test]
@@ -266,7 +255,7 @@ fn killing_a_sender_at_random_moments_leaves_a_working_ring() {
     ns.reap();
     let st = ns.stats();
     assert_eq!(st.used_slots(), 0, "{st:?}");
-    assert_eq!(common::all_slots_free(&t.dir), Ok(12), "every slot FREE, no holder bit left");
+    assert_eq!(kit::all_slots_free(&t.dir), Ok(12), "every slot FREE, no holder bit left");
     assert_eq!(st.participants.len(), 1, "only this process remains: {:?}", st.participants);
 }
 
@@ -290,7 +279,7 @@ fn racing_creators_agree_on_geometry() {
         let ns = t.open();
         let p = &ns.stats().pools[0];
         assert_eq!(format!("GEOM slots={} slot_size={} depth={}", p.slots, p.slot_size, ns.topic("race", &TopicOptions::default()).unwrap().depth()), lines[0]);
-        assert_eq!(common::all_slots_free(&t.dir).map(|n| n >= 8), Ok(true));
+        assert_eq!(kit::all_slots_free(&t.dir).map(|n| n >= 8), Ok(true));
         let leftovers: Vec<_> = std::fs::read_dir(&t.dir).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains(".tmp.")).collect();
         assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     }

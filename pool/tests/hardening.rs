@@ -2,124 +2,29 @@
 //! publishing (then restarted on the same topic); live segments scribbled on while a victim
 //! process uses them. Every scenario ends by counting slots exactly (`all_slots_free`).
 //!
-//! The test binary re-executes itself (`--exact child_entry --ignored`) with `TB_HARD_ROLE` and
-//! `TB_HARD_DIR`; children talk to the parent through stdout lines (`READY`, `RESULT ...`), which
-//! keeps working when the rings themselves are being corrupted.
+//! The test binary re-executes itself (`--exact child_entry --ignored`) with `TB_CHILD_ROLE` and
+//! `TB_CHILD_DIR` (`tensorbus_testkit::role_child`, `Peer`); children talk to the parent through
+//! stdout lines (`READY`, `RESULT ...`), which keeps working when the rings themselves are being
+//! corrupted.
 //! Scenarios that need a tmpfs mount or a second uid live in `hardening_env.rs`; the soak in
 //! `hardening_soak.rs`.
 
-mod common;
-
-use common::{check, fill, TempNs};
-use std::io::{BufRead, BufReader};
 use std::mem::{offset_of, size_of};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tensorbus_pool::pool::{PoolHeader, SlotHeader};
 use tensorbus_pool::ring::{Entry, SubEntry, TopicHeader, MAX_SUBS};
 use tensorbus_pool::*;
+use tensorbus_testkit::{self as kit, check, field, fill, Peer, Rng, TempNs};
 
 // ---- plumbing ----------------------------------------------------------------------------------
 
-struct Peer {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
 fn spawn(role: &str, dir: &Path, env: &[(&str, String)]) -> Peer {
-    let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_HARD_ROLE", role)
-        .env("TB_HARD_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let mut child = c.spawn().unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    Peer { child, out }
-}
-
-impl Peer {
-    /// The first stdout line starting with `prefix` (children print nothing else that matters).
-    fn line(&mut self, prefix: &str) -> String {
-        let mut l = String::new();
-        loop {
-            l.clear();
-            if self.out.read_line(&mut l).unwrap() == 0 {
-                let mut err = String::new();
-                let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
-                panic!("child exited before printing {prefix}: status {:?}\n{err}", self.child.wait());
-            }
-            if l.starts_with(prefix) {
-                return l.trim().to_string();
-            }
-        }
-    }
-    fn kill9(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) }, 0);
-        self.child.wait().unwrap();
-    }
-    /// Wait for a clean exit (not a signal, not a panic) and return its `RESULT` line. A child
-    /// that has not exited after two minutes is hung: it is killed and the test fails (rather
-    /// than hang `make test`).
-    fn finish(mut self) -> String {
-        let done = std::sync::Arc::new(tensorbus_pool::sync::AtomicBool::new(false));
-        let watchdog = {
-            let (done, pid) = (done.clone(), self.child.id() as i32);
-            std::thread::spawn(move || {
-                let start = Instant::now();
-                // Relaxed: a flag polled by this thread only; the kill below is the only effect.
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                    if start.elapsed() > Duration::from_secs(120) {
-                        eprintln!("child {pid} hung for 120 s: killing it");
-                        // SAFETY: kill has no memory-safety preconditions; the pid is our
-                        // child, not yet waited for (finish waits only after the flag is set).
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            })
-        };
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.line("RESULT")));
-        // Relaxed: see the watchdog loop; join below orders the rest.
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
-        watchdog.join().unwrap();
-        let result = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
-        let mut err = String::new();
-        let _ = std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut err);
-        let st = self.child.wait().unwrap();
-        assert!(st.success(), "victim died: {st:?} (a signal here would be a SIGBUS/SIGSEGV)\n{err}");
-        result
-    }
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace().find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('='))).unwrap_or_else(|| panic!("{key} in {line}")).parse().unwrap()
-}
-
-struct Rng(u64);
-impl Rng {
-    fn seeded() -> Rng {
-        let s = std::env::var("TB_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| Instant::now().elapsed().as_nanos() as u64 ^ std::process::id() as u64);
-        eprintln!("TB_SEED={s}");
-        Rng(s | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+    let mut c = kit::role_child(role, dir);
+    c.envs(env.iter().map(|(k, v)| (k, v))).stderr(Stdio::piped());
+    Peer::spawn(c)
 }
 
 fn frame_len(id: u64) -> u64 {
@@ -159,9 +64,8 @@ const REG_ENTRIES_AT: usize = 128;
 #[test]
 #[ignore = "child process entry point, run by the hardening tests"]
 fn child_entry() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_HARD_ROLE"), std::env::var_os("TB_HARD_DIR")) else { return };
-    let dir = PathBuf::from(dir);
-    let classes = std::env::var("TB_CLASSES").unwrap_or_else(|_| common::CLASSES.to_string());
+    let Some((role, dir)) = kit::child_role() else { return };
+    let classes = std::env::var("TB_CLASSES").unwrap_or_else(|_| kit::CLASSES.to_string());
     let ns = Namespace::open_dir(&dir, PoolConfig::parse(&classes).unwrap()).unwrap();
     let secs = |d: f64| Duration::from_secs_f64(std::env::var("TB_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(d));
     match role.as_str() {
@@ -279,7 +183,7 @@ fn sigkill_in_a_claim_loop_then_reap_restores_every_slot() {
         assert_eq!(r.processes, 1, "round {round}: {r:?}");
         freed += r.slots_freed;
         assert_eq!(ns.stats().used_slots(), 0, "round {round}: {:?}", ns.stats());
-        assert_eq!(common::all_slots_free(&t.dir), Ok(12), "round {round}");
+        assert_eq!(kit::all_slots_free(&t.dir), Ok(12), "round {round}");
     }
     eprintln!("claim loop: 12 kills, {freed} slots restored by reaps");
     // The pool still hands out every slot.
@@ -322,7 +226,7 @@ fn sigkill_during_a_reap_then_the_next_reap_finishes_it() {
         assert_eq!(r.slots_freed as usize, still, "round {round}: {r:?}");
         assert_eq!(ns.stats().used_slots(), 0, "round {round}");
         assert!(ns.stats().participants.iter().all(|p| p.pid == std::process::id()), "round {round}: {:?}", ns.stats().participants);
-        assert_eq!(common::all_slots_free(&t.dir), Ok(16384), "round {round}");
+        assert_eq!(kit::all_slots_free(&t.dir), Ok(16384), "round {round}");
     }
     eprintln!("reap killed: 8 rounds, {interrupted} reapers died mid-reap ({partial} with the pool half cleared)");
 }
@@ -369,7 +273,7 @@ fn restarted_publisher_feeds_the_same_subscriber() {
     drop((s, ts, frames, ticks));
     ns.reap();
     assert_eq!(ns.stats().used_slots(), 0, "{:?}", ns.stats());
-    assert_eq!(common::all_slots_free(&t.dir), Ok(12));
+    assert_eq!(kit::all_slots_free(&t.dir), Ok(12));
 }
 
 // ---- corruption of live segments ---------------------------------------------------------------

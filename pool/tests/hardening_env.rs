@@ -5,19 +5,12 @@
 //! The tmpfs and other-uid tests need root (`mount`, `setpriv`); elsewhere they print why they
 //! skipped and pass.
 
-mod common;
-
-use common::TempNs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 use tensorbus_pool::*;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+use tensorbus_testkit::{self as kit, is_root, TempNs};
 
 /// A tmpfs of `size` mounted at a fresh directory, unmounted on drop; None (with the reason
 /// printed) where mounting is not allowed.
@@ -187,13 +180,7 @@ fn another_uid_cannot_open_segments() {
     let topic = ns.topic("cam", &TopicOptions::default()).unwrap();
     let m = ns.try_acquire(10).unwrap().freeze();
     topic.publisher().send(m.descriptor(), &m).unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", "intruder_entry", "--ignored", "--nocapture", "--test-threads=1", "-q"])
-        .env("TB_INTRUDE_DIR", &t.dir)
-        .output()
-        .unwrap();
+    let out = kit::child_via("setpriv", &["--reuid=65534", "--regid=65534", "--clear-groups", "--"], "intruder_entry").env("TB_INTRUDE_DIR", &t.dir).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     if !text.contains("UID 65534") {
         eprintln!("SKIP another_uid_cannot_open_segments: could not run as uid 65534 ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
@@ -214,8 +201,8 @@ fn another_uid_cannot_open_segments() {
 #[test]
 fn namespaces_with_the_same_topic_names_never_see_each_other() {
     let base = TempNs::new("iso-ns");
-    let a = Namespace::open_dir(&base.dir.join("a"), PoolConfig::parse(common::CLASSES).unwrap()).unwrap();
-    let b = Namespace::open_dir(&base.dir.join("b"), PoolConfig::parse(common::CLASSES).unwrap()).unwrap();
+    let a = Namespace::open_dir(&base.dir.join("a"), PoolConfig::parse(kit::CLASSES).unwrap()).unwrap();
+    let b = Namespace::open_dir(&base.dir.join("b"), PoolConfig::parse(kit::CLASSES).unwrap()).unwrap();
     let (ta, tb) = (a.topic("camera", &TopicOptions::default()).unwrap(), b.topic("camera", &TopicOptions::default()).unwrap());
     let (mut sa, mut sb) = (ta.subscriber().unwrap(), tb.subscriber().unwrap());
     let (pa, pb) = (ta.publisher(), tb.publisher());

@@ -8,15 +8,12 @@
 //!   make soak                     # TB_SOAK_SECS (default 180 s) of `soak`
 //!   cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak_short   # 10 s
 
-mod common;
-
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tensorbus_pool::sync::{AtomicBool, AtomicU64, Ordering};
 use tensorbus_pool::*;
+use tensorbus_testkit::{self as kit, field, Peer};
 
 const W: usize = 1920;
 const H: usize = 1080;
@@ -63,9 +60,9 @@ fn frame_ok(buf: &[u8], id: u64) -> bool {
 
 #[test]
 #[ignore = "child process entry point, run by the soak"]
-fn soak_child() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_SOAK_ROLE"), std::env::var_os("TB_SOAK_DIR")) else { return };
-    let ns = Namespace::open_dir(Path::new(&dir), PoolConfig::parse(&classes()).unwrap()).unwrap();
+fn child_entry() {
+    let Some((role, dir)) = kit::child_role() else { return };
+    let ns = Namespace::open_dir(&dir, PoolConfig::parse(&classes()).unwrap()).unwrap();
     let cam = ns.topic("camera.rgb", &camera_opts()).unwrap();
     let imu = ns.topic("imu", &imu_opts()).unwrap();
     let ctl = ns.topic("soak.ctl", &TopicOptions::default()).unwrap();
@@ -118,46 +115,11 @@ fn soak_child() {
     println!("RESULT frames={frames} misses={} wrong={wrong} errors={errors} imu={imu_n} imu_misses={} imu_backwards={imu_back} rss_kib={}", sc.misses(), si.misses(), rss_kib().0);
 }
 
-struct Peer {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
+/// A child in `role`, once it is READY.
 fn spawn(role: &str, dir: &Path) -> Peer {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "soak_child", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_SOAK_ROLE", role)
-        .env("TB_SOAK_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let mut p = Peer { child, out };
+    let mut p = Peer::spawn(kit::role_child(role, dir));
     p.line("READY");
     p
-}
-
-impl Peer {
-    fn line(&mut self, prefix: &str) -> String {
-        let mut l = String::new();
-        loop {
-            l.clear();
-            assert!(self.out.read_line(&mut l).unwrap() > 0, "soak child exited before {prefix}: {:?}", self.child.wait());
-            if l.starts_with(prefix) {
-                return l.trim().to_string();
-            }
-        }
-    }
-    fn kill9(&mut self) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGKILL) };
-        self.child.wait().unwrap();
-    }
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace().find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok()).unwrap_or_else(|| panic!("{key} in {line}"))
 }
 
 // ---- the run ----------------------------------------------------------------------------------------
@@ -266,7 +228,7 @@ fn run_soak(default_secs: f64) {
     let final_reap = ns.reap();
     reaped_slots += final_reap.slots_freed;
     let used_end = ns.stats().used_slots();
-    let free = common::all_slots_free(&dir);
+    let free = kit::all_slots_free(&dir);
 
     let (sent, cam_errors, imu_n) = (cam_sent.load(Ordering::Relaxed), cam_err.load(Ordering::Relaxed), imu_sent.load(Ordering::Relaxed));
     println!(

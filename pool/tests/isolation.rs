@@ -7,18 +7,11 @@
 //! target was left exactly as it was. The other-uid case needs root (`chown`); elsewhere it says
 //! why it skipped and passes.
 
-mod common;
-
-use common::TempNs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tensorbus_pool::*;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
+use tensorbus_testkit::{self as kit, is_root, TempNs};
 
 fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
@@ -40,7 +33,7 @@ fn entries(d: &Path) -> Vec<String> {
 }
 
 fn open(dir: &Path) -> Result<Namespace, OpenError> {
-    Namespace::open_dir(dir, PoolConfig::parse(common::CLASSES).unwrap())
+    Namespace::open_dir(dir, PoolConfig::parse(kit::CLASSES).unwrap())
 }
 
 #[test]
@@ -199,12 +192,8 @@ fn bad_namespace_names_are_refused_before_any_file_is_touched() {
     std::fs::set_permissions(&t.dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let abs = t.dir.join("elsewhere");
     let run = |env_name: Option<&str>, explicit: Option<&str>| -> String {
-        let mut c = Command::new(std::env::current_exe().unwrap());
-        c.args(["--exact", "namespace_env_entry", "--ignored", "--nocapture", "--test-threads=1", "-q"])
-            .env("TB_ISO_CHILD", "1")
-            .env("TENSORBUS_SHM_DIR", &base)
-            .env_remove("TENSORBUS_NAMESPACE")
-            .env_remove("TB_ISO_NAME");
+        let mut c = kit::child("namespace_env_entry");
+        c.env("TB_ISO_CHILD", "1").env("TENSORBUS_SHM_DIR", &base).env_remove("TENSORBUS_NAMESPACE").env_remove("TB_ISO_NAME");
         if let Some(n) = env_name {
             c.env("TENSORBUS_NAMESPACE", n);
         }
@@ -322,12 +311,7 @@ fn hanging_creator_entry() {
 fn a_creator_killed_mid_creation_leaves_nothing_after_the_next_join() {
     let t = TempNs::new("iso-killed");
     drop(t.open());
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "hanging_creator_entry", "--ignored", "--nocapture", "--test-threads=1", "-q"])
-        .env("TB_ISO_CREATE_DIR", &t.dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = kit::child("hanging_creator_entry").env("TB_ISO_CREATE_DIR", &t.dir).stdout(std::process::Stdio::null()).spawn().unwrap();
     let tmp = t.dir.join(format!("pool-7.tmp.{}.0", child.id()));
     let t0 = std::time::Instant::now();
     while !tmp.exists() {

@@ -1,11 +1,9 @@
 //! Leases: exhaustion names the holders, bounded waits, abandoned writes and last-clone drops
 //! return slots, payloads are 256-byte aligned.
 
-mod common;
-
-use common::TempNs;
 use std::time::{Duration, Instant};
 use tensorbus_pool::*;
+use tensorbus_testkit::TempNs;
 
 #[test]
 fn exhaustion_returns_error_naming_holders() {

@@ -3,23 +3,16 @@
 //! cannot be read, PID namespaces (`unshare --pid`), and reaps racing in one process.
 //!
 //! Children are this test binary re-executed (`--exact child_entry --ignored`) with
-//! `TB_CHILD_ROLE` and `TB_CHILD_DIR` set; they report through their exit code and stderr.
+//! `TB_CHILD_ROLE` and `TB_CHILD_DIR` set (`tensorbus_testkit::role_child`); they report through
+//! their exit code and stderr.
 
-mod common;
-
-use common::{all_slots_free, check, fill, TempNs};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tensorbus_pool::registry::{self, Registry, KIND_PROCESS, KIND_TOPIC, ST_ACTIVE};
 use tensorbus_pool::sync::{AtomicBool, AtomicU64, Ordering};
 use tensorbus_pool::*;
-
-fn child(role: &str, dir: &Path) -> Command {
-    let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"]).env("TB_CHILD_ROLE", role).env("TB_CHILD_DIR", dir).stdin(Stdio::null());
-    c
-}
+use tensorbus_testkit::{self as kit, all_slots_free, check, fill, role_child as child, TempNs};
 
 fn run_ok(mut c: Command) {
     let out = c.output().unwrap();
@@ -36,21 +29,20 @@ fn slot_word(dir: &Path, r: &SlotRef) -> u64 {
 #[test]
 #[ignore = "child process entry point, run by the process-model tests"]
 fn child_entry() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_CHILD_ROLE"), std::env::var_os("TB_CHILD_DIR")) else { return };
-    let dir = std::path::PathBuf::from(dir);
+    let Some((role, dir)) = kit::child_role() else { return };
     match role.as_str() {
         "geometry" => child_geometry(&dir),
         "fork" => child_fork(&dir),
         "join" => {
-            let ns = common::open(&dir);
+            let ns = kit::open(&dir);
             assert!(ns.holder_index() < registry::MAX_HOLDERS as u32);
         }
         "reap" => {
-            let ns = common::open(&dir);
+            let ns = kit::open(&dir);
             ns.reap();
         }
         "hold" => {
-            let ns = common::open(&dir);
+            let ns = kit::open(&dir);
             let held = ns.try_acquire(100).unwrap().freeze();
             let ctl = ns.topic("ctl", &TopicOptions::default()).unwrap().publisher();
             ctl.send_inline(b"ready").unwrap();
@@ -85,7 +77,7 @@ fn child_geometry(dir: &Path) {
 
 /// fork with live handles: the child drops, claims, receives and sends through inherited handles.
 fn child_fork(dir: &Path) {
-    let ns = common::open(dir);
+    let ns = kit::open(dir);
     let mut m = ns.try_acquire(100).unwrap();
     fill(m.as_mut_slice(), 1);
     let frame = m.freeze();
@@ -213,9 +205,8 @@ fn unshare_available() -> bool {
 }
 
 fn in_pid_namespace(role: &str, dir: &Path) -> Command {
-    let mut c = Command::new("unshare");
-    c.args(["--pid", "--fork", "--mount-proc"]).arg(std::env::current_exe().unwrap());
-    c.args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"]).env("TB_CHILD_ROLE", role).env("TB_CHILD_DIR", dir).stdin(Stdio::null());
+    let mut c = kit::child_via("unshare", &["--pid", "--fork", "--mount-proc"], kit::ROLE_ENTRY);
+    c.env(kit::ROLE_VAR, role).env(kit::DIR_VAR, dir);
     c
 }
 

@@ -2,10 +2,8 @@
 //! the process cannot write, a write through it dies with SIGSEGV, the loan (`SlotMut`) stays
 //! writable, and after `leave` a hold that is still alive reads zeros, not a reused slot.
 
-mod common;
-
-use common::{check, fill, TempNs};
 use tensorbus_pool::pool::Pool;
+use tensorbus_testkit::{check, fill, TempNs};
 
 /// `(perms, path)` of the mapping of this process that contains `addr` (from /proc/self/maps).
 fn mapping_of(addr: usize) -> Option<(String, String)> {

@@ -8,78 +8,25 @@
 //! - a scribbled topic `holder` index naming a process's or another topic's registry entry is
 //!   not used: that entry is not freed and its bits are not cleared.
 //!
-//! The test binary re-executes itself (`--exact child_entry --ignored`) with `TB_LIVE_ROLE` and
-//! `TB_LIVE_DIR`; children report through stdout lines (`READY key=value ...`). Every operation
-//! that once hung runs on a thread with a deadline, so a regression fails instead of hanging.
+//! The test binary re-executes itself (`--exact child_entry --ignored`) with `TB_CHILD_ROLE` and
+//! `TB_CHILD_DIR` (`tensorbus_testkit::role_child`, `Peer`); children report through stdout
+//! lines (`READY key=value ...`). Every operation that once hung runs on a thread with a
+//! deadline, so a regression fails instead of hanging.
 
-mod common;
-
-use common::TempNs;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tensorbus_pool::pool::Pool;
 use tensorbus_pool::registry::{self, Registry};
 use tensorbus_pool::ring::{RingSeg, TopicHeader};
 use tensorbus_pool::*;
+use tensorbus_testkit::{self as kit, field, Peer, TempNs};
 
 // ---- plumbing ----------------------------------------------------------------------------------
 
-struct Peer {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
 fn spawn(role: &str, dir: &Path) -> Peer {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"])
-        .env("TB_LIVE_ROLE", role)
-        .env("TB_LIVE_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    Peer { child, out }
-}
-
-impl Peer {
-    fn line(&mut self, prefix: &str) -> String {
-        let mut l = String::new();
-        loop {
-            l.clear();
-            assert!(self.out.read_line(&mut l).unwrap() > 0, "child exited before printing {prefix}: {:?}", self.child.wait());
-            if l.starts_with(prefix) {
-                return l.trim().to_string();
-            }
-        }
-    }
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-    fn signal(&self, sig: i32) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own unreaped child.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
-    }
-    fn kill9(&mut self) {
-        self.signal(libc::SIGKILL);
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        // A failed test must not leave a stopped child behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn field(line: &str, key: &str) -> u64 {
-    line.split_whitespace().find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('='))).unwrap_or_else(|| panic!("{key} in {line}")).parse().unwrap()
+    Peer::spawn(kit::role_child(role, dir))
 }
 
 /// CPU time of the calling thread.
@@ -130,8 +77,8 @@ fn send_payload(ns: &Namespace, p: &Publisher) -> SlotRef {
 #[test]
 #[ignore = "child process entry point, run by the ring liveness tests"]
 fn child_entry() {
-    let (Ok(role), Some(dir)) = (std::env::var("TB_LIVE_ROLE"), std::env::var_os("TB_LIVE_DIR")) else { return };
-    let ns = common::open(&PathBuf::from(dir));
+    let Some((role, dir)) = kit::child_role() else { return };
+    let ns = kit::open(&dir);
     let me = format!("idx={} pid={}", ns.holder_index(), std::process::id());
     match role.as_str() {
         // Registered, then idle: the parent stops it and names it in a lock word.
@@ -241,7 +188,7 @@ fn leave_with_a_stuck_lock_returns_and_a_later_reap_cleans_up() {
     let ring = RingSeg::open_existing(&t.dir, "a").unwrap();
     assert_eq!(ring.header().lock.load(Ordering::SeqCst), 0);
     assert_eq!(ring.header().holder.load(Ordering::SeqCst), 0);
-    common::all_slots_free(&t.dir).unwrap();
+    kit::all_slots_free(&t.dir).unwrap();
     drop(ns);
 }
 

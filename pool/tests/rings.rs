@@ -1,12 +1,10 @@
 //! Topic rings: delivery to every subscriber that keeps up, misses (never wrong data) for slow
 //! ones, wraparound, late joiners, the reliable policy, bounded pinning, wakeups.
 
-mod common;
-
-use common::{check, fill, TempNs};
 use std::time::{Duration, Instant};
 use tensorbus_pool::ring::INLINE_MAX;
 use tensorbus_pool::*;
+use tensorbus_testkit::{check, fill, TempNs};
 
 fn send_frame(ns: &Namespace, p: &Publisher, id: u64, len: u64) -> u64 {
     let mut m = ns.try_acquire(len).unwrap();

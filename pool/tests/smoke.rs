@@ -1,15 +1,16 @@
 use std::time::Duration;
 use tensorbus_pool::*;
+use tensorbus_testkit::TempNs;
 
-fn ns(tag: &str) -> (Namespace, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("tb-smoke-{}-{}", tag, std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    (Namespace::open_dir(&dir, PoolConfig::parse("4Kx8,64Kx2").unwrap()).unwrap(), dir)
+/// A namespace of the test's own (8 slots of 4 KiB, 2 of 64 KiB) and its directory's guard.
+fn ns(tag: &str) -> (Namespace, TempNs) {
+    let t = TempNs::with_classes(&format!("smoke-{tag}"), "4Kx8,64Kx2");
+    (t.open(), t)
 }
 
 #[test]
 fn send_recv_payload_and_inline() {
-    let (ns, dir) = ns("a");
+    let (ns, _dir) = ns("a");
     let t = ns.topic("cam", &TopicOptions::default()).unwrap();
     let p = t.publisher();
     let mut s = t.subscriber().unwrap();
@@ -32,12 +33,11 @@ fn send_recv_payload_and_inline() {
     drop((s, p, t));
     assert_eq!(ns.stats().used_slots(), 0, "{:?}", ns.stats());
     drop(ns);
-    std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn leave_releases_everything_and_makes_handles_inert() {
-    let (ns, dir) = ns("leave");
+    let (ns, _dir) = ns("leave");
     let t = ns.topic("cam", &TopicOptions::default()).unwrap();
     let p = t.publisher();
     let mut s = t.subscriber().unwrap();
@@ -58,5 +58,4 @@ fn leave_releases_everything_and_makes_handles_inert() {
     drop((got, r, loaned, s, p, t));
     assert_eq!(ns.stats().used_slots(), 0);
     drop(ns);
-    std::fs::remove_dir_all(dir).ok();
 }

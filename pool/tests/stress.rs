@@ -1,14 +1,12 @@
 //! Threaded stress: claim / freeze / send / recv / drop from several threads, then check the
 //! global invariants (every slot back exactly once, generations never reused).
 
-mod common;
-
-use common::{check, fill, TempNs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tensorbus_pool::pool::Pool;
 use tensorbus_pool::sync::{AtomicU64, Ordering};
 use tensorbus_pool::*;
+use tensorbus_testkit::{self as kit, check, fill, TempNs};
 
 #[test]
 fn threaded_stress_returns_every_slot_exactly_once() {
@@ -71,7 +69,7 @@ fn threaded_stress_returns_every_slot_exactly_once() {
     drop(topic);
     let st = ns.stats();
     assert_eq!(st.used_slots(), 0, "{st:?}");
-    assert_eq!(common::all_slots_free(&t.dir), Ok(12));
+    assert_eq!(kit::all_slots_free(&t.dir), Ok(12));
     let pool_claims: u64 = (0..2).map(|id| Pool::open(&t.dir, id).unwrap().header().claims.load(Ordering::Relaxed)).sum();
     assert_eq!(pool_claims, claims.load(Ordering::Relaxed), "every claim accounted for");
 }

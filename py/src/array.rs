@@ -30,7 +30,7 @@ static BF16: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn bf16_dtype(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     BF16.get_or_try_init(py, || {
-        let m = py.import("ml_dtypes").map_err(|_| exc("DTypeError", "bfloat16 arrays need the ml_dtypes package (pip install ml_dtypes)"))?;
+        let m = py.import("ml_dtypes").map_err(|_| exc::DTypeError::new_err("bfloat16 arrays need the ml_dtypes package (pip install ml_dtypes)"))?;
         Ok(m.getattr("bfloat16")?.unbind())
     })
     .map(|o| o.bind(py))
@@ -84,10 +84,10 @@ pub struct ArrayIn<'py> {
 fn dtype_of(descr: &Bound<'_, numpy::PyArrayDescr>) -> PyResult<DType> {
     let py = descr.py();
     if descr.has_object() || descr.has_fields() || descr.has_subarray() {
-        return Err(exc("DTypeError", format!("arrays of dtype {} cannot live in the pool: use a numeric dtype", descr.str()?)));
+        return Err(exc::DTypeError::new_err(format!("arrays of dtype {} cannot live in the pool: use a numeric dtype", descr.str()?)));
     }
     if descr.is_native_byteorder() == Some(false) {
-        return Err(exc("DTypeError", format!("dtype {} is not in native byte order: use arr.astype(arr.dtype.newbyteorder('='))", descr.str()?)));
+        return Err(exc::DTypeError::new_err(format!("dtype {} is not in native byte order: use arr.astype(arr.dtype.newbyteorder('='))", descr.str()?)));
     }
     // The common numeric kinds are decided from the descriptor's C fields alone; `str(dtype)`
     // runs Python code in NumPy (≈ 7 µs per call in a profile of `from_numpy`), so it is only
@@ -111,7 +111,7 @@ fn dtype_of(descr: &Bound<'_, numpy::PyArrayDescr>) -> PyResult<DType> {
                 let _ = bf16_dtype(py)?;
                 return Ok(DType::BF16);
             }
-            return Err(exc("DTypeError", format!("unsupported dtype {name}: use one of uint8..64, int8..64, float16/32/64, bfloat16, bool")));
+            return Err(exc::DTypeError::new_err(format!("unsupported dtype {name}: use one of uint8..64, int8..64, float16/32/64, bfloat16, bool")));
         }
     };
     Ok(d)

@@ -10,7 +10,7 @@
 //! legacy protocol, validate every field of its `DLTensor` (`view_foreign`), copy out (strided
 //! sources element by element), then mark the capsule used and call the producer's deleter.
 
-use crate::errors::exc;
+use crate::errors::{exc, to_py};
 use crate::payload::{Cell, PyPayload};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -102,10 +102,10 @@ pub unsafe fn capsule<'py>(py: Python<'py>, spec: ExportSpec<'_>, owner: Box<dyn
     // exactly once if no consumer renamed the capsule.
     unsafe {
         let cap = if versioned {
-            let m = dlpack::export_versioned(spec, owner).map_err(|e| exc("DLPackError", e.to_string()))?;
+            let m = dlpack::export_versioned(spec, owner).map_err(to_py)?;
             ffi::PyCapsule_New(m.as_ptr() as *mut c_void, VERSIONED.as_ptr(), Some(capsule_destructor_versioned))
         } else {
-            let m = dlpack::export_legacy(spec, owner).map_err(|e| exc("DLPackError", e.to_string()))?;
+            let m = dlpack::export_legacy(spec, owner).map_err(to_py)?;
             ffi::PyCapsule_New(m.as_ptr() as *mut c_void, LEGACY.as_ptr(), Some(capsule_destructor_legacy))
         };
         Bound::from_owned_ptr_or_err(py, cap)
@@ -144,7 +144,7 @@ impl Drop for Foreign<'_> {
 /// Ask `obj` for a DLPack capsule (versioned if it can) and validate it.
 pub fn import<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Foreign<'py>> {
     if !obj.hasattr("__dlpack__")? {
-        return Err(exc("DLPackError", format!("{} does not implement the DLPack protocol (__dlpack__)", obj.get_type().name()?)));
+        return Err(exc::DLPackError::new_err(format!("{} does not implement the DLPack protocol (__dlpack__)", obj.get_type().name()?)));
     }
     let kwargs = PyDict::new(py);
     kwargs.set_item("max_version", (1, 0))?;
@@ -156,10 +156,10 @@ pub fn import<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Foreign
     let foreign = take(capsule)?;
     let dev = foreign.view.device.device_type;
     if dev != dlpack::device::CPU && dev != dlpack::device::CUDA_HOST {
-        return Err(exc(
-            "DLPackError",
-            format!("DLPack producer is on device type {dev} (id {}); tensorbus copies from host memory only: move it to the CPU first", foreign.view.device.device_id),
-        ));
+        return Err(exc::DLPackError::new_err(format!(
+            "DLPack producer is on device type {dev} (id {}); tensorbus copies from host memory only: move it to the CPU first",
+            foreign.view.device.device_id
+        )));
     }
     Ok(foreign)
 }
@@ -179,18 +179,18 @@ pub fn take(capsule: Bound<'_, PyAny>) -> PyResult<Foreign<'_>> {
             (false, ffi::PyCapsule_GetPointer(ptr, LEGACY.as_ptr()))
         } else {
             ffi::PyErr_Clear();
-            return Err(exc("DLPackError", "__dlpack__ returned something other than an unused dltensor capsule"));
+            return Err(exc::DLPackError::new_err("__dlpack__ returned something other than an unused dltensor capsule"));
         }
     };
     if managed.is_null() {
-        return Err(exc("DLPackError", "DLPack capsule holds a null pointer"));
+        return Err(exc::DLPackError::new_err("DLPack capsule holds a null pointer"));
     }
     // SAFETY: a valid capsule of this name holds the matching managed struct.
     let tensor = unsafe {
         if versioned {
             let m = &*(managed as *const DLManagedTensorVersioned);
             if m.version.major != 1 {
-                return Err(exc("DLPackError", format!("unsupported DLPack version {}.{}", m.version.major, m.version.minor)));
+                return Err(exc::DLPackError::new_err(format!("unsupported DLPack version {}.{}", m.version.major, m.version.minor)));
             }
             &m.dl_tensor as *const dlpack::DLTensor
         } else {
@@ -199,7 +199,7 @@ pub fn take(capsule: Bound<'_, PyAny>) -> PyResult<Foreign<'_>> {
     };
     // SAFETY: the producer guarantees the DLTensor and its shape/strides arrays are readable
     // while the capsule is unconsumed; every field is validated by view_foreign.
-    let view = unsafe { dlpack::view_foreign(tensor) }.map_err(|e| exc("DLPackError", format!("invalid DLPack tensor: {e}")))?;
+    let view = unsafe { dlpack::view_foreign(tensor) }.map_err(|e| exc::DLPackError::new_err(format!("invalid DLPack tensor: {e}")))?;
     // SAFETY: take ownership: rename so the producer's capsule destructor leaves it to us.
     unsafe {
         ffi::PyCapsule_SetName(ptr, if versioned { USED_VERSIONED.as_ptr() } else { USED_LEGACY.as_ptr() });

@@ -1,54 +1,35 @@
 //! Binds `tensorbus_tensor::image` and `depth`: `tb.Image` and `tb.DepthImage`.
 
 use crate::array::array_in;
-use crate::errors::{exc, image_io_err, payload_err};
+use crate::errors::{exc, to_py};
+use crate::fill::{copy_foreign, copy_in, dims, parse_dtype};
 use crate::namespace::default_ns;
-use crate::payload::{parse_dtype, PyPayload};
+use crate::payload::PyPayload;
 use pyo3::prelude::*;
 use pyo3::PyClassInitializer;
 use tensorbus_tensor::{DepthUnit, Encoding, Payload, PayloadKind, PayloadMut};
-
-/// Check user dimensions: positive integers.
-pub fn dims(values: &[(&str, i64)]) -> PyResult<Vec<usize>> {
-    values.iter().map(|&(name, v)| if v <= 0 { Err(exc("ShapeError", format!("{name} must be positive, got {v}"))) } else { Ok(v as usize) }).collect()
-}
-
-/// Loan a slot for `kind`/`dtype`/`shape`/`aux` and copy the caller's array into it, without
-/// the GIL during the copy. `nbytes` must already match.
-pub fn copy_in(py: Python<'_>, kind: PayloadKind, a: &crate::array::ArrayIn<'_>, shape: &[usize], aux: u16) -> PyResult<PayloadMut> {
-    let ns = default_ns()?;
-    let mut m = PayloadMut::new(&ns, kind, a.dtype, shape, aux).map_err(payload_err)?;
-    let (src, n, dst) = (a.ptr as usize, a.nbytes, m.as_mut_ptr() as usize);
-    if n != m.meta().nbytes() as usize {
-        return Err(exc("ShapeError", format!("array has {n} bytes, payload needs {}", m.meta().nbytes())));
-    }
-    py.detach(|| {
-        // SAFETY: src is the caller's C-contiguous array of n bytes, kept alive by `a` (we hold
-        // a reference, so it cannot be freed or resized); dst is our exclusive slot of n bytes.
-        unsafe { std::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, n) }
-    });
-    Ok(m)
-}
 
 /// Check an array's shape and dtype against `encoding` (or infer it); returns the encoding and
 /// the payload shape (H×W for one channel, H×W×C otherwise).
 pub fn image_layout(shape: &[usize], dtype: tensorbus_tensor::DType, encoding: Option<&str>) -> PyResult<(Encoding, Vec<usize>)> {
     if !(shape.len() == 2 || shape.len() == 3) {
-        return Err(exc("ShapeError", format!("an image array is H×W or H×W×C, got {} dimensions {:?}", shape.len(), shape)));
+        return Err(exc::ShapeError::new_err(format!("an image array is H×W or H×W×C, got {} dimensions {:?}", shape.len(), shape)));
     }
     if shape.contains(&0) {
-        return Err(exc("ShapeError", format!("image shape {shape:?} has a zero dimension")));
+        return Err(exc::ShapeError::new_err(format!("image shape {shape:?} has a zero dimension")));
     }
     let enc = match encoding {
         Some(e) => self::encoding(e)?,
-        None => Encoding::infer(shape, dtype).ok_or_else(|| exc("EncodingError", format!("cannot infer an encoding for shape {shape:?} of {}: pass encoding=", dtype.name())))?,
+        None => {
+            Encoding::infer(shape, dtype).ok_or_else(|| exc::EncodingError::new_err(format!("cannot infer an encoding for shape {shape:?} of {}: pass encoding=", dtype.name())))?
+        }
     };
     if dtype != enc.dtype() {
-        return Err(exc("DTypeError", format!("encoding {} needs dtype {}, got {}", enc.name(), enc.dtype().name(), dtype.name())));
+        return Err(exc::DTypeError::new_err(format!("encoding {} needs dtype {}, got {}", enc.name(), enc.dtype().name(), dtype.name())));
     }
     let channels = if shape.len() == 3 { shape[2] } else { 1 };
     if channels != enc.channels() {
-        return Err(exc("ShapeError", format!("encoding {} has {} channel(s), the array has {channels}", enc.name(), enc.channels())));
+        return Err(exc::ShapeError::new_err(format!("encoding {} has {} channel(s), the array has {channels}", enc.name(), enc.channels())));
     }
     Ok((enc, enc.shape(shape[0], shape[1])))
 }
@@ -69,7 +50,7 @@ impl PyImage {
 fn encoding(name: &str) -> PyResult<Encoding> {
     Encoding::parse(name).ok_or_else(|| {
         let all: Vec<_> = Encoding::ALL.iter().map(|e| e.name()).collect();
-        exc("EncodingError", format!("unknown encoding {name:?}; known: {}", all.join(", ")))
+        exc::EncodingError::new_err(format!("unknown encoding {name:?}; known: {}", all.join(", ")))
     })
 }
 
@@ -81,7 +62,7 @@ impl PyImage {
         let d = dims(&[("height", height), ("width", width)])?;
         let enc = self::encoding(encoding)?;
         let ns = default_ns()?;
-        let m = PayloadMut::new(&ns, PayloadKind::Image, enc.dtype(), &enc.shape(d[0], d[1]), enc.code()).map_err(payload_err)?;
+        let m = PayloadMut::new(&ns, PayloadKind::Image, enc.dtype(), &enc.shape(d[0], d[1]), enc.code()).map_err(to_py)?;
         Ok(PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyImage))
     }
 
@@ -101,18 +82,18 @@ impl PyImage {
     #[pyo3(signature = (tensor, encoding=None))]
     fn from_torch(py: Python<'_>, tensor: &Bound<'_, PyAny>, encoding: Option<&str>) -> PyResult<Py<PyImage>> {
         let t = tensor.call_method0("detach")?;
-        if crate::cuda::is_cuda_object(&t) {
+        if crate::device::is_cuda_object(&t) {
             // A GPU image: validate its layout, then one device-to-host copy into the slot.
             let t = t.call_method0("contiguous")?;
             let shape: Vec<usize> = t.getattr("shape")?.extract()?;
-            let dtype = crate::payload::parse_dtype(&t.getattr("dtype")?)?;
+            let dtype = parse_dtype(&t.getattr("dtype")?)?;
             let (enc, _) = image_layout(&shape, dtype, encoding)?;
-            let m = crate::cuda::copy_device_to_slot(py, &t, PayloadKind::Image, enc.code())?;
+            let m = crate::device::copy_device_to_slot(py, &t, PayloadKind::Image, enc.code())?;
             return PyImage::loaned(py, m);
         }
         let f = crate::dlpack::import(py, &t)?;
         let (enc, shape) = image_layout(&f.view.shape, f.view.dtype, encoding)?;
-        let m = crate::tensor::copy_foreign(py, &f, PayloadKind::Image, &shape, enc.code())?;
+        let m = copy_foreign(py, &f, PayloadKind::Image, &shape, enc.code())?;
         PyImage::loaned(py, m)
     }
 
@@ -120,7 +101,7 @@ impl PyImage {
     #[staticmethod]
     fn from_file(py: Python<'_>, path: std::path::PathBuf) -> PyResult<Py<PyImage>> {
         let ns = default_ns()?;
-        let img = py.detach(|| tensorbus_tensor::imageio::load(&ns, &path)).map_err(image_io_err)?;
+        let img = py.detach(|| tensorbus_tensor::imageio::load(&ns, &path)).map_err(to_py)?;
         // Loaded images are frozen by the loader; their timestamp is the load time if unset.
         PyImage::wrap(py, img.into_payload())
     }
@@ -129,8 +110,8 @@ impl PyImage {
     fn save(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<()> {
         let py = slf.py();
         let p = slf.as_super().get().share(py);
-        let img = tensorbus_tensor::Image::from_payload(p).map_err(payload_err)?;
-        py.detach(|| tensorbus_tensor::imageio::save(&img, &path)).map_err(image_io_err)
+        let img = tensorbus_tensor::Image::from_payload(p).map_err(to_py)?;
+        py.detach(|| tensorbus_tensor::imageio::save(&img, &path)).map_err(to_py)
     }
 
     #[getter]
@@ -162,7 +143,7 @@ impl PyDepthImage {
 }
 
 fn depth_unit(dtype: tensorbus_tensor::DType) -> PyResult<DepthUnit> {
-    DepthUnit::for_dtype(dtype).ok_or_else(|| exc("DTypeError", format!("a depth image is float32 (metres) or uint16 (millimetres), not {}", dtype.name())))
+    DepthUnit::for_dtype(dtype).ok_or_else(|| exc::DTypeError::new_err(format!("a depth image is float32 (metres) or uint16 (millimetres), not {}", dtype.name())))
 }
 
 #[pymethods]
@@ -177,7 +158,7 @@ impl PyDepthImage {
         };
         let unit = depth_unit(dt)?;
         let ns = default_ns()?;
-        let m = PayloadMut::new(&ns, PayloadKind::Depth, dt, &d, unit.code()).map_err(payload_err)?;
+        let m = PayloadMut::new(&ns, PayloadKind::Depth, dt, &d, unit.code()).map_err(to_py)?;
         Ok(PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyDepthImage))
     }
 
@@ -187,7 +168,7 @@ impl PyDepthImage {
         let a = array_in(arr)?;
         let unit = depth_unit(a.dtype)?;
         if a.shape.len() != 2 || a.shape.contains(&0) {
-            return Err(exc("ShapeError", format!("a depth image is H×W with positive sizes, got {:?}", a.shape)));
+            return Err(exc::ShapeError::new_err(format!("a depth image is H×W with positive sizes, got {:?}", a.shape)));
         }
         let m = copy_in(py, PayloadKind::Depth, &a, &a.shape.clone(), unit.code())?;
         Py::new(py, PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyDepthImage))

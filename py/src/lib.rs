@@ -2,24 +2,35 @@
 //! points, tensor, dlpack, topic, namespace); the Python package `tensorbus`
 //! (py/python/tensorbus) re-exports the public names.
 
+// `make lint` checks that errors.rs names every variant of the core error enums (nightly lint).
+#![cfg_attr(tensorbus_exhaustive, feature(non_exhaustive_omitted_patterns_lint))]
+
 use pyo3::prelude::*;
 
 mod array;
 mod cli;
+mod convert;
 mod cuda;
+mod cuda_payload;
+mod device;
 mod dlpack;
 mod errors;
+mod fill;
 mod image;
+mod imports;
 mod message;
 mod namespace;
 mod node;
 mod payload;
+mod payload_methods;
 mod points;
 mod tensor;
 mod topic;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Scheduler messages (misses, tick errors) to stderr unless a logger is already set.
+    tensorbus::logging::init_default();
     m.add_function(wrap_pyfunction!(namespace::pool_stats, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::reap, m)?)?;
     m.add_function(wrap_pyfunction!(namespace::use_namespace, m)?)?;

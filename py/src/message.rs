@@ -19,10 +19,10 @@ const MAX_DEPTH: usize = 64;
 fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> {
     use rmp::encode::*;
     fn io<E>(_: E) -> PyErr {
-        exc("TensorbusError", "MessagePack encoding failed")
+        exc::TensorbusError::new_err("MessagePack encoding failed")
     }
     if depth > MAX_DEPTH {
-        return Err(exc("ShapeError", "dict message nested deeper than 64 levels"));
+        return Err(exc::ShapeError::new_err("dict message nested deeper than 64 levels"));
     }
     if obj.is_none() {
         write_nil(out).map_err(io)?;
@@ -34,7 +34,7 @@ fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> 
         } else if let Ok(v) = i.extract::<u64>() {
             write_uint(out, v).map_err(io)?;
         } else {
-            return Err(exc("DTypeError", format!("integer {i} does not fit in 64 bits")));
+            return Err(exc::DTypeError::new_err(format!("integer {i} does not fit in 64 bits")));
         }
     } else if let Ok(f) = obj.cast::<PyFloat>() {
         write_f64(out, f.value()).map_err(io)?;
@@ -50,7 +50,7 @@ fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> 
             // Keys must come back as dict keys: scalars only (a list/dict key would be
             // unhashable on every receiver).
             if k.cast::<PyDict>().is_ok() || k.cast::<PyList>().is_ok() || k.cast::<PyTuple>().is_ok() {
-                return Err(exc("DTypeError", format!("dict keys must be str, int, float, bool, bytes or None, not {}", k.get_type().name()?)));
+                return Err(exc::DTypeError::new_err(format!("dict keys must be str, int, float, bool, bytes or None, not {}", k.get_type().name()?)));
             }
             enc(&k, out, depth + 1)?;
             enc(&v, out, depth + 1)?;
@@ -70,13 +70,10 @@ fn enc(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> PyResult<()> 
         // (see below): send them as payloads (tb.Tensor), or .tolist() them explicitly.
         enc(&obj.call_method0("item")?, out, depth)?;
     } else {
-        return Err(exc(
-            "DTypeError",
-            format!(
-                "cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None (arrays: a tb.Tensor topic, or .tolist())",
-                obj.get_type().name()?
-            ),
-        ));
+        return Err(exc::DTypeError::new_err(format!(
+            "cannot send {} in a dict message: use dict, list, tuple, str, bytes, int, float, bool or None (arrays: a tb.Tensor topic, or .tolist())",
+            obj.get_type().name()?
+        )));
     }
     Ok(())
 }
@@ -95,7 +92,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn bad(&self, what: &str) -> PyErr {
-        exc("InvalidDescriptorError", format!("malformed MessagePack at byte {}: {what}", self.pos))
+        exc::InvalidDescriptorError::new_err(format!("malformed MessagePack at byte {}: {what}", self.pos))
     }
     fn take(&mut self, n: usize) -> PyResult<&'a [u8]> {
         if self.b.len() - self.pos < n {
@@ -249,7 +246,7 @@ impl Prim {
     }
     fn write(self, v: &Bound<'_, PyAny>, out: &mut Vec<u8>, field: &Bound<'_, PyString>) -> PyResult<()> {
         // The field name is only turned into a Rust string on the error path.
-        let range = |e: PyErr| exc("DTypeError", format!("field {}: {e}", field.to_string_lossy()));
+        let range = |e: PyErr| exc::DTypeError::new_err(format!("field {}: {e}", field.to_string_lossy()));
         match self {
             Prim::F32 => out.extend_from_slice(&(v.extract::<f64>().map_err(range)? as f32).to_le_bytes()),
             Prim::F64 => out.extend_from_slice(&v.extract::<f64>().map_err(range)?.to_le_bytes()),
@@ -306,12 +303,12 @@ impl PodCodec {
             let (name, ftype): (String, Bound<'_, PyAny>) = f?.extract()?;
             let tname: String = ftype.getattr("name")?.extract()?;
             let (prim, n) = if let Some(inner) = tname.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-                let (e, n) = inner.split_once(';').ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?;
-                (Prim::parse(e.trim()), n.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?)
+                let (e, n) = inner.split_once(';').ok_or_else(|| exc::TensorbusError::new_err(format!("bad field type {tname}")))?;
+                (Prim::parse(e.trim()), n.trim().parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| exc::TensorbusError::new_err(format!("bad field type {tname}")))?)
             } else {
                 (Prim::parse(&tname), 0)
             };
-            let prim = prim.ok_or_else(|| exc("TensorbusError", format!("bad field type {tname}")))?;
+            let prim = prim.ok_or_else(|| exc::TensorbusError::new_err(format!("bad field type {tname}")))?;
             size += prim.size() * n.max(1);
             let is_ts = name == "timestamp_ns" && n == 0;
             // Interned: CPython interns attribute names on every getattr/setattr with a
@@ -345,7 +342,7 @@ impl PodCodec {
             } else {
                 let items: Vec<Bound<'_, PyAny>> = v.try_iter()?.collect::<PyResult<_>>()?;
                 if items.len() != *n {
-                    return Err(exc("ShapeError", format!("field {} needs {n} values, got {}", name.to_cow()?, items.len())));
+                    return Err(exc::ShapeError::new_err(format!("field {} needs {n} values, got {}", name.to_cow()?, items.len())));
                 }
                 for it in &items {
                     prim.write(it, &mut out, name)?;
@@ -373,7 +370,7 @@ impl PodCodec {
     /// A new instance from exactly `size` bytes.
     pub fn unpack<'py>(&self, py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         if b.len() != self.size {
-            return Err(exc("InvalidDescriptorError", format!("message of {} bytes, the type needs {}", b.len(), self.size)));
+            return Err(exc::InvalidDescriptorError::new_err(format!("message of {} bytes, the type needs {}", b.len(), self.size)));
         }
         let obj = self.alloc(py)?;
         let mut at = 0;

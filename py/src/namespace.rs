@@ -1,6 +1,6 @@
 //! Binds `tensorbus_pool::Namespace`: the process's default namespace, `pool_stats()`, `reap()`.
 
-use crate::errors::open_err;
+use crate::errors::to_py;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::Mutex;
@@ -32,7 +32,7 @@ pub fn default_ns() -> PyResult<Namespace> {
         Some(dir) => Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default()),
         None => Namespace::open(None),
     }
-    .map_err(open_err)?;
+    .map_err(to_py)?;
     remember(&ns);
     *g = Some(ns.clone());
     Ok(ns)
@@ -45,12 +45,12 @@ pub fn use_namespace(py: Python<'_>, name: Option<String>, shm_dir: Option<Strin
     let dir = match shm_dir {
         Some(d) => {
             let name = name.as_deref().unwrap_or("default");
-            tensorbus_pool::segment::check_namespace(name).map_err(open_err)?;
+            tensorbus_pool::segment::check_namespace(name).map_err(to_py)?;
             std::path::PathBuf::from(d).join(name)
         }
-        None => tensorbus_pool::segment::namespace_dir(name.as_deref()).map_err(open_err)?,
+        None => tensorbus_pool::segment::namespace_dir(name.as_deref()).map_err(to_py)?,
     };
-    let ns = py.detach(|| Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default())).map_err(open_err)?;
+    let ns = py.detach(|| Namespace::open_dir(&dir, tensorbus_pool::PoolConfig::default())).map_err(to_py)?;
     remember(&ns);
     *DEFAULT.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns);
     Ok(dir.display().to_string())

@@ -5,7 +5,7 @@
 //! The Python-facing `tb.Node` lives in `tensorbus/node.py` (topics, `send`/`recv`, async ticks);
 //! it hands this module plain callables.
 
-use crate::errors::exc;
+use crate::errors::{exc, to_py};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
@@ -40,8 +40,10 @@ fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64,
             // at 1 kHz does not flood the log); the scheduler counts every one and applies the
             // node's policy.
             *errors += 1;
-            if errors.is_power_of_two() {
-                eprintln!("[tensorbus] node {name}: exception in {what} (#{errors}):");
+            // Through the log facade like the scheduler's own messages (TENSORBUS_LOG=off hides
+            // both); the traceback follows on stderr only when the warning is shown.
+            if errors.is_power_of_two() && log::log_enabled!(target: "tensorbus::python", log::Level::Warn) {
+                log::warn!(target: "tensorbus::python", "node {name}: exception in {what} (#{errors}):");
                 e.display(py);
             }
             Err(format!("{what}: {}", e.value(py).repr().map(|r| r.to_string()).unwrap_or_else(|_| "exception".into())).into())
@@ -83,7 +85,7 @@ fn secs(v: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
     match v {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 => Ok(Some(Duration::from_secs_f64(s))),
-        Some(s) => Err(exc("TensorbusError", format!("{what} must be a positive number of seconds, got {s}"))),
+        Some(s) => Err(exc::TensorbusError::new_err(format!("{what} must be a positive number of seconds, got {s}"))),
     }
 }
 
@@ -93,7 +95,7 @@ impl PyScheduler {
     #[pyo3(signature = (tick_rate=100.0))]
     fn new(tick_rate: f64) -> PyResult<PyScheduler> {
         if tick_rate.is_nan() || tick_rate <= 0.0 {
-            return Err(exc("TensorbusError", format!("tick_rate must be > 0 Hz, got {tick_rate}")));
+            return Err(exc::TensorbusError::new_err(format!("tick_rate must be > 0 Hz, got {tick_rate}")));
         }
         Ok(PyScheduler { inner: Arc::new(Scheduler::new(tick_rate)), pending: Pending::default() })
     }
@@ -115,15 +117,15 @@ impl PyScheduler {
         compute: bool,
         stop_on_error: bool,
     ) -> PyResult<()> {
-        let on_miss: OnMiss = on_miss.parse().map_err(|e: String| exc("TensorbusError", e))?;
+        let on_miss: OnMiss = on_miss.parse().map_err(|e: String| exc::TensorbusError::new_err(e))?;
         if let Some(r) = rate {
             if r.is_nan() || r <= 0.0 {
-                return Err(exc("TensorbusError", format!("node {name:?}: rate must be > 0 Hz, got {r}")));
+                return Err(exc::TensorbusError::new_err(format!("node {name:?}: rate must be > 0 Hz, got {r}")));
             }
         }
         let config = NodeConfig { rate_hz: rate, budget: secs(budget, "budget")?, deadline: secs(deadline, "deadline")?, on_miss, compute, stop_on_error };
         let node = PyNodeAdapter { name, init, tick, shutdown, errors: 0, pending: self.pending.clone() };
-        self.inner.add_boxed(Box::new(node), config).map_err(|e| exc("TensorbusError", e.to_string()))
+        self.inner.add_boxed(Box::new(node), config).map_err(to_py)
     }
 
     /// Run until `duration` seconds pass, `stop()` is called, or Ctrl-C. Every node's shutdown
@@ -133,7 +135,7 @@ impl PyScheduler {
         let d = match duration {
             None => None,
             Some(s) if s >= 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-            Some(s) => return Err(exc("TensorbusError", format!("duration must be >= 0 seconds, got {s}"))),
+            Some(s) => return Err(exc::TensorbusError::new_err(format!("duration must be >= 0 seconds, got {s}"))),
         };
         let sched = self.inner.clone();
         // Live statistics go to the namespace this process uses now (`tb.use_namespace`).
@@ -154,7 +156,7 @@ impl PyScheduler {
             };
             sched.run_with(d, &mut keep_going)
         });
-        result.map_err(|e| exc("TensorbusError", e.to_string()))?;
+        result.map_err(to_py)?;
         if let Some(e) = self.pending.lock().unwrap_or_else(|p| p.into_inner()).take() {
             return Err(e);
         }
@@ -173,7 +175,7 @@ impl PyScheduler {
     /// Statistics of a node (readable while running): total_ticks, avg/max/p99 tick duration
     /// (seconds), budget and deadline misses, error_count, last_error, actual rate, state.
     fn get_node_stats<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.node_stats(name).ok_or_else(|| exc("TensorbusError", format!("no node named {name:?}")))?;
+        let s = self.inner.node_stats(name).ok_or_else(|| exc::TensorbusError::new_err(format!("no node named {name:?}")))?;
         let d = PyDict::new(py);
         d.set_item("name", &s.name)?;
         d.set_item("total_ticks", s.total_ticks)?;

@@ -1,8 +1,8 @@
 //! Binds `tensorbus_tensor::points`: `tb.PointCloud`.
 
 use crate::array::array_in;
-use crate::errors::{exc, payload_err};
-use crate::image::{copy_in, dims};
+use crate::errors::{exc, to_py};
+use crate::fill::{copy_in, dims};
 use crate::namespace::default_ns;
 use crate::payload::PyPayload;
 use pyo3::prelude::*;
@@ -20,7 +20,7 @@ impl PyPointCloud {
 }
 
 fn fields(name: &str) -> PyResult<PointFields> {
-    PointFields::parse(name).ok_or_else(|| exc("ShapeError", format!("unknown point fields {name:?}: use xyz, xyzi or xyzrgb")))
+    PointFields::parse(name).ok_or_else(|| exc::ShapeError::new_err(format!("unknown point fields {name:?}: use xyz, xyzi or xyzrgb")))
 }
 
 #[pymethods]
@@ -31,7 +31,7 @@ impl PyPointCloud {
         let n = dims(&[("n", n)])?[0];
         let f = self::fields(fields)?;
         let ns = default_ns()?;
-        let m = PayloadMut::new(&ns, PayloadKind::Points, DType::F32, &[n, f.width()], f.code()).map_err(payload_err)?;
+        let m = PayloadMut::new(&ns, PayloadKind::Points, DType::F32, &[n, f.width()], f.code()).map_err(to_py)?;
         Ok(PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyPointCloud))
     }
 
@@ -41,10 +41,10 @@ impl PyPointCloud {
     fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>, fields: Option<&str>) -> PyResult<Py<PyPointCloud>> {
         let a = array_in(arr)?;
         if a.dtype != DType::F32 {
-            return Err(exc("DTypeError", format!("point clouds are float32, got {}", a.dtype.name())));
+            return Err(exc::DTypeError::new_err(format!("point clouds are float32, got {}", a.dtype.name())));
         }
         if a.shape.len() != 2 || a.shape[0] == 0 {
-            return Err(exc("ShapeError", format!("a point cloud is N×F with N > 0, got {:?}", a.shape)));
+            return Err(exc::ShapeError::new_err(format!("a point cloud is N×F with N > 0, got {:?}", a.shape)));
         }
         let f = match fields {
             Some(f) => self::fields(f)?,
@@ -52,11 +52,11 @@ impl PyPointCloud {
                 3 => PointFields::Xyz,
                 4 => PointFields::Xyzi,
                 6 => PointFields::Xyzrgb,
-                w => return Err(exc("ShapeError", format!("{w} fields per point: expected 3 (xyz), 4 (xyzi) or 6 (xyzrgb)"))),
+                w => return Err(exc::ShapeError::new_err(format!("{w} fields per point: expected 3 (xyz), 4 (xyzi) or 6 (xyzrgb)"))),
             },
         };
         if a.shape[1] != f.width() {
-            return Err(exc("ShapeError", format!("fields {} need {} columns, the array has {}", f.name(), f.width(), a.shape[1])));
+            return Err(exc::ShapeError::new_err(format!("fields {} need {} columns, the array has {}", f.name(), f.width(), a.shape[1])));
         }
         let m = copy_in(py, PayloadKind::Points, &a, &a.shape.clone(), f.code())?;
         Py::new(py, PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyPointCloud))

@@ -1,9 +1,10 @@
 //! Binds `tensorbus_tensor::tensor`: `tb.Tensor`, the general N-d payload (any dtype, 1-8 dims).
 
 use crate::array::array_in;
-use crate::errors::{exc, payload_err};
+use crate::errors::{exc, to_py};
+use crate::fill::{copy_foreign, copy_in, parse_dtype};
 use crate::namespace::default_ns;
-use crate::payload::{parse_dtype, PyPayload};
+use crate::payload::PyPayload;
 use pyo3::prelude::*;
 use pyo3::PyClassInitializer;
 use tensorbus_tensor::{DType, Payload, PayloadKind, PayloadMut};
@@ -24,14 +25,14 @@ impl PyTensor {
 fn shape_arg(shape: &Bound<'_, PyAny>) -> PyResult<Vec<usize>> {
     let dims: Vec<i64> = match shape.extract::<i64>() {
         Ok(n) => vec![n],
-        Err(_) => shape.extract().map_err(|_| exc("ShapeError", "shape must be an int or a sequence of ints"))?,
+        Err(_) => shape.extract().map_err(|_| exc::ShapeError::new_err("shape must be an int or a sequence of ints"))?,
     };
     if dims.is_empty() || dims.len() > 8 {
-        return Err(exc("ShapeError", format!("a tensor has 1 to 8 dimensions, got {}", dims.len())));
+        return Err(exc::ShapeError::new_err(format!("a tensor has 1 to 8 dimensions, got {}", dims.len())));
     }
     let names: Vec<(String, i64)> = dims.iter().enumerate().map(|(i, &d)| (format!("dimension {i}"), d)).collect();
     let refs: Vec<(&str, i64)> = names.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-    crate::image::dims(&refs)
+    crate::fill::dims(&refs)
 }
 
 #[pymethods]
@@ -45,7 +46,7 @@ impl PyTensor {
             None => DType::F32,
         };
         let ns = default_ns()?;
-        let m = PayloadMut::new(&ns, PayloadKind::Tensor, dt, &shape, 0).map_err(payload_err)?;
+        let m = PayloadMut::new(&ns, PayloadKind::Tensor, dt, &shape, 0).map_err(to_py)?;
         Ok(PyClassInitializer::from(PyPayload::loaned(m)).add_subclass(PyTensor))
     }
 
@@ -54,7 +55,7 @@ impl PyTensor {
     fn from_numpy(py: Python<'_>, arr: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         let a = array_in(arr)?;
         check_shape(&a.shape)?;
-        let m = crate::image::copy_in(py, PayloadKind::Tensor, &a, &a.shape.clone(), 0)?;
+        let m = copy_in(py, PayloadKind::Tensor, &a, &a.shape.clone(), 0)?;
         PyTensor::loaned(py, m)
     }
 
@@ -62,12 +63,12 @@ impl PyTensor {
     /// tensor; strided sources are gathered element by element (one copy either way).
     #[staticmethod]
     fn from_dlpack(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
-        if crate::cuda::is_cuda_object(obj) {
+        if crate::device::is_cuda_object(obj) {
             if !tensorbus_gpu::is_available() {
-                return Err(exc("DLPackError", "DLPack producer is on a CUDA device, but no CUDA driver or device is available in this process"));
+                return Err(exc::DLPackError::new_err("DLPack producer is on a CUDA device, but no CUDA driver or device is available in this process"));
             }
             // GPU results published back: one device-to-host copy into a loaned slot.
-            let m = crate::cuda::copy_device_to_slot(py, obj, PayloadKind::Tensor, 0)?;
+            let m = crate::device::copy_device_to_slot(py, obj, PayloadKind::Tensor, 0)?;
             return PyTensor::loaned(py, m);
         }
         let f = crate::dlpack::import(py, obj)?;
@@ -81,7 +82,7 @@ impl PyTensor {
     #[staticmethod]
     fn from_torch(py: Python<'_>, tensor: &Bound<'_, PyAny>) -> PyResult<Py<PyTensor>> {
         let t = tensor.call_method0("detach")?;
-        let t = if crate::cuda::is_cuda_object(&t) { t.call_method0("contiguous")? } else { t };
+        let t = if crate::device::is_cuda_object(&t) { t.call_method0("contiguous")? } else { t };
         PyTensor::from_dlpack(py, &t)
     }
 
@@ -92,34 +93,13 @@ impl PyTensor {
 
 fn check_shape(shape: &[usize]) -> PyResult<()> {
     if shape.is_empty() {
-        return Err(exc("ShapeError", "0-d arrays (scalars) are not payloads: reshape to (1,)"));
+        return Err(exc::ShapeError::new_err("0-d arrays (scalars) are not payloads: reshape to (1,)"));
     }
     if shape.len() > 8 {
-        return Err(exc("ShapeError", format!("a tensor has 1 to 8 dimensions, got {}", shape.len())));
+        return Err(exc::ShapeError::new_err(format!("a tensor has 1 to 8 dimensions, got {}", shape.len())));
     }
     if shape.contains(&0) {
-        return Err(exc("ShapeError", format!("tensor shape {shape:?} has a zero dimension")));
+        return Err(exc::ShapeError::new_err(format!("tensor shape {shape:?} has a zero dimension")));
     }
     Ok(())
-}
-
-/// Loan a slot and copy a foreign DLPack tensor into it (GIL released during the copy).
-pub fn copy_foreign(py: Python<'_>, f: &crate::dlpack::Foreign<'_>, kind: PayloadKind, shape: &[usize], aux: u16) -> PyResult<PayloadMut> {
-    let ns = default_ns()?;
-    let mut m = PayloadMut::new(&ns, kind, f.view.dtype, shape, aux).map_err(payload_err)?;
-    if m.meta().nbytes() as usize != f.view.nbytes() {
-        return Err(exc("ShapeError", format!("source has {} bytes, payload needs {}", f.view.nbytes(), m.meta().nbytes())));
-    }
-    struct SendView(tensorbus_tensor::dlpack::ForeignView, usize);
-    // SAFETY: the raw pointers inside are only used by copy_out on the other side of
-    // `detach`, while this thread waits; the producer's memory stays valid (capsule held).
-    unsafe impl Send for SendView {}
-    let job = SendView(f.view.clone(), m.as_mut_ptr() as usize);
-    py.detach(move || {
-        let job = job;
-        // SAFETY: dst is our exclusive slot of nbytes (checked above); the source view was
-        // validated by view_foreign and its producer keeps it alive.
-        unsafe { crate::dlpack::copy_out(&job.0, job.1 as *mut u8) }
-    });
-    Ok(m)
 }

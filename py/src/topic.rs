@@ -4,10 +4,11 @@
 //! `bytes`. The type decides the topic's `TopicType` (name, size, layout hash), so opening a topic
 //! with another type is a `TopicTypeError` naming both, in any language.
 
-use crate::errors::{exc, payload_err};
+use crate::convert::wrap_any;
+use crate::errors::{exc, to_py};
 use crate::message;
 use crate::namespace::default_ns;
-use crate::payload::{wrap_any, PyPayload};
+use crate::payload::PyPayload;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyType};
 use std::sync::{Mutex, OnceLock};
@@ -41,20 +42,9 @@ pub struct PyTopic {
     send_timeout: Duration,
 }
 
-pub fn tb_err(e: tensorbus::Error) -> PyErr {
-    use tensorbus::Error as E;
-    match e {
-        E::Topic(t) => crate::errors::topic_err(t),
-        E::Send(s) => crate::errors::send_err(s),
-        E::Recv(r) => crate::errors::recv_err(r),
-        E::Acquire(a) => crate::errors::acquire_err(a),
-        E::Open(o) => crate::errors::open_err(o),
-        E::Payload(p) => payload_err(p),
-        E::WrongSize { .. } => exc("TopicTypeError", e.to_string()),
-        E::WrongKind { .. } => exc("TopicTypeError", e.to_string()),
-        E::Msgpack { .. } => exc("InvalidDescriptorError", e.to_string()),
-        other => exc("TensorbusError", other.to_string()),
-    }
+/// The facade's errors as typed exceptions (`ToPyErr for tensorbus::Error`, errors.rs).
+fn tb_err(e: tensorbus::Error) -> PyErr {
+    to_py(e)
 }
 
 impl PyTopic {
@@ -81,7 +71,7 @@ impl PyTopic {
         if let Ok(s) = ty.extract::<String>() {
             return Ok((Mode::Payload(s.clone()), TopicType { name: s, hash: 0, size: 0 }));
         }
-        Err(exc("TopicTypeError", format!("type must be a payload class, a @tb.message class, dict, or None; got {}", ty.repr()?)))
+        Err(exc::TopicTypeError::new_err(format!("type must be a payload class, a @tb.message class, dict, or None; got {}", ty.repr()?)))
     }
 
     fn publisher(&self) -> &RawPublisher {
@@ -105,7 +95,7 @@ impl PyTopic {
         let Some(m) = m else { return Ok(None) };
         if m.is_payload() {
             let ns = default_ns()?;
-            let p = Payload::from_descriptor(&ns, m.descriptor()).map_err(payload_err)?;
+            let p = Payload::from_descriptor(&ns, m.descriptor()).map_err(to_py)?;
             return Ok(Some(wrap_any(py, p)?));
         }
         if m.is_msgpack() {
@@ -114,10 +104,13 @@ impl PyTopic {
         match &self.mode {
             Mode::Pod(codec) => {
                 if self.ty.size > 0 && m.bytes().len() != self.ty.size as usize {
-                    return Err(exc(
-                        "InvalidDescriptorError",
-                        format!("topic {}: message of {} bytes, {} needs {}", self.topic.name(), m.bytes().len(), self.ty.name, self.ty.size),
-                    ));
+                    return Err(exc::InvalidDescriptorError::new_err(format!(
+                        "topic {}: message of {} bytes, {} needs {}",
+                        self.topic.name(),
+                        m.bytes().len(),
+                        self.ty.name,
+                        self.ty.size
+                    )));
                 }
                 Ok(Some(codec.unpack(py, m.bytes())?.unbind()))
             }
@@ -132,13 +125,13 @@ impl PyTopic {
             if let Mode::Payload(want) = &self.mode {
                 let got = msg.get_type().name()?.to_string();
                 if &got != want && want != "Payload" {
-                    return Err(exc("TopicTypeError", format!("topic {} carries {want}, not {got}", self.topic.name())));
+                    return Err(exc::TopicTypeError::new_err(format!("topic {} carries {want}, not {got}", self.topic.name())));
                 }
             } else if !matches!(self.mode, Mode::Any) {
-                return Err(exc("TopicTypeError", format!("topic {} carries {}, not a payload", self.topic.name(), self.ty.name)));
+                return Err(exc::TopicTypeError::new_err(format!("topic {} carries {}, not a payload", self.topic.name(), self.ty.name)));
             }
             let p = payload.get().share(py);
-            let seq = py.detach(|| publisher.send_payload(&p)).map_err(tb_err)?;
+            let seq = py.detach(|| publisher.send_payload(&p)).map_err(to_py)?;
             payload.get().set_sent_seq(seq);
             return Ok(seq);
         }
@@ -153,30 +146,32 @@ impl PyTopic {
                         && t.getattr("_tb_hash").ok().and_then(|h| h.extract::<u64>().ok()) == Some(self.ty.hash)
                 };
                 if !ok {
-                    return Err(exc("TopicTypeError", format!("topic {} carries {want}, not {}", self.topic.name(), msg.get_type().name()?)));
+                    return Err(exc::TopicTypeError::new_err(format!("topic {} carries {want}, not {}", self.topic.name(), msg.get_type().name()?)));
                 }
                 let bytes = codec.pack(msg)?;
-                publisher.send_bytes(&bytes).map_err(tb_err)
+                publisher.send_bytes(&bytes).map_err(to_py)
             }
             Mode::Dict | Mode::Any if msg.cast::<PyDict>().is_ok() => {
                 let blob = message::encode(msg)?;
-                publisher.send_msgpack(&blob).map_err(tb_err)
+                publisher.send_msgpack(&blob).map_err(to_py)
             }
             Mode::Any if msg.cast::<PyBytes>().is_ok() => {
                 let b = msg.cast::<PyBytes>()?.as_bytes();
                 if b.len() > tensorbus::raw::INLINE_MAX {
-                    return Err(exc("PayloadTooLargeError", format!("bytes messages carry at most {} bytes; use a Tensor for more", tensorbus::raw::INLINE_MAX)));
+                    return Err(exc::PayloadTooLargeError::new_err(format!("bytes messages carry at most {} bytes; use a Tensor for more", tensorbus::raw::INLINE_MAX)));
                 }
-                publisher.send_bytes(b).map_err(tb_err)
+                publisher.send_bytes(b).map_err(to_py)
             }
             Mode::Dict => {
                 let blob = message::encode(msg)?;
-                publisher.send_msgpack(&blob).map_err(tb_err)
+                publisher.send_msgpack(&blob).map_err(to_py)
             }
-            _ => Err(exc(
-                "TopicTypeError",
-                format!("topic {} carries {}, not {}", self.topic.name(), if self.ty.name.is_empty() { "payloads, dicts or bytes" } else { &self.ty.name }, msg.get_type().name()?),
-            )),
+            _ => Err(exc::TopicTypeError::new_err(format!(
+                "topic {} carries {}, not {}",
+                self.topic.name(),
+                if self.ty.name.is_empty() { "payloads, dicts or bytes" } else { &self.ty.name },
+                msg.get_type().name()?
+            ))),
         }
     }
 
@@ -188,20 +183,20 @@ impl PyTopic {
 
     pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64) -> PyResult<PyTopic> {
         if !(timeout >= 0.0 && timeout.is_finite()) {
-            return Err(exc("TopicError", format!("timeout must be >= 0 seconds, got {timeout}")));
+            return Err(exc::TopicError::new_err(format!("timeout must be >= 0 seconds, got {timeout}")));
         }
         let policy = match policy {
             "latest" => Policy::Latest,
             "reliable" => Policy::Reliable,
-            other => return Err(exc("TopicError", format!("policy must be \"latest\" or \"reliable\", not {other:?}"))),
+            other => return Err(exc::TopicError::new_err(format!("policy must be \"latest\" or \"reliable\", not {other:?}"))),
         };
         if depth == 0 || depth > tensorbus_pool::ring::MAX_DEPTH {
-            return Err(exc("TopicError", format!("depth must be 1..={}, got {depth}", tensorbus_pool::ring::MAX_DEPTH)));
+            return Err(exc::TopicError::new_err(format!("depth must be 1..={}, got {depth}", tensorbus_pool::ring::MAX_DEPTH)));
         }
         let (mode, tt) = Self::mode_of(ty)?;
         let ns = default_ns()?;
         let cfg = TopicConfig { depth, policy };
-        let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(tb_err)?;
+        let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(to_py)?;
         Ok(PyTopic { topic, ty: tt, mode, publisher: OnceLock::new(), subscriber: Mutex::new(None), send_timeout: Duration::from_secs_f64(timeout) })
     }
 }

@@ -1,7 +1,7 @@
 //! A small argument scanner: options are taken out by name (`--count 3` or `--count=3`), then
 //! positionals in order; [`Args::finish`] rejects anything left over.
 
-use super::CliError;
+use super::error::CliError;
 
 #[derive(Debug, Clone)]
 pub struct Args {

@@ -1,7 +1,9 @@
 //! `tensorbus doctor`: checks the environment and says what to change.
 
+use super::args::Args;
+use super::ctx::Ctx;
+use super::error::CliResult;
 use super::table::bytes;
-use super::{Args, CliResult, Ctx};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 

@@ -19,7 +19,8 @@
 //! (Ctrl-C reaches the launcher, which stops them in order) and die with the launcher.
 //! Exit code: 0 when every node ended successfully (or was stopped by Ctrl-C), else 1.
 
-use super::{Args, CliError, CliResult};
+use super::args::Args;
+use super::error::{CliError, CliResult};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -221,7 +222,7 @@ pub fn run(mut a: Args) -> CliResult {
         })
         .collect();
 
-    crate::stop_on_signals()?;
+    crate::stop::stop_on_signals()?;
     for p in &mut procs {
         p.spawn();
     }
@@ -229,7 +230,7 @@ pub fn run(mut a: Args) -> CliResult {
     let mut termed = false;
     let mut killed = false;
     loop {
-        if stopping.is_none() && crate::signalled() {
+        if stopping.is_none() && crate::stop::signalled() {
             say("stopping (SIGINT to every node)");
             stopping = Some(Instant::now());
         }

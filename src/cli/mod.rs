@@ -19,7 +19,9 @@
 //! Errors are one line on stderr (`error: ...`) and exit code 1; bad usage is exit code 2.
 
 mod args;
+mod ctx;
 mod doctor;
+mod error;
 mod launch;
 mod nodes;
 mod pools;
@@ -27,33 +29,8 @@ mod table;
 mod topics;
 
 pub use args::Args;
-
-use std::path::PathBuf;
-use tensorbus_pool::{Namespace, PoolConfig};
-
-/// A CLI failure: printed as one line, exit code `code`.
-#[derive(Debug)]
-pub struct CliError {
-    pub code: i32,
-    pub msg: String,
-}
-
-impl CliError {
-    pub fn new(msg: impl Into<String>) -> CliError {
-        CliError { code: 1, msg: msg.into() }
-    }
-    pub fn usage(msg: impl Into<String>) -> CliError {
-        CliError { code: 2, msg: msg.into() }
-    }
-}
-
-impl<E: std::error::Error> From<E> for CliError {
-    fn from(e: E) -> CliError {
-        CliError::new(e.to_string())
-    }
-}
-
-pub type CliResult = Result<i32, CliError>;
+pub use ctx::Ctx;
+pub use error::{CliError, CliResult};
 
 pub const USAGE: &str = "usage: tensorbus [--namespace NAME] <command> [options]
 
@@ -138,39 +115,5 @@ fn run(args: Vec<String>) -> CliResult {
             Ok(0)
         }
         c => Err(CliError::usage(format!("unknown command {c:?}"))),
-    }
-}
-
-/// What every subcommand shares: the namespace selection.
-pub struct Ctx {
-    pub namespace: Option<String>,
-    dir: PathBuf,
-}
-
-impl Ctx {
-    /// Resolve the namespace (`--namespace`, `$TENSORBUS_NAMESPACE` or `default`); a name that is
-    /// not one plain directory name (`..`, `/`, control characters) is refused here.
-    pub fn new(namespace: Option<String>) -> Result<Ctx, CliError> {
-        let dir = tensorbus_pool::segment::namespace_dir(namespace.as_deref())?;
-        Ok(Ctx { namespace, dir })
-    }
-
-    /// The namespace directory.
-    pub fn dir(&self) -> PathBuf {
-        self.dir.clone()
-    }
-
-    /// The namespace name as shown to the user.
-    pub fn name(&self) -> String {
-        self.dir().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-    }
-
-    /// Open an existing namespace; a missing one is an error (never created by inspection).
-    pub fn open(&self) -> Result<Namespace, CliError> {
-        let dir = self.dir();
-        if !dir.join("registry").exists() {
-            return Err(CliError::new(format!("namespace {:?} not found (no {})", self.name(), dir.display())));
-        }
-        Ok(Namespace::open_dir(&dir, PoolConfig::default())?)
     }
 }

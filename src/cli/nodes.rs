@@ -1,8 +1,10 @@
 //! `tensorbus node list` and `tensorbus monitor`: the live statistics every running
 //! [`crate::Scheduler`] publishes about once per second on `_tb.nodes.<pid>`.
 
+use super::args::Args;
+use super::ctx::Ctx;
+use super::error::{CliError, CliResult};
 use super::table::{secs, Table};
-use super::{Args, CliError, CliResult, Ctx};
 use crate::scheduler::NODE_STATS_TOPIC_PREFIX;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,7 +14,7 @@ use tensorbus_pool::{Namespace, TopicOptions};
 /// A record older than this is a scheduler that is no longer publishing.
 const STALE_S: f64 = 5.0;
 
-/// One node as published (see `scheduler.rs`, `NodeReport`).
+/// One node as published (see `scheduler/live.rs`, `NodeReport`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NodeRow {
@@ -127,9 +129,9 @@ pub fn monitor(ctx: &Ctx, mut a: Args) -> CliResult {
     let ns = ctx.open()?;
     // SAFETY: isatty only inspects file descriptor 1.
     let tty = unsafe { libc::isatty(1) } == 1;
-    crate::stop_on_signals()?;
+    crate::stop::stop_on_signals()?;
     let mut n = 0u64;
-    while !crate::signalled() {
+    while !crate::stop::signalled() {
         use std::io::Write;
         let rows = running_schedulers(&ns);
         let body = if rows.is_empty() { format!("no running schedulers in namespace {:?}\n", ctx.name()) } else { table(&rows) };
@@ -145,7 +147,7 @@ pub fn monitor(ctx: &Ctx, mut a: Args) -> CliResult {
             break;
         }
         let until = std::time::Instant::now() + Duration::from_secs_f64(interval);
-        while !crate::signalled() && std::time::Instant::now() < until {
+        while !crate::stop::signalled() && std::time::Instant::now() < until {
             std::thread::sleep(Duration::from_millis(20));
         }
     }

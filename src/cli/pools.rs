@@ -1,7 +1,9 @@
 //! `tensorbus pool list | stat` and `tensorbus clean`.
 
+use super::args::Args;
+use super::ctx::Ctx;
+use super::error::CliResult;
 use super::table::{bytes, Table};
-use super::{Args, CliResult, Ctx};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tensorbus_pool::nsdir::NsDir;

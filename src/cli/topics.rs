@@ -1,7 +1,9 @@
 //! `tensorbus topic list | info | hz | echo`.
 
+use super::args::Args;
+use super::ctx::Ctx;
+use super::error::{CliError, CliResult};
 use super::table::{secs, Table};
-use super::{Args, CliError, CliResult, Ctx};
 use crate::raw::{kind_name, RawMessage, RawSubscriber};
 use crate::{msgs, Pod};
 use serde_json::json;
@@ -128,9 +130,9 @@ fn subscribe(ctx: &Ctx, ns: &Namespace, name: &str) -> Result<(Topic, RawSubscri
 
 /// Receive until `stop` says so, Ctrl-C, or `timeout` without a message (an error).
 fn pump(sub: &mut RawSubscriber, timeout: Option<f64>, mut on_msg: impl FnMut(RawMessage) -> Result<bool, CliError>) -> CliResult {
-    crate::stop_on_signals()?;
+    crate::stop::stop_on_signals()?;
     let mut last = Instant::now();
-    while !crate::signalled() {
+    while !crate::stop::signalled() {
         match sub.recv_timeout(Duration::from_millis(100))? {
             Some(m) => {
                 last = Instant::now();

@@ -1,61 +1,12 @@
 //! [`DepthImage`] / [`DepthImageMut`]: `H x W` depth maps, float32 metres or uint16
 //! millimetres (the descriptor's `aux` is the [`DepthUnit`] code: 1 metres, 2 millimetres).
 
-use crate::dtype::DType;
+pub use crate::depth_unit::DepthUnit;
+
 use crate::error::PayloadError;
 use crate::payload::{Payload, PayloadKind, PayloadMut};
 use std::time::Duration;
 use tensorbus_pool::{Descriptor, Namespace};
-
-/// Unit (and element type) of a depth image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum DepthUnit {
-    /// float32 metres (NaN or 0 = no reading, by convention).
-    Metres = 1,
-    /// uint16 millimetres (0 = no reading), as most RGB-D cameras deliver.
-    Millimetres = 2,
-}
-
-impl DepthUnit {
-    pub const fn code(self) -> u16 {
-        self as u16
-    }
-    pub fn from_code(code: u16) -> Option<DepthUnit> {
-        match code {
-            1 => Some(DepthUnit::Metres),
-            2 => Some(DepthUnit::Millimetres),
-            _ => None,
-        }
-    }
-    pub const fn dtype(self) -> DType {
-        match self {
-            DepthUnit::Metres => DType::F32,
-            DepthUnit::Millimetres => DType::U16,
-        }
-    }
-    /// The unit stored as `dtype`, if any.
-    pub fn for_dtype(dtype: DType) -> Option<DepthUnit> {
-        match dtype {
-            DType::F32 => Some(DepthUnit::Metres),
-            DType::U16 => Some(DepthUnit::Millimetres),
-            _ => None,
-        }
-    }
-    pub const fn name(self) -> &'static str {
-        match self {
-            DepthUnit::Metres => "m",
-            DepthUnit::Millimetres => "mm",
-        }
-    }
-    /// Metres per stored unit.
-    pub const fn scale(self) -> f32 {
-        match self {
-            DepthUnit::Metres => 1.0,
-            DepthUnit::Millimetres => 0.001,
-        }
-    }
-}
 
 /// A read-only depth frame in shared memory.
 ///
@@ -151,7 +102,7 @@ impl DepthImageMut {
         self.unit
     }
     /// The pixels as `&mut [T]` (`f32` for metres, `u16` for millimetres).
-    pub fn typed_mut<T: crate::Element>(&mut self) -> Result<&mut [T], PayloadError> {
+    pub fn typed_mut<T: crate::dtype::Element>(&mut self) -> Result<&mut [T], PayloadError> {
         self.payload.typed_mut::<T>()
     }
 }
@@ -159,30 +110,33 @@ impl DepthImageMut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempNs;
+    use crate::dtype::DType;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     #[test]
     fn both_units_round_trip() {
-        let t = TempNs::new("depth-units");
-        let mut m = DepthImageMut::new(&t.ns, 2, 3, DepthUnit::Metres).unwrap();
+        let t = TempNs::with_classes("depth-units", TENSOR_CLASSES);
+        let ns = t.open();
+        let mut m = DepthImageMut::new(&ns, 2, 3, DepthUnit::Metres).unwrap();
         m.typed_mut::<f32>().unwrap().copy_from_slice(&[0.5, f32::NAN, 1.0, 2.0, 0.0, 3.0]);
-        let d = DepthImage::from_descriptor(&t.ns, &m.freeze().descriptor()).unwrap();
+        let d = DepthImage::from_descriptor(&ns, &m.freeze().descriptor()).unwrap();
         assert_eq!((d.unit(), d.dtype(), d.shape()), (DepthUnit::Metres, DType::F32, &[2usize, 3][..]));
         assert_eq!(d.depth_m(0, 0), Some(0.5));
         assert_eq!(d.depth_m(0, 1), None);
         assert_eq!(d.depth_m(9, 0), None);
-        let mm = DepthImage::from_bytes(&t.ns, 1, 2, DepthUnit::Millimetres, &[0xe8, 0x03, 0, 0]).unwrap();
-        let got = DepthImage::from_descriptor(&t.ns, &mm.descriptor()).unwrap();
+        let mm = DepthImage::from_bytes(&ns, 1, 2, DepthUnit::Millimetres, &[0xe8, 0x03, 0, 0]).unwrap();
+        let got = DepthImage::from_descriptor(&ns, &mm.descriptor()).unwrap();
         assert_eq!(got.depth_m(0, 0), Some(1.0));
         assert!(matches!(got.as_tensor().payload().kind(), PayloadKind::Tensor));
     }
 
     #[test]
     fn wrong_dtype_for_unit_is_rejected() {
-        let t = TempNs::new("depth-dtype");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Depth, DType::U8, &[2, 2], DepthUnit::Millimetres.code()).unwrap_err();
+        let t = TempNs::with_classes("depth-dtype", TENSOR_CLASSES);
+        let ns = t.open();
+        let e = PayloadMut::new(&ns, PayloadKind::Depth, DType::U8, &[2, 2], DepthUnit::Millimetres.code()).unwrap_err();
         assert!(matches!(e, PayloadError::DTypeMismatch { expected: DType::U16, .. }), "{e}");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Depth, DType::F32, &[2, 2], 9).unwrap_err();
+        let e = PayloadMut::new(&ns, PayloadKind::Depth, DType::F32, &[2, 2], 9).unwrap_err();
         assert!(matches!(e, PayloadError::BadAux { aux: 9, .. }), "{e}");
     }
 }

@@ -133,13 +133,14 @@ impl ImageMut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempNs;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     #[test]
     fn every_encoding_round_trips_through_a_descriptor() {
-        let t = TempNs::new("image-enc");
+        let t = TempNs::with_classes("image-enc", TENSOR_CLASSES);
+        let ns = t.open();
         for enc in Encoding::ALL {
-            let mut m = ImageMut::new(&t.ns, 3, 5, enc).unwrap();
+            let mut m = ImageMut::new(&ns, 3, 5, enc).unwrap();
             for (i, b) in m.data_mut().iter_mut().enumerate() {
                 *b = i as u8;
             }
@@ -150,7 +151,7 @@ mod tests {
             assert_eq!(img.as_ptr(), frozen, "freeze copies nothing: same slot, read-only alias");
             let d = img.descriptor();
             assert_eq!(d.aux, enc.code());
-            let got = Image::from_descriptor(&t.ns, &d).unwrap();
+            let got = Image::from_descriptor(&ns, &d).unwrap();
             assert_eq!((got.height(), got.width(), got.encoding(), got.channels()), (3, 5, enc, enc.channels()));
             assert_eq!(got.shape(), &enc.shape(3, 5)[..]);
             assert_eq!(got.data(), img.data());
@@ -161,19 +162,21 @@ mod tests {
 
     #[test]
     fn from_array_infers_or_rejects() {
-        let t = TempNs::new("image-infer");
-        let img = Image::from_array(&t.ns, &[2, 2, 4], DType::U8, None, &[0; 16]).unwrap();
+        let t = TempNs::with_classes("image-infer", TENSOR_CLASSES);
+        let ns = t.open();
+        let img = Image::from_array(&ns, &[2, 2, 4], DType::U8, None, &[0; 16]).unwrap();
         assert_eq!(img.encoding(), Encoding::Rgba8);
-        let e = Image::from_array(&t.ns, &[2, 2, 2], DType::U8, None, &[0; 8]).unwrap_err();
+        let e = Image::from_array(&ns, &[2, 2, 2], DType::U8, None, &[0; 8]).unwrap_err();
         assert!(matches!(e, PayloadError::BadShape { .. }), "{e}");
-        let e = Image::from_array(&t.ns, &[2, 2, 3], DType::F32, Some(Encoding::Rgb8), &[0; 48]).unwrap_err();
+        let e = Image::from_array(&ns, &[2, 2, 3], DType::F32, Some(Encoding::Rgb8), &[0; 48]).unwrap_err();
         assert!(matches!(e, PayloadError::EncodingMismatch { .. }), "{e}");
     }
 
     #[test]
     fn image_as_tensor_shares_the_slot() {
-        let t = TempNs::new("image-tensor");
-        let img = Image::from_bytes(&t.ns, 2, 2, Encoding::Bgr8, &[7; 12]).unwrap();
+        let t = TempNs::with_classes("image-tensor", TENSOR_CLASSES);
+        let ns = t.open();
+        let img = Image::from_bytes(&ns, 2, 2, Encoding::Bgr8, &[7; 12]).unwrap();
         let ten = img.as_tensor();
         assert_eq!(ten.as_ptr(), img.as_ptr());
         assert_eq!(ten.shape(), &[2, 2, 3]);

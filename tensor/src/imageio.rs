@@ -94,7 +94,7 @@ pub fn save(img: &Image, path: impl AsRef<Path>) -> Result<(), ImageIoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempNs;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     fn pattern(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 37 % 251) as u8).collect()
@@ -102,12 +102,13 @@ mod tests {
 
     #[test]
     fn png_round_trip_each_saveable_encoding() {
-        let t = TempNs::new("imageio-png");
-        let file = t.ns.dir().join("x.png");
+        let t = TempNs::with_classes("imageio-png", TENSOR_CLASSES);
+        let ns = t.open();
+        let file = ns.dir().join("x.png");
         for enc in [Encoding::Mono8, Encoding::Mono16, Encoding::Rgb8, Encoding::Rgba8] {
-            let img = Image::from_bytes(&t.ns, 7, 9, enc, &pattern(7 * 9 * enc.bytes_per_pixel())).unwrap();
+            let img = Image::from_bytes(&ns, 7, 9, enc, &pattern(7 * 9 * enc.bytes_per_pixel())).unwrap();
             save(&img, &file).unwrap();
-            let back = load(&t.ns, &file).unwrap();
+            let back = load(&ns, &file).unwrap();
             assert_eq!((back.encoding(), back.height(), back.width()), (enc, 7, 9));
             assert_eq!(back.data(), img.data(), "{enc}");
         }
@@ -115,35 +116,38 @@ mod tests {
 
     #[test]
     fn bgr_is_saved_as_rgb() {
-        let t = TempNs::new("imageio-bgr");
-        let file = t.ns.dir().join("bgr.png");
-        let img = Image::from_bytes(&t.ns, 1, 2, Encoding::Bgra8, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        let t = TempNs::with_classes("imageio-bgr", TENSOR_CLASSES);
+        let ns = t.open();
+        let file = ns.dir().join("bgr.png");
+        let img = Image::from_bytes(&ns, 1, 2, Encoding::Bgra8, &[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
         save(&img, &file).unwrap();
-        let back = load(&t.ns, &file).unwrap();
+        let back = load(&ns, &file).unwrap();
         assert_eq!((back.encoding(), back.data()), (Encoding::Rgba8, &[3, 2, 1, 4, 7, 6, 5, 8][..]));
-        let f32img = Image::from_bytes(&t.ns, 1, 1, Encoding::Mono32F, &[0; 4]).unwrap();
+        let f32img = Image::from_bytes(&ns, 1, 1, Encoding::Mono32F, &[0; 4]).unwrap();
         assert!(matches!(save(&f32img, &file), Err(ImageIoError::Unsupported(Encoding::Mono32F))));
     }
 
     #[test]
     fn jpeg_loads_as_rgb8_and_garbage_errors() {
-        let t = TempNs::new("imageio-jpeg");
-        let file = t.ns.dir().join("x.jpg");
-        let img = Image::from_bytes(&t.ns, 8, 8, Encoding::Rgb8, &[128; 192]).unwrap();
+        let t = TempNs::with_classes("imageio-jpeg", TENSOR_CLASSES);
+        let ns = t.open();
+        let file = ns.dir().join("x.jpg");
+        let img = Image::from_bytes(&ns, 8, 8, Encoding::Rgb8, &[128; 192]).unwrap();
         save(&img, &file).unwrap();
-        let back = load(&t.ns, &file).unwrap();
+        let back = load(&ns, &file).unwrap();
         assert_eq!((back.encoding(), back.height(), back.width()), (Encoding::Rgb8, 8, 8));
         assert!(back.data().iter().all(|&v| v.abs_diff(128) <= 2), "lossy but close");
-        assert!(decode(&t.ns, b"not an image").is_err());
-        assert!(matches!(load(&t.ns, t.ns.dir().join("missing.png")), Err(ImageIoError::Io { .. })));
+        assert!(decode(&ns, b"not an image").is_err());
+        assert!(matches!(load(&ns, ns.dir().join("missing.png")), Err(ImageIoError::Io { .. })));
     }
 
     #[test]
     fn gray_alpha_png_is_converted_to_rgba8() {
-        let t = TempNs::new("imageio-la");
-        let file = t.ns.dir().join("la.png");
+        let t = TempNs::with_classes("imageio-la", TENSOR_CLASSES);
+        let ns = t.open();
+        let file = ns.dir().join("la.png");
         image::save_buffer(&file, &[10, 255, 20, 128], 2, 1, ExtendedColorType::La8).unwrap();
-        let back = load(&t.ns, &file).unwrap();
+        let back = load(&ns, &file).unwrap();
         assert_eq!((back.encoding(), back.data()), (Encoding::Rgba8, &[10, 10, 10, 255, 20, 20, 20, 128][..]));
     }
 }

@@ -36,6 +36,7 @@
 mod macros;
 
 pub mod depth;
+mod depth_unit;
 pub mod dlpack;
 pub mod dtype;
 pub mod encoding;
@@ -43,11 +44,9 @@ pub mod error;
 pub mod image;
 pub mod imageio;
 pub mod payload;
+mod point_fields;
 pub mod points;
 pub mod tensor;
-
-#[cfg(test)]
-mod test_util;
 
 pub use depth::{DepthImage, DepthImageMut, DepthUnit};
 pub use dtype::{DType, Element, ParseDTypeError};

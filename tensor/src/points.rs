@@ -4,56 +4,13 @@
 //! Colour in `xyzrgb` is stored as three float32 channels (r, g, b), not PCL's packed float;
 //! the value range is the producer's choice, conventionally 0.0–1.0.
 
+pub use crate::point_fields::PointFields;
+
 use crate::dtype::DType;
 use crate::error::PayloadError;
 use crate::payload::{Payload, PayloadKind, PayloadMut};
 use std::time::Duration;
 use tensorbus_pool::{Descriptor, Namespace};
-
-/// The per-point fields of a point cloud.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum PointFields {
-    /// x, y, z.
-    Xyz = 1,
-    /// x, y, z, intensity.
-    Xyzi = 2,
-    /// x, y, z, r, g, b (colour as three floats).
-    Xyzrgb = 3,
-}
-
-impl PointFields {
-    pub const ALL: [PointFields; 3] = [PointFields::Xyz, PointFields::Xyzi, PointFields::Xyzrgb];
-    pub const fn code(self) -> u16 {
-        self as u16
-    }
-    pub fn from_code(code: u16) -> Option<PointFields> {
-        match code {
-            1 => Some(PointFields::Xyz),
-            2 => Some(PointFields::Xyzi),
-            3 => Some(PointFields::Xyzrgb),
-            _ => None,
-        }
-    }
-    /// float32 values per point.
-    pub const fn width(self) -> usize {
-        match self {
-            PointFields::Xyz => 3,
-            PointFields::Xyzi => 4,
-            PointFields::Xyzrgb => 6,
-        }
-    }
-    pub const fn name(self) -> &'static str {
-        match self {
-            PointFields::Xyz => "xyz",
-            PointFields::Xyzi => "xyzi",
-            PointFields::Xyzrgb => "xyzrgb",
-        }
-    }
-    pub fn parse(s: &str) -> Option<PointFields> {
-        PointFields::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-    }
-}
 
 /// A read-only point cloud in shared memory.
 ///
@@ -166,15 +123,16 @@ impl PointCloudMut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempNs;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     #[test]
     fn every_field_set_round_trips() {
-        let t = TempNs::new("points-fields");
+        let t = TempNs::with_classes("points-fields", TENSOR_CLASSES);
+        let ns = t.open();
         for f in PointFields::ALL {
             let vals: Vec<f32> = (0..5 * f.width()).map(|i| i as f32).collect();
-            let pc = PointCloud::from_points(&t.ns, f, &vals).unwrap();
-            let got = PointCloud::from_descriptor(&t.ns, &pc.descriptor()).unwrap();
+            let pc = PointCloud::from_points(&ns, f, &vals).unwrap();
+            let got = PointCloud::from_descriptor(&ns, &pc.descriptor()).unwrap();
             assert_eq!((got.len(), got.fields(), got.shape()), (5, f, &[5, f.width()][..]));
             assert_eq!(got.points(), &vals[..]);
             assert_eq!(PointFields::parse(f.name()), Some(f));
@@ -183,11 +141,12 @@ mod tests {
 
     #[test]
     fn width_must_match_fields() {
-        let t = TempNs::new("points-width");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Points, DType::F32, &[4, 4], PointFields::Xyz.code()).unwrap_err();
+        let t = TempNs::with_classes("points-width", TENSOR_CLASSES);
+        let ns = t.open();
+        let e = PayloadMut::new(&ns, PayloadKind::Points, DType::F32, &[4, 4], PointFields::Xyz.code()).unwrap_err();
         assert!(matches!(e, PayloadError::BadShape { .. }), "{e}");
-        let e = PayloadMut::new(&t.ns, PayloadKind::Points, DType::F64, &[4, 3], PointFields::Xyz.code()).unwrap_err();
+        let e = PayloadMut::new(&ns, PayloadKind::Points, DType::F64, &[4, 3], PointFields::Xyz.code()).unwrap_err();
         assert!(matches!(e, PayloadError::DTypeMismatch { .. }), "{e}");
-        assert!(PointCloud::from_points(&t.ns, PointFields::Xyzi, &[0.0; 7]).is_err());
+        assert!(PointCloud::from_points(&ns, PointFields::Xyzi, &[0.0; 7]).is_err());
     }
 }

@@ -119,19 +119,20 @@ impl TensorMut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::TempNs;
+    use tensorbus_testkit::{TempNs, TENSOR_CLASSES};
 
     #[test]
     fn every_dtype_round_trips_through_a_descriptor() {
-        let t = TempNs::new("tensor-dtypes");
+        let t = TempNs::with_classes("tensor-dtypes", TENSOR_CLASSES);
+        let ns = t.open();
         for dt in DType::ALL {
             let shape = [2, 3, 1];
             let n = 6 * dt.itemsize();
             let bytes: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
-            let ten = Tensor::from_bytes(&t.ns, dt, &shape, &bytes).unwrap();
+            let ten = Tensor::from_bytes(&ns, dt, &shape, &bytes).unwrap();
             let d = ten.descriptor();
             assert_eq!((d.dtype, d.ndim, d.len), (dt.code(), 3, n as u64));
-            let got = Tensor::from_descriptor(&t.ns, &d).unwrap();
+            let got = Tensor::from_descriptor(&ns, &d).unwrap();
             assert_eq!((got.dtype(), got.shape(), got.data()), (dt, &shape[..], &bytes[..]));
             assert_eq!(got.as_ptr(), ten.as_ptr());
         }
@@ -139,14 +140,15 @@ mod tests {
 
     #[test]
     fn eight_dims_spill_into_the_meta_area() {
-        let t = TempNs::new("tensor-8d");
+        let t = TempNs::with_classes("tensor-8d", TENSOR_CLASSES);
+        let ns = t.open();
         let shape = [1, 2, 1, 2, 1, 2, 3, 5];
-        let mut m = TensorMut::new(&t.ns, DType::U16, &shape).unwrap();
+        let mut m = TensorMut::new(&ns, DType::U16, &shape).unwrap();
         m.set_frame_id("lidar/top").unwrap();
         m.set_timestamp_ns(42);
         m.set_sequence(7);
         let ten = m.freeze();
-        let got = Tensor::from_descriptor(&t.ns, &ten.descriptor()).unwrap();
+        let got = Tensor::from_descriptor(&ns, &ten.descriptor()).unwrap();
         assert_eq!(got.shape(), &shape);
         assert_eq!((got.frame_id(), got.timestamp_ns(), got.sequence()), ("lidar/top", 42, 7));
         assert_eq!(got.strides(), vec![120, 60, 60, 30, 30, 15, 5, 1]);
@@ -155,10 +157,11 @@ mod tests {
 
     #[test]
     fn typed_access_checks_dtype() {
-        let t = TempNs::new("tensor-typed");
-        let ten = Tensor::from_slice(&t.ns, &[3], &[1.0f64, 2.0, 3.0]).unwrap();
+        let t = TempNs::with_classes("tensor-typed", TENSOR_CLASSES);
+        let ns = t.open();
+        let ten = Tensor::from_slice(&ns, &[3], &[1.0f64, 2.0, 3.0]).unwrap();
         assert_eq!(ten.typed::<f64>().unwrap(), &[1.0, 2.0, 3.0]);
         assert!(matches!(ten.typed::<f32>(), Err(PayloadError::DTypeMismatch { .. })));
-        assert!(Tensor::from_slice(&t.ns, &[4], &[1u8, 2]).is_err());
+        assert!(Tensor::from_slice(&ns, &[4], &[1u8, 2]).is_err());
     }
 }

@@ -1,12 +1,86 @@
-"""Child processes for the cross-process tests: each runs `python -c SCRIPT` with the parent's
-environment (same TENSORBUS_SHM_DIR) and a namespace of the test's own, and talks line by line
-over stdin/stdout so the parent can synchronise before sending or killing."""
+"""Helpers for the Python tests, in one place (the fixtures built on them are in conftest.py).
 
+Child processes run with the parent's environment (the session's TENSORBUS_SHM_DIR), on a
+namespace of the test's own where one is given:
+- `spawn_python` / `run_python`: `python -c CODE args...` (Popen / run), `cli`: `python -m
+  tensorbus args...` (the Rust CLI through `_native`), `env_for`: that environment;
+- `Child`: a `python -c SCRIPT` peer (PUBLISHER, SUBSCRIBER, HOLDER below, or a test's own) that
+  talks line by line over stdin/stdout, so the parent can synchronise before sending or killing;
+- `kill` (SIGKILL and reap) and `killed_after` (the same when a `with` block ends);
+- `wait_until`: poll a condition with a deadline; `use_namespace`: switch namespace for a block.
+"""
+
+import contextlib
 import os
 import select
 import subprocess
 import sys
 import textwrap
+import time
+
+
+def env_for(namespace=None, **extra):
+    """The parent's environment (same TENSORBUS_SHM_DIR), on `namespace` when given, plus `extra`."""
+    env = dict(os.environ, **extra)
+    if namespace is not None:
+        env["TENSORBUS_NAMESPACE"] = namespace
+    return env
+
+
+def spawn_python(code, *args, namespace=None, env=None, **popen):
+    """Start `python -c code args...` (args as strings) with `env_for(namespace)` unless `env`."""
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], env=env_for(namespace) if env is None else env, **popen)
+
+
+def run_python(code, *args, namespace=None, env=None, timeout=60, **run):
+    """Run `python -c code args...` to the end, output captured as text; the CompletedProcess."""
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env_for(namespace) if env is None else env,
+                          capture_output=True, text=True, timeout=timeout, **run)
+
+
+def cli(*args, namespace=None):
+    """`python -m tensorbus args...` (the Rust CLI through `_native`) on `namespace` (default: the
+    session's), output captured as text."""
+    return subprocess.run([sys.executable, "-m", "tensorbus", *args], env=env_for(namespace), capture_output=True, text=True, timeout=60)
+
+
+def kill(proc):
+    """SIGKILL a Popen (nothing if it has exited) and reap it."""
+    proc.kill()
+    proc.wait()
+
+
+@contextlib.contextmanager
+def killed_after(proc):
+    """`with killed_after(spawn_python(...)) as p:` p is SIGKILLed and reaped when the block ends."""
+    try:
+        yield proc
+    finally:
+        kill(proc)
+
+
+def wait_until(condition, timeout=20.0, interval=0.1, message="the condition never held"):
+    """Call `condition()` every `interval` s until it returns something true, and return that; after
+    `timeout` s fail with `message` (a string, or a function called for one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, message() if callable(message) else message
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def use_namespace(tb, name):
+    """Switch this process to namespace `name` for the block (yields what `tb.use_namespace`
+    returns), then back to the session's ("pytest")."""
+    ns = tb.use_namespace(name)
+    try:
+        yield ns
+    finally:
+        tb.use_namespace("pytest")
+
 
 PATTERN = "def pattern(i, h, w):\n    return ((np.arange(h * w * 3).reshape(h, w, 3) * 7 + i * 13) % 251).astype(np.uint8)\n"
 
@@ -75,19 +149,13 @@ HOLDER = textwrap.dedent(
 
 
 class Child:
+    """A `python -c SCRIPT` peer on `namespace` (numpy, torch and tensorbus imported first)."""
+
     def __init__(self, script, *args, namespace):
-        env = dict(os.environ, TENSORBUS_NAMESPACE=namespace)
         # torch is imported up front: a first import inside a reliable exchange takes longer than
         # the 1 s send timeout.
         code = "import sys\nimport numpy as np\nimport torch\nimport tensorbus as tb\n" + script
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, *map(str, args)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-        )
+        self.proc = spawn_python(code, *args, namespace=namespace, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     @property
     def pid(self):
@@ -133,6 +201,7 @@ class Child:
                 pass
 
     def kill(self):
+        """SIGKILL the child (no chance to clean up) and reap it; again is harmless."""
         self.proc.kill()
         self.proc.wait(30)
         self._close()

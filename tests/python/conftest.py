@@ -1,5 +1,6 @@
 """Shared fixtures: every test session gets its own shared-memory directory, so tests never see
-(or leave behind) segments of a running system, and child processes inherit it."""
+(or leave behind) segments of a running system, and child processes inherit it. The helpers they
+and the tests use (child processes, waiting, namespaces) are in _children.py."""
 
 import os
 import shutil
@@ -10,6 +11,7 @@ os.environ["TENSORBUS_SHM_DIR"] = _base
 os.environ["TENSORBUS_NAMESPACE"] = "pytest"
 
 import pytest  # noqa: E402
+from _children import use_namespace  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -30,6 +32,5 @@ def tb():
 def fresh_ns(tb, request):
     """A namespace of this test's own (its pools start empty)."""
     name = "t-" + request.node.name.replace("[", "-").replace("]", "").replace("/", "-")[:40]
-    tb.use_namespace(name)
-    yield name
-    tb.use_namespace("pytest")
+    with use_namespace(tb, name):
+        yield name

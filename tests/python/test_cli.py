@@ -2,12 +2,9 @@
 against a live publisher in a child process. tests/cli.rs covers every subcommand in depth."""
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import pytest
+from _children import cli, killed_after, spawn_python, wait_until
 
 pytestmark = pytest.mark.multiprocess
 
@@ -25,48 +22,37 @@ while time.monotonic() - t0 < 30:
 """
 
 
-def cli(*args, ns=None):
-    env = dict(os.environ, TENSORBUS_NAMESPACE=ns or os.environ["TENSORBUS_NAMESPACE"])
-    return subprocess.run([sys.executable, "-m", "tensorbus", *args], env=env, capture_output=True, text=True, timeout=60)
-
-
 @pytest.fixture
 def publisher():
     ns = "cli-py"
-    env = dict(os.environ, TENSORBUS_NAMESPACE=ns)
-    p = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=env)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            r = cli("topic", "list", "--json", ns=ns)
-            if r.returncode == 0 and sum(t["sent"] > 0 for t in json.loads(r.stdout)) == 2:
-                break
-            assert time.monotonic() < deadline, r.stderr
-            time.sleep(0.1)
+
+    def moving():
+        r = cli("topic", "list", "--json", namespace=ns)
+        return r.returncode == 0 and sum(t["sent"] > 0 for t in json.loads(r.stdout)) == 2
+
+    with killed_after(spawn_python(PUBLISHER, namespace=ns)):
+        wait_until(moving, timeout=20, message=lambda: cli("topic", "list", "--json", namespace=ns).stderr)
         yield ns
-    finally:
-        p.kill()
-        p.wait()
 
 
 def test_topic_list_echo_hz(publisher):
-    topics = {t["name"]: t for t in json.loads(cli("topic", "list", "--json", ns=publisher).stdout)}
+    topics = {t["name"]: t for t in json.loads(cli("topic", "list", "--json", namespace=publisher).stdout)}
     assert topics["cmd_vel"]["type"] == "CmdVel" and topics["cmd_vel"]["publishers"] == 1
     assert topics["status"]["type"] == "dict"
-    r = cli("topic", "echo", "cmd_vel", "--count", "3", "--timeout", "10", ns=publisher)
+    r = cli("topic", "echo", "cmd_vel", "--count", "3", "--timeout", "10", namespace=publisher)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 3 and all(l.startswith("CmdVel {") and "angular: -1.25" in l for l in lines), r.stdout
-    r = cli("topic", "echo", "status", "--count", "1", "--timeout", "10", ns=publisher)
+    assert len(lines) == 3 and all(line.startswith("CmdVel {") and "angular: -1.25" in line for line in lines), r.stdout
+    r = cli("topic", "echo", "status", "--count", "1", "--timeout", "10", namespace=publisher)
     assert '"name": "robot"' in r.stdout, r.stdout
-    r = cli("topic", "hz", "cmd_vel", "--count", "20", "--timeout", "10", ns=publisher)
+    r = cli("topic", "hz", "cmd_vel", "--count", "20", "--timeout", "10", namespace=publisher)
     assert r.returncode == 0 and r.stdout.splitlines()[-1].startswith("rate: "), r.stdout + r.stderr
-    r = cli("pool", "stat", ns=publisher)
+    r = cli("pool", "stat", namespace=publisher)
     assert r.returncode == 0 and "INDEX" in r.stdout, r.stdout + r.stderr
 
 
 def test_errors_are_one_line_with_exit_code_1():
-    r = cli("topic", "info", "nothing-here", ns="no-such-namespace")
+    r = cli("topic", "info", "nothing-here", namespace="no-such-namespace")
     assert r.returncode == 1
     assert r.stderr.strip().startswith('error: namespace "no-such-namespace" not found')
     assert len(r.stderr.strip().splitlines()) == 1

@@ -1,16 +1,12 @@
-"""tb.cuda (py/src/cuda.rs): availability, pinning, device staging, GPU DLPack, the way back.
+"""tb.cuda (py/src/cuda.rs, device.rs, cuda_payload.rs): availability, pinning, device staging, GPU DLPack, the way back.
 
 The no-driver behaviour runs everywhere; tests marked ``gpu`` skip themselves without a device.
 """
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-
 import tensorbus as tb
+from _children import env_for, run_python
 
 HAS_CUDA = tb.cuda.is_available()
 no_driver = pytest.mark.skipif(HAS_CUDA, reason="checks the behaviour without a CUDA driver")
@@ -123,8 +119,7 @@ def test_auto_pin_env_keeps_exports_working():
         "assert tb.cuda.is_pinned(img) == tb.cuda.is_available()\n"
         "print('ok')\n"
     )
-    env = dict(os.environ, TENSORBUS_CUDA_PIN="1")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    out = run_python(code, env=env_for(TENSORBUS_CUDA_PIN="1"))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
 

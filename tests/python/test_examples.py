@@ -1,12 +1,12 @@
 """The examples run: examples/ml/inference_node.py against the Rust camera driver, both under
 `tensorbus launch examples/ml/pipeline.toml` (what `make demo` shows)."""
 
-import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
+from _children import env_for
 
 pytest.importorskip("torch")
 
@@ -25,7 +25,7 @@ def camera_driver():
 
 @pytest.mark.timeout(900)
 def test_pipeline_under_launch(camera_driver):
-    env = dict(os.environ, DEMO_SECONDS="4", PYTHON=sys.executable, TENSORBUS_NAMESPACE="examples-pipeline")
+    env = env_for("examples-pipeline", DEMO_SECONDS="4", PYTHON=sys.executable)
     r = subprocess.run(
         [sys.executable, "-m", "tensorbus", "launch", str(ROOT / "examples" / "ml" / "pipeline.toml")],
         env=env, capture_output=True, text=True, timeout=120,
@@ -39,7 +39,7 @@ def test_pipeline_under_launch(camera_driver):
 
 def test_python_camera_demo():
     """examples/demo.py (`make demo-python`): a Python camera process feeding a torch node."""
-    env = dict(os.environ, TENSORBUS_NAMESPACE="examples-demo-py")
+    env = env_for("examples-demo-py")
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--seconds", "2"], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "every frame zero-copy: True" in r.stdout, r.stdout

@@ -6,12 +6,11 @@ test_lifetime.py covers the single kill of a subscriber that holds a fixed set o
 
 import os
 import random
-import signal
 import time
 
 import numpy as np
 import pytest
-from _children import Child
+from _children import Child, use_namespace
 
 H, W = 32, 32  # 3 KiB rgb8: the 4 KiB class
 
@@ -42,13 +41,12 @@ def _frame(i):
 
 @pytest.mark.multiprocess
 def test_subscriber_killed_while_holding_views_in_a_receive_loop(tb):
-    ns = tb.use_namespace("hardening-views")
-    try:
+    with use_namespace(tb, "hardening-views") as ns:
         t = tb.Topic("hard.cam", tb.Image, depth=4)
         check = tb.Topic("hard.cam", tb.Image, depth=4)  # a second handle: the verifying reader
         rng = random.Random(int(os.environ.get("TB_SEED", "0")) or None)
         sent = seen = reaped = 0
-        for kill in range(3):
+        for _ in range(3):
             child = Child(GREEDY, "hard.cam", namespace="hardening-views")
             try:
                 child.expect("ready")
@@ -70,7 +68,7 @@ def test_subscriber_killed_while_holding_views_in_a_receive_loop(tb):
                     except AssertionError:
                         pass
                 time.sleep(rng.uniform(0, 0.05))
-                os.kill(child.pid, signal.SIGKILL)
+                child.kill()  # SIGKILL
             finally:
                 child.kill()
             r = tb.reap()
@@ -84,6 +82,4 @@ def test_subscriber_killed_while_holding_views_in_a_receive_loop(tb):
         assert s["used_slots"] == 0, s["pools"]
         assert sum(p["slots"] for p in s["pools"]) > 0
         assert tb.reap() == {"processes": 0, "slots_freed": 0}
-    finally:
-        tb.use_namespace("pytest")
     assert ns.endswith("hardening-views")

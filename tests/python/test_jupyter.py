@@ -5,7 +5,6 @@ import zlib
 
 import numpy as np
 import pytest
-
 import tensorbus as tb
 from tensorbus._jupyter import colorize_depth, encode_png
 

@@ -1,14 +1,15 @@
 """`tensorbus node list` and `tensorbus monitor` against a Python scheduler in a child process:
-the scheduler publishes its nodes' statistics about once per second (src/scheduler.rs) and the
+the scheduler publishes its nodes' statistics about once per second (src/scheduler/live.rs) and the
 CLI reads them (src/cli/nodes.rs). tests/cli.rs covers the same against a Rust scheduler."""
 
+import functools
 import json
-import os
 import subprocess
-import sys
 import time
 
 import pytest
+from _children import cli as _cli
+from _children import kill, killed_after, spawn_python, wait_until
 
 pytestmark = pytest.mark.multiprocess
 
@@ -24,9 +25,7 @@ tb.run(tb.Node("camera", lambda: None, rate=50), tb.Node("flaky", boom, rate=5),
 """
 
 
-def cli(*args):
-    env = dict(os.environ, TENSORBUS_NAMESPACE=NS)
-    return subprocess.run([sys.executable, "-m", "tensorbus", *args], env=env, capture_output=True, text=True, timeout=60)
+cli = functools.partial(_cli, namespace=NS)  # `python -m tensorbus` on this module's namespace
 
 
 def nodes_of(pid):
@@ -41,20 +40,16 @@ def nodes_of(pid):
 
 @pytest.fixture
 def scheduler():
-    env = dict(os.environ, TENSORBUS_NAMESPACE=NS)
-    p = subprocess.Popen([sys.executable, "-c", SCHEDULER], env=env, stderr=subprocess.DEVNULL)
-    try:
+    with killed_after(spawn_python(SCHEDULER, namespace=NS, stderr=subprocess.DEVNULL)) as p:
         yield p
-    finally:
-        p.kill()
-        p.wait()
 
 
 def test_node_list_shows_a_running_python_scheduler(scheduler):
-    deadline = time.monotonic() + 20
-    while not (first := nodes_of(scheduler.pid)) or first["camera"]["ticks"] == 0:
-        assert time.monotonic() < deadline, "no statistics from the scheduler"
-        time.sleep(0.1)
+    def ticking():
+        nodes = nodes_of(scheduler.pid)
+        return nodes if nodes and nodes["camera"]["ticks"] != 0 else None
+
+    first = wait_until(ticking, timeout=20, message="no statistics from the scheduler")
     assert set(first) == {"camera", "flaky"}
     assert first["camera"]["target_rate"] == 50 and first["camera"]["running"]
     time.sleep(1.3)
@@ -64,10 +59,9 @@ def test_node_list_shows_a_running_python_scheduler(scheduler):
     assert second["flaky"]["errors"] > 0 and "boom" in second["flaky"]["last_error"]
 
     table = cli("node", "list").stdout
-    assert table.startswith("PID") and any("camera" in l and "running" in l for l in table.splitlines()), table
+    assert table.startswith("PID") and any("camera" in line and "running" in line for line in table.splitlines()), table
     r = cli("monitor", "--count", "2", "--interval", "0.2")
     assert r.returncode == 0 and r.stdout.count("tensorbus monitor") == 2 and "\x1b" not in r.stdout, r.stdout
 
-    scheduler.kill()
-    scheduler.wait()
+    kill(scheduler)
     assert "no running schedulers" in cli("node", "list").stdout

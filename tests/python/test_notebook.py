@@ -3,11 +3,9 @@
 
 import os
 import pathlib
-import subprocess
-import sys
-import time
 
 import pytest
+from _children import kill, spawn_python
 
 nbclient = pytest.importorskip("nbclient", reason="nbclient not installed (pip install nbclient ipykernel nbformat)")
 nbformat = pytest.importorskip("nbformat", reason="nbformat not installed")
@@ -35,8 +33,7 @@ while time.monotonic() - t0 < 60:
 
 
 def test_explore_notebook_executes_against_a_publisher():
-    env = dict(os.environ, TENSORBUS_NAMESPACE=NS)
-    pub = subprocess.Popen([sys.executable, "-c", PUBLISHER], env=env)
+    pub = spawn_python(PUBLISHER, namespace=NS)
     old = os.environ.get("TENSORBUS_NAMESPACE")
     os.environ["TENSORBUS_NAMESPACE"] = NS  # the kernel inherits it
     try:
@@ -45,8 +42,7 @@ def test_explore_notebook_executes_against_a_publisher():
         client.execute()
     finally:
         os.environ["TENSORBUS_NAMESPACE"] = old
-        pub.kill()
-        pub.wait()
+        kill(pub)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the frame was not shown inline"

@@ -77,9 +77,8 @@ class _FrameDataset:
         return 16
 
     def __getitem__(self, i):
-        import torch
-
         import tensorbus as tb
+        import torch
 
         _inherited.clear()
         frame = tb.Image.from_numpy(_pattern(100 + i))

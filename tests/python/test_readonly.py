@@ -4,14 +4,13 @@ NumPy from a legacy capsule, a memoryview, ctypes) kills the writer with SIGSEGV
 changing a frame others read; loans stay writable; capsule destructors keep an exception in
 flight; views left alive after the namespace is left read zeros, not a reused slot."""
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from _children import run_python, spawn_python
 
 H, W = 32, 32  # 3 KiB rgb8: the 4 KiB class
 
@@ -20,10 +19,14 @@ def _known():
     return ((np.arange(H * W * 3).reshape(H, W, 3) * 7 + 3) % 256).astype(np.uint8)
 
 
+def _src(body):
+    """`body` as a script that opens the namespace named by its first argument."""
+    return "import sys, ctypes, numpy as np, tensorbus as tb\ntb.use_namespace(sys.argv[1])\n" + textwrap.dedent(body)
+
+
 def _run(ns, body, stdin=None):
     """Run `body` in a fresh interpreter on namespace `ns` (same shm directory as the tests)."""
-    src = "import sys, ctypes, numpy as np, tensorbus as tb\ntb.use_namespace(sys.argv[1])\n" + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", src, ns], input=stdin, capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    return run_python(_src(body), ns, input=stdin)
 
 
 # Each receives the parent's frame from the topic (`p`), says so, then writes through one kind
@@ -143,8 +146,7 @@ def test_views_alive_after_shutdown_read_zeros_not_a_reused_slot(tb, fresh_ns):
         a = np.asarray(v)
         print(k, int(a.min()), int(a.max()), flush=True)
     """
-    src = "import sys, ctypes, numpy as np, tensorbus as tb\ntb.use_namespace(sys.argv[1])\n" + textwrap.dedent(body)
-    child = subprocess.Popen([sys.executable, "-c", src, fresh_ns], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = spawn_python(_src(body), fresh_ns, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         pool, slot = map(int, child.stdout.readline().split())
         assert child.stdout.readline().strip() == "left"

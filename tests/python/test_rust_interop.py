@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from _children import env_for
 
 pytestmark = pytest.mark.multiprocess
 
@@ -54,7 +55,7 @@ def rust_peer():
 
 
 def _spawn_peer(exe, role, ns_dir):
-    env = dict(os.environ, TB_CHILD_ROLE=role, TB_CHILD_DIR=ns_dir)
+    env = env_for(TB_CHILD_ROLE=role, TB_CHILD_DIR=ns_dir)
     return subprocess.Popen([exe, "--exact", "child_entry", "--nocapture", "--ignored", "--test-threads=1", "-q"],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
@@ -77,7 +78,7 @@ def _pattern(shift, h=480, w=640):
 def test_rust_camera_driver_frames_arrive_zero_copy_in_python(tb, fresh_ns, camera_driver):
     cam = tb.Topic("cam.rust", tb.Image)
     assert cam.recv() is None
-    env = dict(os.environ, TENSORBUS_NAMESPACE=fresh_ns)
+    env = env_for(fresh_ns)
     p = subprocess.Popen([camera_driver, "--rate", "30", "--seconds", "1.5", "--topic", "cam.rust"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     frames = []

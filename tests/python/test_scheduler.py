@@ -1,19 +1,18 @@
 """tb.Scheduler from Python: durations, per-node rates, budget and deadline misses, skip and stop,
 compute threads, live statistics, stop(), configuration errors and a clean Ctrl-C
-(binding: py/src/node.rs over the facade's scheduler, src/scheduler.rs).
+(binding: py/src/node.rs over the facade's scheduler, src/scheduler/).
 
 Bounds are loose on purpose: the test machine is small and shared; exact rates are for the
 benchmarks."""
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import threading
 import time
 
 import pytest
+from _children import env_for, kill, run_python, spawn_python
 
 
 def test_run_returns_after_roughly_the_duration(tb, fresh_ns):
@@ -277,9 +276,7 @@ SIGINT_CHILD = textwrap.dedent(
 def _interrupt(tb, ns, tick_sleep=0.0, rate=2.0, duration=30.0):
     """Run SIGINT_CHILD, wait until it holds its slots, send SIGINT; (returncode, stdout lines, stderr)."""
     tb.pool_stats()  # this process has the namespace open while the child exits
-    env = dict(os.environ, TENSORBUS_NAMESPACE=ns)
-    p = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, str(tick_sleep), str(rate), str(duration)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = spawn_python(SIGINT_CHILD, tick_sleep, rate, duration, namespace=ns, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline().split()
         assert line[:1] == ["ready"], (line, p.stderr.read() if p.poll() is not None else "")
@@ -289,8 +286,7 @@ def _interrupt(tb, ns, tick_sleep=0.0, rate=2.0, duration=30.0):
         out, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
-            p.kill()
-            p.wait()
+            kill(p)
     return p.returncode, out.splitlines(), err
 
 
@@ -325,7 +321,7 @@ def test_exit_with_a_scheduler_alive_releases_holds(tb, fresh_ns):
         s.run(duration=0.1)
         """
     )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ, TENSORBUS_NAMESPACE=fresh_ns))
+    r = run_python(code, namespace=fresh_ns)
     assert r.returncode == 0, r.stderr
     assert tb.pool_stats()["used_slots"] == 0
 
@@ -334,3 +330,28 @@ def test_exit_with_a_scheduler_alive_releases_holds(tb, fresh_ns):
 def test_sigint_during_a_python_tick_stops_the_run(tb, fresh_ns):
     rc, lines, err = _interrupt(tb, fresh_ns, tick_sleep=1.0, rate=1.0, duration=4.0)
     assert "KeyboardInterrupt" in lines and "returned normally" not in lines, (lines, err)
+
+
+LOGGING_CHILD = textwrap.dedent("""
+    import time, tensorbus as tb
+    def bad():
+        raise RuntimeError("boom")
+    tb.run(tb.Node("bad", bad, rate=50), tb.Node("slow", lambda: time.sleep(0.03), rate=100, deadline=1 * tb.ms), duration=0.3)
+""")
+
+
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("level", [None, "warn", "error", "off"])
+def test_messages_go_through_the_log_level(fresh_ns, level):
+    # The scheduler's warnings and the callback exceptions share one path (the log facade and
+    # its default stderr logger, src/logging.rs): TENSORBUS_LOG hides both or neither.
+    env = env_for(fresh_ns)
+    env.pop("RUST_LOG", None)
+    if level is not None:
+        env["TENSORBUS_LOG"] = level
+    r = run_python(LOGGING_CHILD, env=env)
+    assert r.returncode == 0, r.stderr
+    shown = level in (None, "warn")
+    assert ("[tensorbus] node bad: exception in tick (#1):" in r.stderr) == shown, r.stderr
+    assert ("RuntimeError: boom" in r.stderr) == shown, r.stderr
+    assert ("[tensorbus] node slow: deadline miss #1" in r.stderr) == shown, r.stderr

@@ -4,13 +4,12 @@ subscriber that is SIGKILLed and restarted; ends by checking counts, order and z
 `TB_SOAK_TOPICS_SECS` lengthens it (default 6 s)."""
 
 import os
-import signal
 import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
+from _children import kill, spawn_python
 
 SECS = float(os.environ.get("TB_SOAK_TOPICS_SECS", "6"))
 
@@ -47,11 +46,10 @@ SUBSCRIBER = textwrap.dedent(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_typed_and_dict_topics_at_1khz_with_a_crashing_subscriber(tb, fresh_ns):
-    env = dict(os.environ, TENSORBUS_NAMESPACE=fresh_ns)
     cmd = tb.Topic("cmd_vel", tb.CmdVel, depth=64)
     status = tb.Topic("soak.status", depth=64)
     cmd.recv(), status.recv()  # subscribe before the publisher starts
-    pub = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(SECS)], env=env, stdout=subprocess.PIPE, text=True)
+    pub = spawn_python(PUBLISHER, SECS, namespace=fresh_ns, stdout=subprocess.PIPE, text=True)
     assert pub.stdout.readline().strip() == "READY"
     last_c = last_d = 0
     got_c = got_d = backwards = 0
@@ -71,21 +69,19 @@ def test_typed_and_dict_topics_at_1khz_with_a_crashing_subscriber(tb, fresh_ns):
             assert d["ok"] is True and d["name"] == "robot"
         if time.monotonic() >= next_kill:
             if crashy is not None:
-                crashy.send_signal(signal.SIGKILL)
-                crashy.wait()
+                kill(crashy)
                 kills += 1
-            crashy = subprocess.Popen([sys.executable, "-c", SUBSCRIBER], env=env, stdout=subprocess.DEVNULL)
+            crashy = spawn_python(SUBSCRIBER, namespace=fresh_ns, stdout=subprocess.DEVNULL)
             next_kill = time.monotonic() + 1.0
         time.sleep(0.002)
     out = pub.communicate(timeout=30)[0]
     if crashy is not None:
-        crashy.send_signal(signal.SIGKILL)
-        crashy.wait()
+        kill(crashy)
         kills += 1
     sent, errors = [int(x) for x in out.split("SENT", 1)[1].split()]
-    for m in iter(cmd.recv, None):
+    for _ in iter(cmd.recv, None):
         got_c += 1
-    for d in iter(status.recv, None):
+    for _ in iter(status.recv, None):
         got_d += 1
     print(f"\nSOAK topics: sent {sent} x2 at 1 kHz, received cmd {got_c} dict {got_d}, {kills} subscriber kills, {backwards} out of order")
     assert errors == 0

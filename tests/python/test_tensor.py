@@ -38,7 +38,6 @@ def test_every_dtype_round_trips_numpy(tb, fresh_ns, name):
 
 @pytest.mark.parametrize("name", DTYPES)
 def test_every_dtype_round_trips_torch(tb, fresh_ns, name):
-    import torch
 
     src = _sample(name)
     t = tb.Tensor.from_numpy(src)

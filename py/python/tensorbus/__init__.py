@@ -13,13 +13,26 @@ Example:
 import atexit as _atexit
 import os as _os
 
-from . import _native
-from . import cuda
-from . import _jupyter  # noqa: F401  (rich display hooks for Jupyter)
+from . import (
+    _jupyter,  # noqa: F401  (rich display hooks for Jupyter)
+    _native,
+    cuda,
+)
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
-from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic, packb, pool_stats, reap, unpackb, use_namespace
-from .node import Node, Scheduler, budget_remaining, ms, run, us
+from ._native import (
+    DepthImage,
+    Image,
+    Payload,
+    PointCloud,
+    Tensor,
+    Topic,
+    packb,
+    pool_stats,
+    reap,
+    unpackb,
+    use_namespace,
+)
 from .messages import (
     CmdVel,
     Detection,
@@ -40,6 +53,7 @@ from .messages import (
     u32,
     u64,
 )
+from .node import Node, Scheduler, budget_remaining, ms, run, us
 
 __version__ = _native.__version__
 

@@ -155,7 +155,7 @@ def _points_html(self) -> str:
         ok = np.isfinite(xyz).all(axis=1)
         if ok.any():
             lo, hi = xyz[ok].min(axis=0), xyz[ok].max(axis=0)
-            rows.append(("bounds", " ".join(f"{c}: [{_fmt(l)}, {_fmt(h)}]" for c, l, h in zip("xyz", lo, hi))))
+            rows.append(("bounds", " ".join(f"{c}: [{_fmt(low)}, {_fmt(high)}]" for c, low, high in zip("xyz", lo, hi))))
     return _rows(rows + _common(self))
 
 

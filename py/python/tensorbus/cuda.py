@@ -14,7 +14,7 @@ Pinned memory
     every registration (call it before ``use_namespace`` switches away from pinned pools).
 
 Device staging
-    ``img.to_cuda(device=0, stream=None)`` (attached to :class:`tensorbus.Payload` by this module;
+    ``img.to_cuda(device=0, stream=None)`` (a method of every :class:`tensorbus.Payload`;
     also ``tb.cuda.to_cuda(img, ...)``) copies the payload into a buffer of a fixed-slot device pool
     (``TENSORBUS_CUDA_SLOTS`` buffers per power-of-two size class, allocated once) asynchronously
     on ``stream`` (an int handle, a ``torch.cuda.Stream`` or a CuPy stream; a private stream when
@@ -70,55 +70,14 @@ def to_cuda(payload, device=0, stream=None):
 
 def to_cupy(payload, device=0, stream=None):
     """A CuPy array on the GPU holding a copy of ``payload`` (``to_cuda(...).to_cupy()``)."""
-    return _c.to_cuda(payload, device, stream).to_cupy()
+    return payload.to_cupy(device, stream)
 
 
 def pin_from_env():
-    """True when ``TENSORBUS_CUDA_PIN`` asks for automatic pinning."""
+    """True when ``TENSORBUS_CUDA_PIN`` asks for automatic pinning (``to_torch``, ``__dlpack__``
+    and ``to_cuda`` then pin a payload's pool segment the first time they see it)."""
     return _os.environ.get("TENSORBUS_CUDA_PIN", "").strip().lower() in ("1", "true", "yes", "on")
 
-
-def _payload_to_cuda(self, device=0, stream=None):
-    return _c.to_cuda(self, device, stream)
-
-
-def _payload_to_cupy(self, device=0, stream=None):
-    return _c.to_cuda(self, device, stream).to_cupy()
-
-
-_payload_to_cuda.__doc__ = to_cuda.__doc__
-_payload_to_cuda.__name__ = "to_cuda"
-_payload_to_cupy.__doc__ = to_cupy.__doc__
-_payload_to_cupy.__name__ = "to_cupy"
-
-# The payload classes are defined in Rust; the CUDA methods are attached here so the binding of
-# the payload stays free of CUDA. Subclasses (Image, Tensor, ...) inherit them.
-_native.Payload.to_cuda = _payload_to_cuda
-_native.Payload.to_cupy = _payload_to_cupy
-
-
-def _install_auto_pin():
-    """Wrap ``to_torch`` and ``__dlpack__`` so they pin the payload's segment first."""
-    base = _native.Payload
-    to_torch, dlpack = base.to_torch, base.__dlpack__
-    auto_pin = _c._auto_pin
-
-    def pinned_to_torch(self, device=None):
-        auto_pin(self)
-        return to_torch(self, device)
-
-    def pinned_dlpack(self, **kwargs):
-        auto_pin(self)
-        return dlpack(self, **kwargs)
-
-    pinned_to_torch.__doc__, pinned_dlpack.__doc__ = to_torch.__doc__, dlpack.__doc__
-    pinned_to_torch.__name__, pinned_dlpack.__name__ = "to_torch", "__dlpack__"
-    base.to_torch = pinned_to_torch
-    base.__dlpack__ = pinned_dlpack
-
-
-if pin_from_env():
-    _install_auto_pin()
 
 # Unregister pinned pool memory before the namespace is unmapped at exit.
 _atexit.register(_c.unpin_all)

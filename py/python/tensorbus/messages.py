@@ -144,7 +144,7 @@ def message(cls=None, *, name=None):
         src += f"def _tb_pack(self):\n    return _pack({flat})\n"
         # unpack: slice arrays back into tuples
         i, parts = 0, []
-        for f, t in fields:
+        for _name, t in fields:
             if isinstance(t, _Array):
                 parts.append(f"v[{i}:{i + t.n}]")
                 i += t.n

@@ -1,14 +1,47 @@
-"""Type stubs of the compiled module ``tensorbus._native`` (re-exported by ``tensorbus``)."""
-import os
+"""Type stubs of the compiled module ``tensorbus._native`` (re-exported by ``tensorbus``).
 
-from typing import Any, Literal, Optional, Sequence, Union
+A stub package (this file and ``cuda.pyi``) because the extension has a submodule, ``cuda``;
+``python -m mypy.stubtest tensorbus._native`` (``make lint``) checks both against the runtime.
+"""
+import os
+from typing import Any, Literal, Optional, Sequence, Union, final
 
 import numpy as np
+from typing_extensions import Self, disjoint_base
+
+from . import cuda as cuda
+from .cuda import CudaPayload as CudaPayload
+
+__all__ = [
+    "pool_stats",
+    "reap",
+    "use_namespace",
+    "_shutdown",
+    "_after_fork",
+    "Payload",
+    "Image",
+    "DepthImage",
+    "PointCloud",
+    "Tensor",
+    "Topic",
+    "Scheduler",
+    "budget_remaining",
+    "pod_type_hash",
+    "packb",
+    "unpackb",
+    "cli_main",
+    "cuda",
+    "CudaPayload",
+    "__version__",
+]
 
 __version__: str
 
-DTypeLike = Union[str, np.dtype, type, Any]
+_DTypeLike = Union[str, np.dtype, type, Any]
+_Device = Union[int, str, Any, None]
+_Stream = Union[int, Any, None]
 
+@disjoint_base
 class Payload:
     """Base class of pool payloads: a loaned (writable) or shared (read-only) pool slot.
 
@@ -41,6 +74,32 @@ class Payload:
         """A JAX array sharing the slot (CPU; payloads are 256-byte aligned and compact)."""
     def as_tensor(self) -> "Tensor":
         """A :class:`Tensor` view of the same slot (no copy). A loaned payload is frozen first."""
+    def to_cuda(self, device: _Device = None, stream: _Stream = None) -> CudaPayload:
+        """Copy the payload into a buffer of the CUDA device pool (``tensorbus.cuda``).
+
+        Args:
+            device: an index, ``"cuda"``, ``"cuda:N"`` or a ``torch.device`` (None: device 0).
+            stream: None (a private stream), an int handle, a ``torch.cuda.Stream`` or a CuPy
+                stream. The copy is asynchronous on it; the pool slot stays held until it completes.
+
+        Returns:
+            A :class:`CudaPayload` exporting ``__dlpack__`` with device type CUDA. A loaned payload
+            is frozen first.
+
+        Raises:
+            CudaError: no CUDA driver, no device, device index out of range, bad stream, out of
+                device memory or device pool buffers (raised before a loaned payload is frozen).
+
+        Example:
+            >>> t = img.to_cuda().to_torch()   # a torch CUDA tensor on the device buffer
+        """
+    def to_cupy(self, device: _Device = None, stream: _Stream = None) -> Any:
+        """A CuPy array on the GPU holding a copy of the payload (``to_cuda(...).to_cupy()``).
+
+        Raises:
+            CudaError: as :meth:`to_cuda`.
+            TensorbusError: CuPy is not installed.
+        """
     def freeze(self) -> None:
         """Make the payload read-only and shareable (sending does this implicitly)."""
     def __dlpack__(
@@ -94,8 +153,9 @@ class Payload:
     def slot(self) -> tuple[int, int, int]:
         """``(pool, slot, generation)`` of the backing slot."""
 
-Encoding = Literal["mono8", "mono16", "rgb8", "bgr8", "rgba8", "bgra8", "yuv422", "mono32f", "rgb32f", "bayer_rggb8"]
+_Encoding = Literal["mono8", "mono16", "rgb8", "bgr8", "rgba8", "bgra8", "yuv422", "mono32f", "rgb32f", "bayer_rggb8"]
 
+@final
 class Image(Payload):
     """An image in a pool slot.
 
@@ -114,9 +174,9 @@ class Image(Payload):
         >>> img.to_numpy()[:] = frame   # fill in place, then send
     """
 
-    def __init__(self, height: int, width: int, encoding: Encoding = "rgb8") -> None: ...
+    def __new__(cls, height: int, width: int, encoding: _Encoding = "rgb8") -> Self: ...
     @staticmethod
-    def from_numpy(arr: Any, encoding: Optional[Encoding] = None) -> "Image":
+    def from_numpy(arr: Any, encoding: Optional[_Encoding] = None) -> "Image":
         """Copy an H×W or H×W×C array into a new pool image (one copy).
 
         The encoding is inferred where unambiguous (uint8: mono8 / rgb8 / rgba8, uint16: mono16,
@@ -129,7 +189,7 @@ class Image(Payload):
             PayloadTooLargeError: larger than the largest pool size class.
         """
     @staticmethod
-    def from_torch(tensor: Any, encoding: Optional[Encoding] = None) -> "Image":
+    def from_torch(tensor: Any, encoding: Optional[_Encoding] = None) -> "Image":
         """Copy a torch tensor (H×W or H×W×C) into a new pool image."""
     @staticmethod
     def from_file(path: Union[str, "os.PathLike[str]"]) -> "Image":
@@ -149,10 +209,11 @@ class Image(Payload):
     @property
     def encoding(self) -> str: ...
 
+@final
 class DepthImage(Payload):
     """A depth image: ``float32`` metres or ``uint16`` millimetres, H×W."""
 
-    def __init__(self, height: int, width: int, dtype: Optional[DTypeLike] = None) -> None: ...
+    def __new__(cls, height: int, width: int, dtype: Optional[_DTypeLike] = None) -> Self: ...
     @staticmethod
     def from_numpy(arr: Any) -> "DepthImage": ...
     @property
@@ -162,16 +223,18 @@ class DepthImage(Payload):
     @property
     def unit(self) -> Literal["m", "mm"]: ...
 
+@final
 class PointCloud(Payload):
     """N points of float32 fields ``xyz``, ``xyzi`` or ``xyzrgb`` (shape N×3, N×4, N×6)."""
 
-    def __init__(self, n: int, fields: Literal["xyz", "xyzi", "xyzrgb"] = "xyz") -> None: ...
+    def __new__(cls, n: int, fields: Literal["xyz", "xyzi", "xyzrgb"] = "xyz") -> Self: ...
     @staticmethod
     def from_numpy(arr: Any, fields: Optional[str] = None) -> "PointCloud": ...
     @property
     def fields(self) -> str: ...
     def __len__(self) -> int: ...
 
+@final
 class Tensor(Payload):
     """A general N-d payload (1-8 dims) of any supported dtype.
 
@@ -179,7 +242,7 @@ class Tensor(Payload):
         >>> t = Tensor((2, 3), "float32"); t.to_numpy()[:] = 1
     """
 
-    def __init__(self, shape: Union[int, Sequence[int]], dtype: Optional[DTypeLike] = None) -> None: ...
+    def __new__(cls, shape: Union[int, Sequence[int]], dtype: Optional[_DTypeLike] = None) -> Self: ...
     @staticmethod
     def from_numpy(arr: Any) -> "Tensor": ...
     @staticmethod
@@ -193,6 +256,7 @@ class Tensor(Payload):
     def from_torch(tensor: Any) -> "Tensor": ...
     def __len__(self) -> int: ...
 
+@final
 class Topic:
     """A named topic in the current namespace.
 
@@ -211,7 +275,7 @@ class Topic:
             :class:`SendTimeoutError` (default 1).
     """
 
-    def __init__(self, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0) -> None: ...
+    def __new__(cls, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0) -> Self: ...
     def send(self, msg: Any) -> int:
         """Publish a message; returns its sequence number. A loaned payload is frozen by sending it.
 
@@ -243,10 +307,11 @@ class Topic:
     @property
     def received(self) -> int: ...
 
+@disjoint_base
 class Scheduler:
     """The Rust scheduling loop (see ``tensorbus.Scheduler``, which adds ``add(node)``)."""
 
-    def __init__(self, tick_rate: float = 100.0) -> None: ...
+    def __new__(cls, tick_rate: float = 100.0) -> Self: ...
     def run(self, duration: Optional[float] = None) -> None:
         """Run until ``duration`` seconds pass, ``stop()``, or Ctrl-C (re-raised after every
         node's shutdown ran)."""
@@ -279,6 +344,9 @@ def reap() -> dict[str, int]:
 
 def use_namespace(name: Optional[str] = None, shm_dir: Optional[str] = None) -> str:
     """Switch this process's namespace; returns its directory."""
+
+def cli_main(args: list[str]) -> int:
+    """Run the ``tensorbus`` CLI with ``args`` (without the program name); returns the exit code."""
 
 def _shutdown() -> None: ...
 def _after_fork() -> None: ...
