@@ -29,7 +29,7 @@ fn open(dir: &Path) -> Namespace {
 fn recv(s: &mut Subscriber) -> tensorbus_pool::Received {
     loop {
         if let Some(m) = s.recv_timeout(Duration::from_secs(5)).unwrap() {
-            return m;
+            return m.into_parts();
         }
     }
 }
@@ -62,7 +62,7 @@ fn in_process(c: &mut Criterion) {
     g.bench_function("send_recv_payload_descriptor", |b| {
         b.iter(|| {
             p.send(frame.descriptor(), &frame).unwrap();
-            let (d, hold) = s.try_recv().unwrap().unwrap();
+            let (d, hold) = s.try_recv().unwrap().unwrap().into_parts();
             black_box((d, hold.unwrap().as_ptr()));
         })
     });
@@ -73,7 +73,7 @@ fn in_process(c: &mut Criterion) {
             let r = m.freeze();
             p.send(r.descriptor(), &r).unwrap();
             drop(r);
-            let (_, hold) = s.try_recv().unwrap().unwrap();
+            let (_, hold) = s.try_recv().unwrap().unwrap().into_parts();
             black_box(hold.unwrap().as_slice()[0]);
         })
     });

@@ -250,15 +250,15 @@ impl RawSubscriber {
     }
     /// The next unread message, or None.
     pub fn try_recv(&mut self) -> Result<Option<RawMessage>> {
-        Ok(self.inner.try_recv_message()?.map(RawMessage::new))
+        Ok(self.inner.try_recv()?.map(RawMessage::new))
     }
     /// The next message, waiting up to `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<RawMessage>> {
-        Ok(self.inner.recv_timeout_message(timeout)?.map(RawMessage::new))
+        Ok(self.inner.recv_timeout(timeout)?.map(RawMessage::new))
     }
     /// Skip to the newest message and return it (skipped ones count as misses).
     pub fn latest(&mut self) -> Result<Option<RawMessage>> {
-        Ok(self.inner.latest_message()?.map(RawMessage::new))
+        Ok(self.inner.latest()?.map(RawMessage::new))
     }
     pub fn misses(&self) -> u64 {
         self.inner.misses()

@@ -317,7 +317,7 @@ pub fn ring_entry(data: &[u8]) {
         }
         patch_live(&dir.join("topic-t"), &mut inp, 64);
         for _ in 0..12 {
-            match s.try_recv() {
+            match s.try_recv().map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
                 Ok(Some((d, Some(h)))) => {
                     // The scribble may have rewritten the descriptor itself (its length, its
                     // slot), so the bytes may be another frame's: what must hold is that the

@@ -4,7 +4,7 @@
 //! the value it read; a waker bumps the word and wakes everyone. The syscall compares the word
 //! atomically with going to sleep, so no wakeup between the check and the sleep is lost.
 
-use std::sync::atomic::AtomicU32;
+use crate::sync::AtomicU32;
 use std::time::Duration;
 
 /// Sleep while `*word == expected`, at most `timeout`. Returns early on a wake, a signal, or if

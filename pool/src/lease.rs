@@ -13,13 +13,12 @@
 //! the slot), and the child's own claims and receives use its own bit.
 
 use crate::descriptor::Descriptor;
-use crate::namespace::NsInner;
+use crate::namespace::Namespace;
 use crate::pool::META_LEN;
-use std::sync::Arc;
 
 /// A writable, exclusive lease on a freshly claimed slot. Not visible to anyone until frozen.
 pub struct SlotMut {
-    pub(crate) ns: Arc<NsInner>,
+    pub(crate) ns: Namespace,
     pub(crate) pool: u8,
     pub(crate) slot: u32,
     pub(crate) generation: u32,
@@ -36,7 +35,7 @@ unsafe impl Send for SlotMut {}
 /// A shared read-only hold on a frozen slot. Its pointer is in the read-only alias of the
 /// payload area: memory the process cannot write.
 pub struct SlotRef {
-    pub(crate) ns: Arc<NsInner>,
+    pub(crate) ns: Namespace,
     pub(crate) pool: u8,
     pub(crate) slot: u32,
     pub(crate) generation: u32,
@@ -119,7 +118,7 @@ impl SlotMut {
         self.done = true;
         let pool = self.ns.pool_ref(self.pool);
         // A lease a fork child inherited is its parent's, still being written: the child must
-        // not publish it. Its SlotRef is inert (see `NsInner::is_inherited`).
+        // not publish it. Its SlotRef is inert (see `Namespace::is_inherited`).
         if !self.ns.is_inherited() {
             crate::word::freeze(&pool.slot(self.slot).word);
         }

@@ -9,7 +9,9 @@
 //! - [`descriptor`]: the 64-byte descriptor that travels instead of the payload;
 //! - [`ring`]: topic rings (latest / reliable), subscribers with misses, futex wakeups;
 //! - [`sleepers`]: self-healing registration of futex sleepers (a killed sleeper costs nothing);
-//! - [`namespace`]: a process's handle tying it together, with `reap()` and `stats()`.
+//! - [`namespace`]: a process's handle tying it together (its state, pools, hold counts);
+//! - [`acquire`]: claiming slots and resolving descriptors on it;
+//! - [`lifecycle`]: joining (`open`), `reap()` and `leave()`; [`stats`]: `stats()`.
 //!
 //! ```
 //! use tensorbus_pool::{Namespace, PoolConfig};
@@ -23,17 +25,21 @@
 //! # drop((shared, again, ns)); std::fs::remove_dir_all(dir).ok();
 //! ```
 
+pub mod descriptor;
+pub mod ring;
 pub mod sync;
 pub mod word;
 
 #[cfg(not(loom))]
-pub mod descriptor;
+pub mod acquire;
 #[cfg(not(loom))]
 pub mod error;
 #[cfg(not(loom))]
 pub mod futex;
 #[cfg(not(loom))]
 pub mod lease;
+#[cfg(not(loom))]
+pub mod lifecycle;
 #[cfg(not(loom))]
 pub mod namespace;
 #[cfg(not(loom))]
@@ -44,8 +50,6 @@ pub mod pool;
 pub mod process;
 #[cfg(not(loom))]
 pub mod registry;
-#[cfg(not(loom))]
-pub mod ring;
 #[cfg(not(loom))]
 pub mod segment;
 #[cfg(not(loom))]
@@ -60,7 +64,9 @@ pub use error::{AcquireError, DescriptorError, Error, HolderInfo, OpenError, Rec
 #[cfg(not(loom))]
 pub use lease::{SlotMut, SlotRef};
 #[cfg(not(loom))]
-pub use namespace::{Namespace, PoolConfig, ReapReport};
+pub use lifecycle::ReapReport;
+#[cfg(not(loom))]
+pub use namespace::{Namespace, PoolConfig};
 #[cfg(not(loom))]
 pub use ring::{Delivered, Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType};
 #[cfg(not(loom))]

@@ -29,7 +29,6 @@
 
 use crate::error::OpenError;
 use std::ffi::CString;
-use std::fs::File;
 use std::io::ErrorKind;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -262,19 +261,6 @@ impl NsDir {
         }
         removed.sort();
         removed
-    }
-
-    /// True when the directory holds a `registry` file with a tensorbus registry header (any
-    /// version or layout: older namespaces count). Reads the header; maps nothing.
-    pub fn has_registry(&self) -> bool {
-        let Ok(f) = open_at(Some(self.fd()), &CString::new("registry").expect("no NUL"), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) else {
-            return false;
-        };
-        let ok = fstat(f.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_uid == euid());
-        let mut h = [0u8; 64];
-        ok && std::io::Read::read_exact(&mut File::from(f), &mut h).is_ok()
-            && u64::from_le_bytes(h[0..8].try_into().expect("8 bytes")) == crate::segment::MAGIC
-            && u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) == crate::segment::SegmentKind::Registry as u32
     }
 }
 

@@ -24,11 +24,11 @@
 
 use crate::error::OpenError;
 use crate::segment::{layout_hash, Segment, SegmentKind};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::word;
 use std::ffi::c_void;
 use std::mem::{offset_of, size_of};
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Payload alignment inside a slot and of slot sizes (bytes).
 pub const PAYLOAD_ALIGN: usize = 256;

@@ -97,7 +97,7 @@ pub fn is_alive(pid: u32, start: u64) -> bool {
 
 /// This process's own start time, read once per pid (a fork child reads its own).
 pub fn own_start_time() -> Option<u64> {
-    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+    use crate::sync::{AtomicU32, AtomicU64, Ordering};
     // Atomics, not a lock: a fork child must never find the cache locked by a parent thread.
     static OWN_PID: AtomicU32 = AtomicU32::new(0);
     static OWN_START: AtomicU64 = AtomicU64::new(0);
@@ -124,18 +124,18 @@ pub fn pid_namespace() -> u64 {
     })
 }
 
-static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static PID: crate::sync::AtomicU32 = crate::sync::AtomicU32::new(0);
 
 extern "C" fn forget_pid() {
     // Relaxed: the forked child is single-threaded at this point.
-    PID.store(0, std::sync::atomic::Ordering::Relaxed);
+    PID.store(0, crate::sync::Ordering::Relaxed);
 }
 
 /// This process's pid, cached: `std::process::id()` is a `getpid` syscall (glibc stopped
 /// caching it), and it sat on the claim and send hot paths. A fork resets the cache.
 pub fn current_pid() -> u32 {
     // Relaxed: every thread computes the same value; a racing store writes the same pid.
-    let p = PID.load(std::sync::atomic::Ordering::Relaxed);
+    let p = PID.load(crate::sync::Ordering::Relaxed);
     if p != 0 {
         return p;
     }
@@ -145,7 +145,7 @@ pub fn current_pid() -> u32 {
         libc::pthread_atfork(None, None, Some(forget_pid));
     });
     let p = std::process::id();
-    PID.store(p, std::sync::atomic::Ordering::Relaxed);
+    PID.store(p, crate::sync::Ordering::Relaxed);
     p
 }
 

@@ -23,9 +23,9 @@
 use crate::error::OpenError;
 use crate::process::{self, Liveness};
 use crate::segment::{layout_hash, Segment, SegmentHeader, SegmentKind};
+use crate::sync::{AtomicU64, Ordering};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Holders per namespace: processes plus topic rings that carry payloads.
 pub const MAX_HOLDERS: usize = crate::word::HOLDER_BITS as usize;

@@ -194,10 +194,10 @@ impl Segment {
     /// A fresh, private, locked temporary file `<name>.tmp.<pid>.<n>` in `dir`. The `flock`
     /// tells `NsDir::reclaim_leftovers` that its creator is alive (whatever its pid says).
     fn temp_file(dir: &NsDir, path: &Path) -> Result<(File, PathBuf, CString), OpenError> {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        static COUNTER: crate::sync::AtomicU64 = crate::sync::AtomicU64::new(0);
         for _ in 0..8 {
             // Relaxed: only uniqueness of the temporary name matters.
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let n = COUNTER.fetch_add(1, crate::sync::Ordering::Relaxed);
             let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
             let tmp_c = c_name(&tmp, tmp.file_name().unwrap_or_default())?;
             let flags = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
@@ -293,5 +293,22 @@ fn reserve(file: &File, size: u64) -> std::io::Result<()> {
         // Filesystems without fallocate: fall back to a sparse size (best effort).
         libc::EOPNOTSUPP | libc::EINVAL => file.set_len(size),
         e => Err(std::io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// Defined here rather than in `nsdir.rs` (which `segment.rs` builds on): it reads a segment
+/// header.
+impl NsDir {
+    /// True when the directory holds a `registry` file with a tensorbus registry header (any
+    /// version or layout: older namespaces count). Reads the header; maps nothing.
+    pub fn has_registry(&self) -> bool {
+        let Ok(f) = open_at(Some(self.fd()), &CString::new("registry").expect("no NUL"), libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) else {
+            return false;
+        };
+        let ok = fstat(f.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_uid == euid());
+        let mut h = [0u8; 64];
+        ok && std::io::Read::read_exact(&mut File::from(f), &mut h).is_ok()
+            && u64::from_le_bytes(h[0..8].try_into().expect("8 bytes")) == MAGIC
+            && u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) == SegmentKind::Registry as u32
     }
 }

@@ -34,17 +34,26 @@
 //!
 //! The waker's fast path (nobody sleeps) is the bump and one load, as with a counter.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// Longest single futex sleep: what a wrongly cleared bit can cost a sleeper.
 pub const SLEEP_CAP: Duration = Duration::from_millis(100);
 
-/// Waker side, after the caller's bump (B) of `word`: wake the sleepers `bits` names, healing
-/// bits that name nobody. `wakes` counts the futex_wake calls (statistics).
+/// Waker side, once the caller has made the condition true: bump `word` (B), then wake the
+/// sleepers `bits` names (L), healing bits that name nobody. `wakes` counts the futex_wake calls
+/// (statistics). The one place "bump, then wake if there are sleepers" is written.
 #[inline]
-pub fn wake(word: &AtomicU32, bits: &AtomicU64, wakes: Option<&AtomicU64>) {
+pub fn notify(word: &AtomicU32, bits: &AtomicU64, wakes: Option<&AtomicU64>) {
+    // SeqCst: B of the protocol, the Dekker pair of a sleeper's A then S.
+    word.fetch_add(1, Ordering::SeqCst);
+    wake(word, bits, wakes);
+}
+
+/// After B: wake the sleepers `bits` names, healing bits that name nobody.
+#[inline]
+fn wake(word: &AtomicU32, bits: &AtomicU64, wakes: Option<&AtomicU64>) {
     // SeqCst: L of the protocol; the Dekker pair of the sleeper's A with the caller's B.
     let b = bits.load(Ordering::SeqCst);
     if b != 0 {

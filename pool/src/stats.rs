@@ -3,7 +3,7 @@
 
 use crate::namespace::{Namespace, MAX_POOLS};
 use crate::registry::{KIND_PROCESS, KIND_TOPIC};
-use crate::ring::{RingSeg, TopicStats};
+use crate::ring::{topic_names, RingSeg, TopicStats};
 
 /// One pool's occupancy.
 #[derive(Debug, Clone)]
@@ -43,8 +43,15 @@ impl NamespaceStats {
     }
 }
 
-pub(crate) fn collect(ns: &Namespace) -> NamespaceStats {
-    let reg = &ns.inner.registry;
+impl Namespace {
+    /// A snapshot of pools, holders and topics.
+    pub fn stats(&self) -> NamespaceStats {
+        collect(self)
+    }
+}
+
+fn collect(ns: &Namespace) -> NamespaceStats {
+    let reg = ns.registry();
     let snaps = reg.snapshots();
     let participants = snaps
         .iter()
@@ -54,7 +61,7 @@ pub(crate) fn collect(ns: &Namespace) -> NamespaceStats {
             name: s.name.clone(),
             is_topic: s.kind == KIND_TOPIC,
             // Judged as the reaper judges (PID namespace, own entry, unreadable /proc).
-            alive: s.kind != KIND_PROCESS || reg.process_alive(s.index, reg.entry(s.index).word.load(std::sync::atomic::Ordering::Acquire)),
+            alive: s.kind != KIND_PROCESS || reg.process_alive(s.index, reg.entry(s.index).word.load(crate::sync::Ordering::Acquire)),
         })
         .collect();
     let mut pools = Vec::new();
@@ -73,6 +80,6 @@ pub(crate) fn collect(ns: &Namespace) -> NamespaceStats {
             .collect();
         pools.push(PoolStats { id, slot_size: pool.slot_size(), slots: pool.slots(), used, holders });
     }
-    let topics = ns.topic_names().iter().filter_map(|n| RingSeg::open_existing(ns.dir(), n).ok()).map(|r| r.stats()).collect();
+    let topics = topic_names(ns.dir()).iter().filter_map(|n| RingSeg::open_existing(ns.dir(), n).ok()).map(|r| r.stats()).collect();
     NamespaceStats { dir: ns.dir().display().to_string(), pools, participants, topics, reaps: reg.reaps() }
 }

@@ -201,7 +201,7 @@ fn corrupt_ring_entry_is_recv_error() {
     assert!(matches!(e, RecvError::Corrupt { .. }), "{e}");
     // The subscriber moved past it and keeps working.
     topic.publisher().send_inline(b"ok").unwrap();
-    let (d, _) = sub.try_recv().unwrap().unwrap();
+    let (d, _) = sub.try_recv().unwrap().unwrap().into_parts();
     assert_eq!(&d.inline_bytes().unwrap().0[..2], b"ok");
     // Bad inline length is refused at the decoder.
     let mut inl = Descriptor::inline(b"abc").unwrap();

@@ -24,7 +24,7 @@ fn start(role: &str, dir: &Path) -> Child {
 }
 
 fn wait_ready(ctl: &mut Subscriber) {
-    let (d, _) = ctl.recv_timeout(Duration::from_secs(20)).unwrap().expect("child did not report ready");
+    let (d, _) = ctl.recv_timeout(Duration::from_secs(20)).unwrap().expect("child did not report ready").into_parts();
     assert_eq!(&d.inline_bytes().unwrap().0[..5], b"ready");
 }
 
@@ -49,7 +49,7 @@ fn send_frame(ns: &Namespace, p: &Publisher, id: u64) {
 }
 
 fn recv_verify(s: &mut Subscriber, want: u64) {
-    let (d, h) = s.recv_timeout(Duration::from_secs(20)).unwrap().unwrap_or_else(|| panic!("frame {want} never came"));
+    let (d, h) = s.recv_timeout(Duration::from_secs(20)).unwrap().unwrap_or_else(|| panic!("frame {want} never came")).into_parts();
     assert_eq!(d.timestamp_ns, want);
     let h = h.unwrap();
     assert_eq!(h.len(), frame_len(want));
@@ -222,7 +222,7 @@ fn killing_a_sender_at_random_moments_leaves_a_working_ring() {
     let mut s = topic.subscriber().unwrap();
     let mut seen = 0u64;
     let mut drain = |s: &mut Subscriber| {
-        while let Some((d, h)) = s.try_recv().unwrap() {
+        while let Some((d, h)) = s.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts) {
             let h = h.unwrap();
             assert_eq!(check(h.as_slice(), d.timestamp_ns), None, "torn or recycled frame {}", d.timestamp_ns);
             assert_eq!(h.len(), frame_len(d.timestamp_ns));

@@ -142,7 +142,7 @@ fn victim(ns: &Namespace, dur: Duration) {
             errors += 1;
         }
         for _ in 0..4 {
-            match s.try_recv() {
+            match s.try_recv().map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
                 Ok(Some((d, Some(h)))) => {
                     recv += 1;
                     if h.len() != frame_len(d.timestamp_ns) || check(h.as_slice(), d.timestamp_ns).is_some() {
@@ -250,7 +250,7 @@ fn restarted_publisher_feeds_the_same_subscriber() {
         let mut this_gen = 0;
         while this_gen < 20 {
             assert!(Instant::now() < deadline, "generation {gen}: only {this_gen} frames");
-            let Some((d, h)) = s.recv_timeout(Duration::from_millis(200)).unwrap() else { continue };
+            let Some((d, h)) = s.recv_timeout(Duration::from_millis(200)).unwrap().map(tensorbus_pool::Delivered::into_parts) else { continue };
             let h = h.unwrap();
             assert_eq!(h.len(), frame_len(d.timestamp_ns));
             assert_eq!(check(h.as_slice(), d.timestamp_ns), None, "torn or recycled frame {}", d.timestamp_ns);
@@ -260,7 +260,7 @@ fn restarted_publisher_feeds_the_same_subscriber() {
             got += 1;
         }
         let mut inline_this_gen = false;
-        while let Some((d, _)) = ts.try_recv().unwrap() {
+        while let Some((d, _)) = ts.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts) {
             let id = u64::from_le_bytes(d.inline_bytes().unwrap().0[..8].try_into().unwrap());
             inline_this_gen |= id >= base;
         }
@@ -423,7 +423,7 @@ fn scribbled_values_that_once_panicked() {
         send(id);
     }
     for _ in 0..6 {
-        if let Ok(Some((d, Some(h)))) = s.try_recv() {
+        if let Ok(Some((d, Some(h)))) = s.try_recv().map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
             assert_eq!(check(h.as_slice(), d.timestamp_ns), None);
         }
     }

@@ -215,7 +215,7 @@ fn namespaces_with_the_same_topic_names_never_see_each_other() {
         pb.send_inline(&[b'b', i]).unwrap();
     }
     let mut from_a = 0;
-    while let Some((d, h)) = sa.recv_timeout(Duration::from_millis(10)).unwrap() {
+    while let Some((d, h)) = sa.recv_timeout(Duration::from_millis(10)).unwrap().map(tensorbus_pool::Delivered::into_parts) {
         match h {
             Some(h) => assert!(h.as_slice().iter().all(|&c| c == b'a')),
             None => assert_eq!(d.inline_bytes().unwrap().0[0], b'a'),
@@ -223,7 +223,7 @@ fn namespaces_with_the_same_topic_names_never_see_each_other() {
         from_a += 1;
     }
     let mut from_b = 0;
-    while let Some((d, h)) = sb.try_recv().unwrap() {
+    while let Some((d, h)) = sb.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts) {
         assert!(h.is_none(), "b never sent a payload");
         assert_eq!(d.inline_bytes().unwrap().0[0], b'b');
         from_b += 1;

@@ -9,9 +9,9 @@
 //!   cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak_short   # 10 s
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tensorbus_pool::sync::{AtomicBool, AtomicU64, Ordering};
 use tensorbus_pool::*;
 use tensorbus_testkit::{self as kit, field, Peer};
 
@@ -76,7 +76,7 @@ fn child_entry() {
     let (mut frames, mut wrong, mut errors, mut imu_n, mut imu_back) = (0u64, 0u64, 0u64, 0u64, 0u64);
     let mut last_imu = 0u64;
     loop {
-        match sc.recv_timeout(Duration::from_millis(5)) {
+        match sc.recv_timeout(Duration::from_millis(5)).map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
             Ok(Some((d, Some(h)))) => {
                 frames += 1;
                 if !frame_ok(h.as_slice(), d.timestamp_ns) {
@@ -95,7 +95,7 @@ fn child_entry() {
             Err(_) => errors += 1,
         }
         loop {
-            match si.try_recv() {
+            match si.try_recv().map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
                 Ok(Some((d, None))) => {
                     let seq = u64::from_le_bytes(d.inline_bytes().unwrap().0[..8].try_into().unwrap());
                     if seq <= last_imu {

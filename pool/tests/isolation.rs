@@ -231,7 +231,7 @@ fn leftover(dir: &Path, name: &str) -> PathBuf {
 /// A pid no process can have: above the kernel's `pid_max`. (A pid of a child that exited can be
 /// reused at once on a busy machine with pid_max 32768, by another test's child: the test flaked.)
 fn dead_pid() -> u32 {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use tensorbus_pool::sync::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(1);
     let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(4 << 20);
     // Relaxed: only distinctness matters.

@@ -8,9 +8,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tensorbus_pool::registry::{self, Registry, KIND_PROCESS, KIND_TOPIC, ST_ACTIVE};
+use tensorbus_pool::sync::{AtomicBool, AtomicU64, Ordering};
 use tensorbus_pool::*;
 use tensorbus_testkit::{self as kit, all_slots_free, check, fill, role_child as child, TempNs};
 
@@ -108,7 +108,7 @@ fn child_fork(dir: &Path) {
                 return 3; // the child acted under its parent's holder bit
             }
             // The inherited subscriber continues from its cursor, under an entry of our own.
-            let got = sub.try_recv().unwrap().map(|(d, _)| d.inline_bytes().unwrap().0[0]);
+            let got = sub.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts).map(|(d, _)| d.inline_bytes().unwrap().0[0]);
             if got != Some(b'a') {
                 return 4;
             }
@@ -138,7 +138,7 @@ fn child_fork(dir: &Path) {
     assert_eq!(word::state(w), word::READY, "the child released the parent's hold");
     assert_ne!(word::holders(w) & (1 << ns.holder_index()), 0);
     // The parent's subscriber still sees both messages: "a", then the child's "b".
-    let next = |s: &mut Subscriber| s.try_recv().unwrap().map(|(d, _)| d.inline_bytes().unwrap().0[0]);
+    let next = |s: &mut Subscriber| s.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts).map(|(d, _)| d.inline_bytes().unwrap().0[0]);
     assert_eq!(next(&mut sub), Some(b'a'));
     if !kill_child {
         assert_eq!(next(&mut sub), Some(b'b'));

@@ -257,7 +257,7 @@ fn killed_sleeper_leaves_no_permanent_waiter() {
         std::thread::sleep(Duration::from_millis(50));
         p2.send_inline(b"wake").unwrap();
     });
-    let got = s.recv_timeout_message(Duration::from_secs(10)).unwrap().expect("a message");
+    let got = s.recv_timeout(Duration::from_secs(10)).unwrap().expect("a message");
     assert_eq!(got.inline(), Some(&b"wake"[..]));
     sender.join().unwrap();
     let mut peer = spawn("sleeper", &t.dir);
@@ -312,7 +312,7 @@ fn scribbled_topic_holder_naming_another_entry_is_not_used() {
     assert!(has_bit(b_frame.slot(), b_idx), "topic b's reference was cleared");
     // b still works and still holds its frame for a late joiner.
     drop(b_frame);
-    let (d, hold) = b.latest().expect("b's newest frame");
+    let (d, hold) = b.latest().expect("b's newest frame").into_parts();
     assert!(hold.is_some(), "{d:?}");
     peer.kill9();
 }

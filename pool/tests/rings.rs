@@ -16,7 +16,7 @@ fn send_frame(ns: &Namespace, p: &Publisher, id: u64, len: u64) -> u64 {
 
 /// Receive one frame and verify its bytes against the id in its timestamp.
 fn recv_frame(s: &mut Subscriber) -> Option<u64> {
-    let (d, h) = s.try_recv().unwrap()?;
+    let (d, h) = s.try_recv().unwrap()?.into_parts();
     let h = h.expect("payload hold");
     assert_eq!(h.len(), d.len);
     assert_eq!(check(h.as_slice(), d.timestamp_ns), None, "frame {} corrupt", d.timestamp_ns);
@@ -82,14 +82,14 @@ fn slow_subscriber_counts_misses_never_wrong_data() {
     assert_eq!(slow.misses(), 6);
     // A frame read before it is overwritten stays intact while held, even as the ring laps.
     send_frame(&ns, &p, 100, 3000);
-    let (d, h) = slow.try_recv().unwrap().unwrap();
+    let (d, h) = slow.try_recv().unwrap().unwrap().into_parts();
     for id in 200..220 {
         send_frame(&ns, &p, id, 3000);
     }
     assert_eq!(check(h.unwrap().as_slice(), d.timestamp_ns), None);
     assert_eq!(d.timestamp_ns, 100);
     // Latest skips to the newest.
-    let (d, _) = slow.latest().unwrap().unwrap();
+    let (d, _) = slow.latest().unwrap().unwrap().into_parts();
     assert_eq!(d.timestamp_ns, 219);
     assert_eq!(slow.misses(), 6 + 19);
 }
@@ -107,7 +107,7 @@ fn late_subscriber_starts_at_the_newest_entry() {
     assert_eq!(recv_frame(&mut s), Some(6));
     assert_eq!(recv_frame(&mut s), None);
     assert_eq!(s.misses(), 0);
-    let (d, _) = topic.latest().unwrap();
+    let (d, _) = topic.latest().unwrap().into_parts();
     assert_eq!(d.timestamp_ns, 6);
     // On an empty topic it starts at the first entry.
     let empty = ns.topic("empty", &TopicOptions::default()).unwrap();
@@ -137,7 +137,7 @@ fn reliable_policy_blocks_sender_until_subscriber_reads() {
         std::thread::sleep(Duration::from_millis(50));
         let mut got = Vec::new();
         while got.len() < 3 {
-            if let Some((d, _)) = s.recv_timeout(Duration::from_secs(2)).unwrap() {
+            if let Some((d, _)) = s.recv_timeout(Duration::from_secs(2)).unwrap().map(tensorbus_pool::Delivered::into_parts) {
                 got.push(d.inline_bytes().unwrap().0[0]);
             }
         }
@@ -209,7 +209,7 @@ fn blocking_recv_wakes_on_send_from_another_thread() {
         p.send_inline(b"wake").unwrap();
     });
     let start = Instant::now();
-    let (d, _) = s.recv_timeout(Duration::from_secs(10)).unwrap().expect("woken");
+    let (d, _) = s.recv_timeout(Duration::from_secs(10)).unwrap().expect("woken").into_parts();
     let waited = start.elapsed();
     assert_eq!(&d.inline_bytes().unwrap().0[..4], b"wake");
     assert!(waited < Duration::from_secs(2), "slept through the wake: {waited:?}");
@@ -236,7 +236,7 @@ fn inline_messages_of_every_length_arrive_intact() {
         for len in (0..=INLINE_MAX).rev() {
             let msg: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(31).wrapping_add(round).wrapping_add(1)).collect();
             p.send_inline(&msg).unwrap();
-            let m = s.try_recv_message().unwrap().expect("the message just sent");
+            let m = s.try_recv().unwrap().expect("the message just sent");
             assert!(m.hold.is_none());
             let (raw, n) = m.inline_bytes().unwrap();
             assert_eq!(&raw[..n], &msg[..], "inline message of {len} bytes (round {round})");
@@ -252,7 +252,7 @@ fn inline_messages_of_every_length_arrive_intact() {
     assert!(matches!(p.send_inline(&[7; INLINE_MAX + 1]), Err(SendError::InlineTooLarge { len: 105, max: INLINE_MAX })));
     // The newest entry, read without a subscriber, is whole too.
     p.send_inline(&[9; INLINE_MAX]).unwrap();
-    let (raw, n) = topic.latest_message().unwrap().inline_bytes().unwrap();
+    let (raw, n) = topic.latest().unwrap().inline_bytes().unwrap();
     assert_eq!(&raw[..n], &[9; INLINE_MAX][..]);
     // A long inline message whose length was scribbled past the capacity is refused, not read
     // past the entry.
@@ -260,7 +260,7 @@ fn inline_messages_of_every_length_arrive_intact() {
     let (mut d, tail) = tensorbus_pool::ring::inline_message(&[1; 60]).unwrap();
     d.aux = (INLINE_MAX + 1) as u16;
     topic.ring().send_entry(&ns, d, Some(&tail), None, std::time::Duration::from_secs(1)).unwrap();
-    assert!(sub2.latest_message().unwrap().unwrap().inline_bytes().is_none());
+    assert!(sub2.latest().unwrap().unwrap().inline_bytes().is_none());
 }
 
 #[test]

@@ -20,12 +20,12 @@ fn send_recv_payload_and_inline() {
         let r = m.freeze();
         p.send(r.descriptor(), &r).unwrap();
         drop(r);
-        let (d, h) = s.recv_timeout(Duration::from_millis(100)).unwrap().unwrap();
+        let (d, h) = s.recv_timeout(Duration::from_millis(100)).unwrap().unwrap().into_parts();
         assert_eq!(d.len, 100);
         assert!(h.unwrap().as_slice().iter().all(|&b| b == i));
     }
     p.send_inline(b"hello").unwrap();
-    let (d, h) = s.try_recv().unwrap().unwrap();
+    let (d, h) = s.try_recv().unwrap().unwrap().into_parts();
     assert!(h.is_none());
     let (raw, n) = d.inline_bytes().unwrap();
     assert_eq!(&raw[..n], b"hello");

@@ -1,10 +1,10 @@
 //! Threaded stress: claim / freeze / send / recv / drop from several threads, then check the
 //! global invariants (every slot back exactly once, generations never reused).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tensorbus_pool::pool::Pool;
+use tensorbus_pool::sync::{AtomicU64, Ordering};
 use tensorbus_pool::*;
 use tensorbus_testkit::{self as kit, check, fill, TempNs};
 
@@ -46,7 +46,7 @@ fn threaded_stress_returns_every_slot_exactly_once() {
                     if kept.len() > 2 {
                         kept.remove(0);
                     }
-                    while let Some((d, h)) = s.try_recv().unwrap() {
+                    while let Some((d, h)) = s.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts) {
                         let h = h.unwrap();
                         assert_eq!(check(h.as_slice(), d.timestamp_ns), None, "frame {:#x} has wrong bytes", d.timestamp_ns);
                         // A second hold through the descriptor sees the same frame.

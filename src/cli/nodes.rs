@@ -61,7 +61,7 @@ pub fn running_schedulers(ns: &Namespace) -> Vec<SchedulerRow> {
             continue;
         }
         let Ok(topic) = ns.topic(&name, &TopicOptions::default()) else { continue };
-        let Some(m) = topic.latest_message() else { continue };
+        let Some(m) = topic.latest() else { continue };
         let d = m.desc;
         let bytes: Vec<u8> = if d.kind == kind::INLINE {
             m.inline().map(<[u8]>::to_vec).unwrap_or_default()

@@ -1,0 +1,182 @@
+//! The topic segment's layout: `TopicHeader`, the subscriber table, the entry array, their
+//! offsets and layout hash; topic names and types.
+//!
+//! ```text
+//! 0     SegmentHeader (64)
+//! 64    TopicHeader (384): name, type, depth, policy; then three cache lines:
+//!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
+//!       C notify/progress futex words and their sleeper bitmaps
+//! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
+//! ...   Entry[depth] (128 each, see `seqlock.rs`): stamp, the 64-byte descriptor as 8 words,
+//!       then 7 tail words (bytes 48..104 of a long inline message)
+//! ```
+
+use super::seqlock::{Entry, INLINE_MAX};
+use crate::descriptor;
+use crate::error::TopicError;
+use crate::segment::layout_hash;
+use crate::sync::{AtomicU32, AtomicU64};
+use std::mem::{offset_of, size_of};
+use std::path::Path;
+
+/// Subscribers per topic.
+pub const MAX_SUBS: usize = 64;
+/// Largest ring depth.
+pub const MAX_DEPTH: u32 = 4096;
+/// Default depth: frames a topic pins at most.
+pub const DEFAULT_DEPTH: u32 = 4;
+
+/// Delivery policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Overwrite the oldest entry; slow subscribers count misses. Default.
+    Latest,
+    /// A send waits (with a timeout) until the slowest live subscriber has room.
+    Reliable,
+}
+
+#[repr(C)]
+pub struct TopicHeader {
+    pub name: [u8; 64],
+    pub type_name: [u8; 64],
+    pub type_hash: u64,
+    pub msg_size: u32,
+    pub depth: u32,
+    pub policy: u32,
+    pub _p0: u32,
+    pub _p1: [u64; 5],
+    // --- line A (offset 256 in the segment): what a spinning reader polls ---
+    /// Next position to write; entries `< head` are published.
+    pub head: AtomicU64,
+    /// Messages sent (statistics).
+    pub sent: AtomicU64,
+    pub _pa: [u64; 6],
+    // --- line B: writer coordination (readers never touch it on the fast path) ---
+    /// 0, or (holder index + 1) << 32 | pid of the writer holding it.
+    pub lock: AtomicU64,
+    /// The topic's holder index + 1 in the registry (0: none allocated yet).
+    pub holder: AtomicU32,
+    pub _pb0: u32,
+    /// Bitmap of processes (holder indices) that have the topic open.
+    pub openers: AtomicU64,
+    /// Bitmap of processes that publish on it.
+    pub publishers: AtomicU64,
+    /// Positions below this no longer hold their slots: every live subscriber had read them
+    /// when a later send released them (the newest entry is always kept). Written under `lock`.
+    pub released: AtomicU64,
+    /// Bitmap of subscriber entries a send must look at: a superset of the claimed ones. A
+    /// claimer sets its bit once it owns the entry; only an owner clears its own bit, before it
+    /// gives the entry up (entries of dead owners keep theirs until reclaimed: a wasted check,
+    /// never a live subscriber overlooked).
+    pub subs: AtomicU64,
+    pub _pb: [u64; 2],
+    // --- line C: futex words and their sleepers (protocol in `sleepers.rs`) ---
+    /// Bumped on every send (futex word for blocking receivers).
+    pub notify: AtomicU32,
+    /// Bumped when a subscriber advances (futex word for reliable writers).
+    pub progress: AtomicU32,
+    /// Bitmap of processes (holder indices) with a receiver sleeping on `notify`. A superset
+    /// that heals: a dead sleeper's bit is cleared by the first send that wakes nobody.
+    pub sleepers: AtomicU64,
+    /// Bitmap of processes with a reliable writer sleeping on `progress` (heals likewise).
+    pub writer_sleepers: AtomicU64,
+    /// futex_wake calls made on `notify` and `progress` (statistics: a topic whose sleepers
+    /// died stops adding to it).
+    pub wakes: AtomicU64,
+    pub _pc: [u64; 4],
+}
+const _: () = assert!(size_of::<TopicHeader>() == 384);
+const _: () = assert!(offset_of!(TopicHeader, head) == 192);
+const _: () = assert!(offset_of!(TopicHeader, lock) == 256);
+const _: () = assert!(offset_of!(TopicHeader, notify) == 320);
+const _: () = assert!(offset_of!(TopicHeader, sleepers) == 328);
+
+#[repr(C)]
+pub struct SubEntry {
+    /// 0 free, else (holder index + 1) | pid << 32.
+    pub owner: AtomicU64,
+    /// Next position this subscriber reads.
+    pub cursor: AtomicU64,
+    pub misses: AtomicU64,
+    pub received: AtomicU64,
+    pub _pad: [u64; 4],
+}
+const _: () = assert!(size_of::<SubEntry>() == 64);
+
+pub(super) const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
+pub(super) const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
+pub(super) const LAYOUT: u64 = layout_hash(&[
+    // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
+    6,
+    INLINE_MAX,
+    offset_of!(TopicHeader, sleepers),
+    offset_of!(TopicHeader, writer_sleepers),
+    offset_of!(TopicHeader, wakes),
+    offset_of!(TopicHeader, released),
+    offset_of!(TopicHeader, subs),
+    size_of::<TopicHeader>(),
+    size_of::<SubEntry>(),
+    size_of::<Entry>(),
+    MAX_SUBS,
+    descriptor::LAYOUT[0],
+    descriptor::LAYOUT[1],
+    descriptor::LAYOUT[2],
+    descriptor::LAYOUT[3],
+]);
+
+/// Validate a topic name: 1-63 chars of `[A-Za-z0-9._-/]`, `/`-separated parts that are not
+/// empty, `.` or `..`, and no `.tmp.` (the mark of a temporary segment file).
+pub fn check_name(name: &str) -> Result<(), TopicError> {
+    let ok = !name.is_empty()
+        && name.len() < 64
+        && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-/".contains(&c))
+        && name.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        && !name.contains(".tmp.");
+    if ok {
+        Ok(())
+    } else {
+        Err(TopicError::BadName(name.to_string()))
+    }
+}
+
+pub(super) fn file_name(name: &str) -> String {
+    format!("topic-{}", name.replace('/', ":"))
+}
+
+/// Names of the topics whose segments exist in `dir`.
+pub fn topic_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = f.strip_prefix("topic-") {
+                if !n.contains(".tmp.") {
+                    out.push(n.replace(':', "/"));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub(super) fn str_field(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+pub(super) fn set_str(dst: &mut [u8], s: &str) {
+    let n = s.len().min(dst.len() - 1);
+    dst[..n].copy_from_slice(&s.as_bytes()[..n]);
+}
+
+/// What a topic carries; checked when opening an existing topic.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicType {
+    /// Human-readable type name (e.g. `CmdVel`, `Image`, `dict`); empty: accept any.
+    pub name: String,
+    /// Layout hash of a POD type (0 if not POD).
+    pub hash: u64,
+    /// POD size in bytes (0 if not POD).
+    pub size: u32,
+}

@@ -1,0 +1,157 @@
+//! `RingSeg`: a mapped topic segment, validated on open, and its accessors (header, subscriber
+//! entries, ring entries). The protocols on it live in the sibling files: the seqlock in
+//! `seqlock.rs`, the writer lock in `lock.rs`, slot references in `refs.rs`, and so on.
+
+use super::layout::{check_name, file_name, set_str, str_field, Policy, SubEntry, TopicHeader, TopicType, ENTRIES_AT, LAYOUT, MAX_DEPTH, MAX_SUBS, SUBS_AT};
+use super::seqlock::{self, Entries, Entry, Tail};
+use crate::descriptor::Descriptor;
+use crate::error::{OpenError, TopicError};
+use crate::segment::{Segment, SegmentKind};
+use crate::sleepers;
+use crate::sync::AtomicU64;
+use std::mem::size_of;
+use std::path::Path;
+
+/// A mapped topic ring.
+pub struct RingSeg {
+    pub(super) seg: Segment,
+    pub(super) depth: u32,
+    pub(super) name: String,
+    /// The last verified holder: `holder << 48 | (entry word & WORD_LOW)`, or 0. Process-local.
+    pub(super) holder_ok: AtomicU64,
+    /// Threads of this process sleeping on `notify` / on `progress`.
+    pub(super) readers: sleepers::Local,
+    pub(super) writers: sleepers::Local,
+}
+
+impl std::fmt::Debug for RingSeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RingSeg({}, depth {})", self.name, self.depth)
+    }
+}
+
+impl RingSeg {
+    pub(super) fn open_or_create(dir: &Path, name: &str, ty: &TopicType, depth: u32, policy: Policy) -> Result<RingSeg, TopicError> {
+        check_name(name)?;
+        let depth = depth.clamp(1, MAX_DEPTH);
+        let size = ENTRIES_AT + depth as usize * size_of::<Entry>();
+        let (seg, _) = Segment::open_or_create(&dir.join(file_name(name)), SegmentKind::Topic, LAYOUT, size, |seg| {
+            // SAFETY: fresh private mapping; the header lies in bounds.
+            let h = unsafe { &mut *(seg.base().add(64) as *mut TopicHeader) };
+            set_str(&mut h.name, name);
+            set_str(&mut h.type_name, &ty.name);
+            h.type_hash = ty.hash;
+            h.msg_size = ty.size;
+            h.depth = depth;
+            h.policy = policy as u32;
+        })?;
+        let ring = Self::validate(seg, name)?;
+        let h = ring.header();
+        let existing = str_field(&h.type_name);
+        if !ty.name.is_empty() && !existing.is_empty() && (existing != ty.name || h.type_hash != ty.hash || h.msg_size != ty.size) {
+            let describe = |n: &str, hash: u64, size: u32| if size > 0 { format!("{n} ({size} B, layout {hash:#x})") } else { n.to_string() };
+            return Err(TopicError::TypeMismatch {
+                topic: name.to_string(),
+                existing: describe(&existing, h.type_hash, h.msg_size),
+                requested: describe(&ty.name, ty.hash, ty.size),
+            });
+        }
+        Ok(ring)
+    }
+
+    /// Open an existing topic without type checks (reaper, tools).
+    pub fn open_existing(dir: &Path, name: &str) -> Result<RingSeg, TopicError> {
+        check_name(name)?;
+        let seg = Segment::open(&dir.join(file_name(name)), SegmentKind::Topic, LAYOUT)?;
+        Self::validate(seg, name)
+    }
+
+    fn validate(seg: Segment, name: &str) -> Result<RingSeg, TopicError> {
+        let path = seg.path().to_path_buf();
+        if seg.len() < ENTRIES_AT {
+            return Err(OpenError::Truncated { path, expected: ENTRIES_AT as u64, actual: seg.len() as u64 }.into());
+        }
+        // SAFETY: the header lies within the validated length; integers and atomics only.
+        let h = unsafe { seg.at::<TopicHeader>(64) };
+        let depth = h.depth;
+        if depth == 0 || depth > MAX_DEPTH {
+            return Err(OpenError::BadHeader { path, field: "depth", value: depth as u64 }.into());
+        }
+        let need = ENTRIES_AT + depth as usize * size_of::<Entry>();
+        if need != seg.len() {
+            return Err(OpenError::Truncated { path, expected: need as u64, actual: seg.len() as u64 }.into());
+        }
+        if h.policy > 1 {
+            return Err(OpenError::BadHeader { path, field: "policy", value: h.policy as u64 }.into());
+        }
+        if str_field(&h.name) != name {
+            return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
+        }
+        Ok(RingSeg { seg, depth, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
+    }
+
+    pub fn header(&self) -> &TopicHeader {
+        // SAFETY: validated on open.
+        unsafe { self.seg.at::<TopicHeader>(64) }
+    }
+    pub(super) fn sub(&self, i: usize) -> &SubEntry {
+        // SAFETY: i < MAX_SUBS; the table lies within the validated segment.
+        unsafe { self.seg.at::<SubEntry>(SUBS_AT + (i % MAX_SUBS) * size_of::<SubEntry>()) }
+    }
+    #[inline]
+    pub(super) fn entry(&self, pos: u64) -> &Entry {
+        let d = self.depth as u64;
+        // A mask for power-of-two depths (the default 4 among them): a 64-bit division costs
+        // more than the rest of an in-process receive's index work.
+        let i = if d.is_power_of_two() { pos & (d - 1) } else { pos % d } as usize;
+        // SAFETY: i < depth; entries lie within the validated segment.
+        unsafe { self.seg.at::<Entry>(ENTRIES_AT + i * size_of::<Entry>()) }
+    }
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn policy(&self) -> Policy {
+        if self.header().policy == 1 {
+            Policy::Reliable
+        } else {
+            Policy::Latest
+        }
+    }
+    pub fn type_name(&self) -> String {
+        str_field(&self.header().type_name)
+    }
+
+    /// Read the complete entry at `pos`, if it still holds that position.
+    pub(super) fn read_entry(&self, pos: u64) -> Option<Descriptor> {
+        seqlock::read(self.entry(pos), pos, None)
+    }
+}
+
+impl Entries for RingSeg {
+    type Entry = Entry;
+    type Msg = Descriptor;
+    type Extra = Tail;
+    #[inline]
+    fn entry(&self, pos: u64) -> &Entry {
+        RingSeg::entry(self, pos)
+    }
+    #[inline]
+    fn stamp_of(e: &Entry) -> &AtomicU64 {
+        &e.stamp
+    }
+    #[inline]
+    fn read(e: &Entry, pos: u64, tail: &mut Tail) -> Option<Descriptor> {
+        seqlock::read(e, pos, Some(tail))
+    }
+    #[inline]
+    fn head(&self) -> &AtomicU64 {
+        &self.header().head
+    }
+    #[inline]
+    fn depth(&self) -> u64 {
+        self.depth as u64
+    }
+}
