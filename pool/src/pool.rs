@@ -75,6 +75,9 @@ pub struct SlotHeader {
 const _: () = assert!(size_of::<SlotHeader>() == 256);
 
 const HEADERS_AT: usize = 128;
+// Headers sit at their alignment (the mapping is page aligned): what lets `Pool::header` and
+// `Pool::slot` use `Segment::at_validated`.
+const _: () = assert!(64usize.is_multiple_of(align_of::<PoolHeader>()) && HEADERS_AT.is_multiple_of(align_of::<SlotHeader>()));
 pub const LAYOUT: u64 = layout_hash(&[2, size_of::<PoolHeader>(), size_of::<SlotHeader>(), offset_of!(SlotHeader, meta), HEADERS_AT, PAYLOAD_ALIGN]);
 
 fn data_offset(slots: u32) -> usize {
@@ -198,15 +201,17 @@ impl Pool {
     }
 
     pub fn header(&self) -> &PoolHeader {
-        // SAFETY: validated on open (size and fields).
-        unsafe { self.seg.at::<PoolHeader>(64) }
+        // SAFETY: validated on open (size and fields): the header lies at 64, inside the
+        // segment, which is page aligned.
+        unsafe { self.seg.at_validated::<PoolHeader>(64) }
     }
 
     /// Header of slot `i`; `i` must be `< slots()` (callers validate untrusted indices first).
     pub fn slot(&self, i: u32) -> &SlotHeader {
         assert!(i < self.slots);
-        // SAFETY: i < slots, so the header lies inside the validated segment.
-        unsafe { self.seg.at::<SlotHeader>(HEADERS_AT + i as usize * size_of::<SlotHeader>()) }
+        // SAFETY: i < slots (asserted), so the header lies inside the segment, whose length was
+        // validated against `slots` on open; headers are laid out at their alignment.
+        unsafe { self.seg.at_validated::<SlotHeader>(HEADERS_AT + i as usize * size_of::<SlotHeader>()) }
     }
 
     /// Pointer to slot `i`'s payload in the read-write mapping (256-byte aligned, `slot_size`

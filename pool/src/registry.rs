@@ -118,7 +118,8 @@ impl Registry {
     fn layout(&self) -> &RegistryLayout {
         // SAFETY: the segment was validated to be exactly this layout's size (total_size and
         // layout hash checked on open); every field is an integer or atomic, valid for any bits.
-        unsafe { self.seg.at::<RegistryLayout>(0) }
+        // The length and alignment checks of `at` are therefore proven already.
+        unsafe { self.seg.at_validated::<RegistryLayout>(0) }
     }
 
     pub fn entry(&self, i: u32) -> &HolderEntry {

@@ -105,6 +105,9 @@ const _: () = assert!(size_of::<SubEntry>() == 64);
 
 pub(super) const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
 pub(super) const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
+// Every structure sits at its alignment (the mapping is page aligned): what lets `RingSeg`'s
+// accessors use `Segment::at_validated`.
+const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ENTRIES_AT.is_multiple_of(align_of::<Entry>()));
 pub(super) const LAYOUT: u64 = layout_hash(&[
     // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
     6,

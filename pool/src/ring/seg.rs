@@ -91,12 +91,12 @@ impl RingSeg {
     }
 
     pub fn header(&self) -> &TopicHeader {
-        // SAFETY: validated on open.
-        unsafe { self.seg.at::<TopicHeader>(64) }
+        // SAFETY: validated on open: the segment is at least ENTRIES_AT long, past the header.
+        unsafe { self.seg.at_validated::<TopicHeader>(64) }
     }
     pub(super) fn sub(&self, i: usize) -> &SubEntry {
         // SAFETY: i < MAX_SUBS; the table lies within the validated segment.
-        unsafe { self.seg.at::<SubEntry>(SUBS_AT + (i % MAX_SUBS) * size_of::<SubEntry>()) }
+        unsafe { self.seg.at_validated::<SubEntry>(SUBS_AT + (i % MAX_SUBS) * size_of::<SubEntry>()) }
     }
     #[inline]
     pub(super) fn entry(&self, pos: u64) -> &Entry {
@@ -105,7 +105,7 @@ impl RingSeg {
         // more than the rest of an in-process receive's index work.
         let i = if d.is_power_of_two() { pos & (d - 1) } else { pos % d } as usize;
         // SAFETY: i < depth; entries lie within the validated segment.
-        unsafe { self.seg.at::<Entry>(ENTRIES_AT + i * size_of::<Entry>()) }
+        unsafe { self.seg.at_validated::<Entry>(ENTRIES_AT + i * size_of::<Entry>()) }
     }
     pub fn depth(&self) -> u32 {
         self.depth
