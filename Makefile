@@ -4,7 +4,7 @@
 #   make bench  everything side by side (criterion, iceoryx2 crate, Python scripts, peers); docs/benchmarks.md
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
-#   make lint   rustfmt, clippy (-D warnings, workspace lints), ruff and stubtest; .ci/run runs it before make test
+#   make lint   rustfmt, clippy (-D warnings, workspace lints), ruff, stubtest and the module-cycle check; .ci/run runs it before make test
 
 PYTHON ?= python3
 VENV   := .venv
@@ -18,7 +18,8 @@ export CARGO_TERM_COLOR ?= never
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
 # (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
 # ruff for the Python ([tool.ruff] in pyproject.toml); mypy.stubtest of the built extension
-# against its hand-written stubs (py/python/tensorbus/_native/*.pyi).
+# against its hand-written stubs (py/python/tensorbus/_native/*.pyi); no module cycles across the
+# files of any crate (tools/modgraph.py).
 # The exception mapping of py/src/errors.rs must name every variant of the core error enums:
 # checked with rustc's non_exhaustive_omitted_patterns lint (nightly-only, hence RUSTC_BOOTSTRAP).
 lint: develop
@@ -27,6 +28,7 @@ lint: develop
 	RUSTC_BOOTSTRAP=1 cargo rustc -p tensorbus-py --lib --profile check -q -- --cfg tensorbus_exhaustive
 	$(VENV)/bin/ruff check .
 	$(PY) -m mypy.stubtest tensorbus._native
+	$(PY) tools/modgraph.py -q pool/src py/src src tensor/src gpu/src testkit/src
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

@@ -2,6 +2,7 @@
 """File-level module dependency graph of a Rust crate, and its cycles.
 
     python3 tools/modgraph.py pool/src [py/src ...]   # edges, then cycles; exit 1 if any
+    python3 tools/modgraph.py -q pool/src py/src      # only the cycles and a count (make lint)
 
 A file depends on another when it names an item that the other file defines: `use crate::a::B`,
 `super::b::C`, `self::child::D`, a bare `child::E` from the parent, or an inline `crate::a::f()`
@@ -82,9 +83,16 @@ def drop_test_modules(text: str) -> str:
     return text
 
 
+def renamed(path: list) -> tuple:
+    """A use path from `expand_use_tree` as (the path of the item, the name it is known by)."""
+    item, _, alias = path[-1].partition("@")
+    return path[:-1] + [item], alias or item
+
+
 def expand_use_tree(tree: str) -> list:
-    """`a::{b, c::{d, e}}` -> [[a, b], [a, c, d], [a, c, e]] (globs and `self` kept as segments)."""
-    tree = re.sub(r"\s+as\s+" + IDENT, "", tree)  # renames don't change where an item lives
+    """`a::{b, c::{d, e as f}}` -> [[a, b], [a, c, d], [a, c, e@f]] (globs and `self` kept as
+    segments; a rename stays on its last segment, see `renamed`)."""
+    tree = re.sub(r"\s+as\s+(" + IDENT + ")", r"@\1", tree)  # `X as Y` -> `X@Y` (see `renamed`)
     tree = re.sub(r"\s+", "", tree)
 
     def parse(s: str, prefix: list) -> list:
@@ -132,9 +140,10 @@ class Crate:
         for mod, text in self.text.items():
             for m in re.finditer(r"\bpub(\([^)]*\))?\s+use\s+([^;]+);", text):
                 for path in expand_use_tree(m.group(2)):
+                    path, name = renamed(path)
                     absolute = self.absolute(mod, path)
-                    if absolute and path[-1] not in ("*", "self"):
-                        self.reexports[(mod, path[-1])] = absolute
+                    if absolute and name not in ("*", "self"):
+                        self.reexports[(mod, name)] = absolute
 
     def children(self, mod: tuple) -> set:
         return {m[len(mod)] for m in self.files if len(m) == len(mod) + 1 and m[: len(mod)] == mod}
@@ -175,7 +184,7 @@ class Crate:
         for mod, text in self.text.items():
             paths = []
             for m in re.finditer(r"\buse\s+([^;]+);", text):
-                paths += expand_use_tree(m.group(1))
+                paths += [renamed(p)[0] for p in expand_use_tree(m.group(1))]
             code = re.sub(r"\buse\s+[^;]+;", " ", text)
             kids = self.children(mod)
             pattern = r"\b(?:crate|super|self" + "".join("|" + re.escape(k) for k in kids) + r")(?:\s*::\s*" + IDENT + r")+"
@@ -228,12 +237,14 @@ def cycles(graph: dict) -> list:
 
 
 def main(argv: list) -> int:
+    quiet = "-q" in argv
+    argv = [a for a in argv if a != "-q"]
     bad = 0
     for arg in argv or ["pool/src"]:
         crate = Crate(Path(arg))
         graph = crate.edges()
         print(f"== {arg}: {len(graph)} files")
-        for mod in sorted(graph, key=crate.name):
+        for mod in sorted(graph, key=crate.name) if not quiet else []:
             deps = sorted(crate.name(t) for t in graph[mod])
             print(f"  {crate.name(mod)} -> {', '.join(deps) if deps else '(nothing)'}")
         found = cycles(graph)
