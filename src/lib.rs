@@ -55,8 +55,8 @@ pub use topic::{Message, Publisher, Subscriber, Topic, Value};
 
 pub use tensorbus_pool as pool;
 pub use tensorbus_pool::{
-    AcquireError, Descriptor, DescriptorError, Error as PoolError, Namespace, OpenError, Policy, PoolConfig, RecvError, SendError, SlotMut, SlotRef, TopicError, TopicOptions,
-    TopicType,
+    AcquireError, Descriptor, DescriptorError, Error as PoolError, Event, EventKind, Interrupter, Namespace, OpenError, Policy, PoolConfig, RecvError, SendError, SlotMut, SlotRef,
+    TopicError, TopicOptions, TopicType, Trigger, WaitSet,
 };
 pub use tensorbus_tensor as tensor;
 pub use tensorbus_tensor::{DepthImage, Image, Payload, PointCloud, Tensor};

@@ -1,7 +1,8 @@
 //! Nodes: the [`Node`] trait the [`crate::Scheduler`] drives, its per-node [`NodeConfig`], the
 //! [`Context`] a tick sees, and the [`NodeStats`] the scheduler keeps.
 //!
-//! A node's life: `init` once when the scheduler starts, `tick` at its rate, `shutdown` once
+//! A node's life: `init` once when the scheduler starts, `tick` at its rate (or, for an event
+//! node, [`NodeConfig::on`], whenever one of its triggers has new messages), `shutdown` once
 //! when the scheduler stops (or the node is stopped by its miss/error policy). All three run
 //! on the thread that ticks the node. A binding implements `Node` for a struct holding a
 //! foreign callable (Python takes the GIL inside `tick`); the scheduler itself knows nothing
@@ -10,6 +11,7 @@
 use crate::stop::StopHandle;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
+use tensorbus_pool::Trigger;
 
 /// The error a node callback returns (its message is logged and kept in the stats).
 pub type NodeError = Box<dyn std::error::Error + Send + Sync>;
@@ -76,6 +78,9 @@ pub struct NodeConfig {
     pub compute: bool,
     /// Stop the node at the first tick error (default: count, log, go on).
     pub stop_on_error: bool,
+    /// Event node: tick when any of these has new messages (no rate; `deadline`, if set,
+    /// counts from the arrival of the message that woke it). Empty: a rate node.
+    pub triggers: Vec<Trigger>,
 }
 
 impl NodeConfig {
@@ -103,6 +108,34 @@ impl NodeConfig {
         self.stop_on_error = s;
         self
     }
+    /// An event node: it ticks whenever one of `triggers` ([`crate::Subscriber::trigger`],
+    /// [`crate::RawSubscriber::trigger`], [`tensorbus_pool::Topic::trigger`]) has messages it
+    /// has not seen; [`Context::ready`] says which. Messages it leaves unread do not wake it
+    /// again; a newer one does.
+    ///
+    /// ```
+    /// use tensorbus::{node_fn, NodeConfig, Scheduler, Subscriber, msgs::CmdVel};
+    /// # let dir = std::env::temp_dir().join(format!("tb-doc-on-{}", std::process::id()));
+    /// # std::env::set_var("TENSORBUS_SHM_DIR", &dir);
+    /// let ns = tensorbus::Namespace::open(Some("doc_on")).unwrap();
+    /// let mut sub: Subscriber<CmdVel> = Subscriber::new(&ns, "cmd_vel").unwrap();
+    /// let config = NodeConfig::on([sub.trigger().unwrap()]);
+    /// let sched = Scheduler::new(100.0);
+    /// sched.add(node_fn("drive", move |_ctx| { while let Some(_cmd) = sub.try_recv()? {} Ok(()) }), config).unwrap();
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn on(triggers: impl IntoIterator<Item = Trigger>) -> NodeConfig {
+        NodeConfig { triggers: triggers.into_iter().collect(), ..Default::default() }
+    }
+    /// Add a trigger (making this an event node).
+    pub fn and_on(mut self, trigger: Trigger) -> Self {
+        self.triggers.push(trigger);
+        self
+    }
+    /// True for an event node.
+    pub fn is_event(&self) -> bool {
+        !self.triggers.is_empty()
+    }
 }
 
 /// Statistics of one node, readable while the scheduler runs.
@@ -114,6 +147,14 @@ pub struct NodeStats {
     pub max_tick: Duration,
     /// 99th percentile over the last 1024 ticks.
     pub p99_tick: Duration,
+    /// Wake latency, median and 99th percentile over the last 1024 ticks, and the largest:
+    /// from the moment a tick was due to its start (rate node: its release time; event node:
+    /// the arrival of the message that woke it, see [`tensorbus_pool::Event::at`]).
+    pub p50_wake: Duration,
+    pub p99_wake: Duration,
+    pub max_wake: Duration,
+    /// An event node's trigger topics (empty for a rate node).
+    pub triggers: Vec<String>,
     pub budget_misses: u64,
     pub deadline_misses: u64,
     pub error_count: u64,
@@ -149,11 +190,12 @@ pub struct Context {
     pub(crate) budget_end: Option<Instant>,
     pub(crate) stop_node: bool,
     pub(crate) stop: StopHandle,
+    pub(crate) ready: Vec<usize>,
 }
 
 impl Context {
     pub(crate) fn new(name: String, stop: StopHandle) -> Context {
-        Context { name, ticks: 0, release: Instant::now(), budget_end: None, stop_node: false, stop }
+        Context { name, ticks: 0, release: Instant::now(), budget_end: None, stop_node: false, stop, ready: Vec::new() }
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -162,9 +204,14 @@ impl Context {
     pub fn tick_count(&self) -> u64 {
         self.ticks
     }
-    /// When this tick was due.
+    /// When this tick was due (an event node: when the message that woke it arrived).
     pub fn release_time(&self) -> Instant {
         self.release
+    }
+    /// An event node's triggers with new messages at the start of this tick (indices into
+    /// [`NodeConfig::triggers`], ascending); empty for a rate node.
+    pub fn ready(&self) -> &[usize] {
+        &self.ready
     }
     /// Budget left in this tick (see [`budget_remaining`]).
     pub fn budget_remaining(&self) -> Option<Duration> {

@@ -248,6 +248,16 @@ impl RawSubscriber {
     pub fn set_spin(&mut self, spin: bool) {
         self.inner.set_spin(spin);
     }
+    /// How long a blocking receive spins before sleeping (see
+    /// [`tensorbus_pool::Subscriber::set_spin_window`]).
+    pub fn set_spin_window(&mut self, spin: Duration) {
+        self.inner.set_spin_window(spin);
+    }
+    /// A [`tensorbus_pool::WaitSet`] trigger, ready while this subscriber has unread messages
+    /// (what [`crate::NodeConfig::on`] takes).
+    pub fn trigger(&mut self) -> Result<tensorbus_pool::Trigger> {
+        Ok(self.inner.trigger()?)
+    }
     /// The next unread message, or None.
     pub fn try_recv(&mut self) -> Result<Option<RawMessage>> {
         Ok(self.inner.try_recv()?.map(RawMessage::new))

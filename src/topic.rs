@@ -249,6 +249,16 @@ impl<T: Message> Subscriber<T> {
     pub fn set_spin(&mut self, spin: bool) {
         self.raw.set_spin(spin);
     }
+    /// How long a blocking receive spins before sleeping (spin-then-sleep; see
+    /// [`tensorbus_pool::Subscriber::set_spin_window`]).
+    pub fn set_spin_window(&mut self, spin: Duration) {
+        self.raw.set_spin_window(spin);
+    }
+    /// A [`crate::WaitSet`] / [`crate::NodeConfig::on`] trigger: ready while this subscriber
+    /// has unread messages.
+    pub fn trigger(&mut self) -> Result<crate::Trigger> {
+        self.raw.trigger()
+    }
     /// Messages this subscriber missed (overwritten before it read them).
     pub fn misses(&self) -> u64 {
         self.raw.misses()

@@ -154,6 +154,8 @@ pub enum TopicError {
     TypeMismatch { topic: String, existing: String, requested: String },
     #[error("topic name {0:?} is invalid: use 1-63 characters from [A-Za-z0-9._-/], with no empty, `.` or `..` parts and no `.tmp.`")]
     BadName(String),
+    #[error("topic {topic}: a wait-set watches at most {limit} triggers; split the topics over several wait-sets (threads)")]
+    TooManyWatched { topic: String, limit: usize },
     #[error("topic {topic}: too many subscribers (limit {limit})")]
     TooManySubscribers { topic: String, limit: usize },
     #[error(transparent)]

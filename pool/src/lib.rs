@@ -68,6 +68,6 @@ pub use lifecycle::ReapReport;
 #[cfg(not(loom))]
 pub use namespace::{Namespace, PoolConfig};
 #[cfg(not(loom))]
-pub use ring::{Delivered, Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType};
+pub use ring::{Delivered, Event, EventKind, Interrupter, Policy, Publisher, Received, Subscriber, Topic, TopicOptions, TopicStats, TopicType, Trigger, WaitSet};
 #[cfg(not(loom))]
 pub use stats::NamespaceStats;

@@ -43,27 +43,28 @@ pub const SLEEP_CAP: Duration = Duration::from_millis(100);
 
 /// Waker side, once the caller has made the condition true: bump `word` (B), then wake the
 /// sleepers `bits` names (L), healing bits that name nobody. `wakes` counts the futex_wake calls
-/// (statistics). The one place "bump, then wake if there are sleepers" is written.
+/// (statistics); `woke_ns` (if any) gets the CLOCK_MONOTONIC time of a wake that found
+/// sleepers, so a woken sleeper can tell how long its wake-up took. The one place "bump, then
+/// wake if there are sleepers" is written.
 #[inline]
-pub fn notify(word: &AtomicU32, bits: &AtomicU64, wakes: Option<&AtomicU64>) {
+pub fn notify(word: &AtomicU32, bits: &AtomicU64, wakes: Option<&AtomicU64>, woke_ns: Option<&AtomicU64>) {
     // SeqCst: B of the protocol, the Dekker pair of a sleeper's A then S.
     word.fetch_add(1, Ordering::SeqCst);
-    wake(word, bits, wakes);
-}
-
-/// After B: wake the sleepers `bits` names, healing bits that name nobody.
-#[inline]
-fn wake(word: &AtomicU32, bits: &AtomicU64, wakes: Option<&AtomicU64>) {
     // SeqCst: L of the protocol; the Dekker pair of the sleeper's A with the caller's B.
     let b = bits.load(Ordering::SeqCst);
     if b != 0 {
-        wake_slow(word, bits, b, wakes);
+        wake_slow(word, bits, b, wakes, woke_ns);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn wake_slow(word: &AtomicU32, bits: &AtomicU64, seen_bits: u64, wakes: Option<&AtomicU64>) {
+fn wake_slow(word: &AtomicU32, bits: &AtomicU64, seen_bits: u64, wakes: Option<&AtomicU64>, woke_ns: Option<&AtomicU64>) {
+    if let Some(t) = woke_ns {
+        // Relaxed: a timestamp for statistics; the sleeper reads it after its wake, which the
+        // futex syscalls order (and a stale value only skews one latency sample).
+        t.store(crate::futex::monotonic_ns(), Ordering::Relaxed);
+    }
     // Relaxed: a statistic.
     let count = || wakes.map(|w| w.fetch_add(1, Ordering::Relaxed));
     count();
@@ -115,11 +116,23 @@ impl<'a> Sleeper<'a> {
         self.word.load(Ordering::SeqCst)
     }
 
+    /// R of the protocol: our bit is still set (else a waker cleared it since `arm`: arm
+    /// again and re-check before sleeping). Always true for a process without a bit.
+    pub fn armed(&self) -> bool {
+        // SeqCst: R of the protocol.
+        self.me == 0 || self.bits.load(Ordering::SeqCst) & self.me != 0
+    }
+
+    /// The futex word this sleeper sleeps on (for a wait on several words at once, W over
+    /// all of them after R for each).
+    pub fn word(&self) -> &'a AtomicU32 {
+        self.word
+    }
+
     /// R and W: sleep while the word still holds `seen`, at most `timeout` and [`SLEEP_CAP`];
     /// returns at once if a waker cleared our bit since `arm` (arm again, re-check, sleep).
     pub fn sleep(&self, seen: u32, timeout: Duration) {
-        // SeqCst: R of the protocol.
-        if self.me != 0 && self.bits.load(Ordering::SeqCst) & self.me == 0 {
+        if !self.armed() {
             return;
         }
         crate::futex::wait(self.word, seen, timeout.min(SLEEP_CAP));

@@ -7,6 +7,7 @@
 
 use pyo3::prelude::*;
 
+mod aio;
 mod array;
 mod cli;
 mod convert;
@@ -26,6 +27,7 @@ mod payload_methods;
 mod points;
 mod tensor;
 mod topic;
+mod waitset;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -43,6 +45,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<topic::PyTopic>()?;
     m.add_class::<node::PyScheduler>()?;
+    m.add_class::<waitset::PyWaitSet>()?;
+    m.add_function(wrap_pyfunction!(waitset::wait, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_watch, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_unwatch, m)?)?;
     m.add_function(wrap_pyfunction!(node::budget_remaining, m)?)?;
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;

@@ -6,6 +6,7 @@
 //! it hands this module plain callables.
 
 use crate::errors::{exc, to_py};
+use crate::topic::PyTopic;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
@@ -14,10 +15,17 @@ use tensorbus::{Context, Node, NodeConfig, NodeResult, OnMiss, Scheduler};
 
 /// A Python node as the Rust scheduler sees it.
 struct PyNodeAdapter {
-    name: String,
     init: Option<Py<PyAny>>,
     tick: Py<PyAny>,
     shutdown: Option<Py<PyAny>>,
+    /// An event node's trigger topic names: its tick is called with the names of those ready.
+    on: Vec<String>,
+    report: Report,
+}
+
+/// How a node's callback exceptions are counted and passed on.
+struct Report {
+    name: String,
     errors: u64,
     /// Shared with the scheduler: a KeyboardInterrupt/SystemExit raised inside a callback.
     pending: Pending,
@@ -25,8 +33,13 @@ struct PyNodeAdapter {
 
 type Pending = Arc<Mutex<Option<PyErr>>>;
 
-fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64, pending: &Pending, ctx: &Context) -> NodeResult {
-    match f.bind(py).call0() {
+fn call(py: Python<'_>, f: &Py<PyAny>, args: Option<Vec<&str>>, what: &str, report: &mut Report, ctx: &Context) -> NodeResult {
+    let Report { name, errors, pending } = report;
+    let r = match args {
+        Some(ready) => f.bind(py).call1((ready,)),
+        None => f.bind(py).call0(),
+    };
+    match r {
         Ok(_) => Ok(()),
         Err(e) if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) || e.is_instance_of::<pyo3::exceptions::PySystemExit>(py) => {
             // Ctrl-C (or sys.exit) inside a callback ends the run, not just this tick: stop the
@@ -53,20 +66,21 @@ fn call(py: Python<'_>, f: &Py<PyAny>, what: &str, name: &str, errors: &mut u64,
 
 impl Node for PyNodeAdapter {
     fn name(&self) -> &str {
-        &self.name
+        &self.report.name
     }
     fn init(&mut self, ctx: &mut Context) -> NodeResult {
         match &self.init {
-            Some(f) => Python::attach(|py| call(py, f, "init", &self.name, &mut self.errors, &self.pending, ctx)),
+            Some(f) => Python::attach(|py| call(py, f, None, "init", &mut self.report, ctx)),
             None => Ok(()),
         }
     }
     fn tick(&mut self, ctx: &mut Context) -> NodeResult {
-        Python::attach(|py| call(py, &self.tick, "tick", &self.name, &mut self.errors, &self.pending, ctx))
+        let ready = (!self.on.is_empty()).then(|| ctx.ready().iter().filter_map(|&i| self.on.get(i).map(String::as_str)).collect());
+        Python::attach(|py| call(py, &self.tick, ready, "tick", &mut self.report, ctx))
     }
     fn shutdown(&mut self, ctx: &mut Context) -> NodeResult {
         match &self.shutdown {
-            Some(f) => Python::attach(|py| call(py, f, "shutdown", &self.name, &mut self.errors, &self.pending, ctx)),
+            Some(f) => Python::attach(|py| call(py, f, None, "shutdown", &mut self.report, ctx)),
             None => Ok(()),
         }
     }
@@ -101,8 +115,9 @@ impl PyScheduler {
     }
 
     /// Add a node (low level: name, callables and config; `tb.Scheduler.add` passes a
-    /// `tb.Node`).
-    #[pyo3(signature = (name, tick, init=None, shutdown=None, rate=None, budget=None, deadline=None, on_miss="warn", compute=false, stop_on_error=false))]
+    /// `tb.Node`). With `on` (topics) it is an event node: `tick(ready_topic_names)` runs
+    /// whenever one of them has new messages.
+    #[pyo3(signature = (name, tick, init=None, shutdown=None, rate=None, budget=None, deadline=None, on_miss="warn", compute=false, stop_on_error=false, on=None))]
     #[allow(clippy::too_many_arguments)]
     fn _add(
         &self,
@@ -116,6 +131,7 @@ impl PyScheduler {
         on_miss: &str,
         compute: bool,
         stop_on_error: bool,
+        on: Option<Vec<Bound<'_, PyTopic>>>,
     ) -> PyResult<()> {
         let on_miss: OnMiss = on_miss.parse().map_err(|e: String| exc::TensorbusError::new_err(e))?;
         if let Some(r) = rate {
@@ -123,8 +139,14 @@ impl PyScheduler {
                 return Err(exc::TensorbusError::new_err(format!("node {name:?}: rate must be > 0 Hz, got {r}")));
             }
         }
-        let config = NodeConfig { rate_hz: rate, budget: secs(budget, "budget")?, deadline: secs(deadline, "deadline")?, on_miss, compute, stop_on_error };
-        let node = PyNodeAdapter { name, init, tick, shutdown, errors: 0, pending: self.pending.clone() };
+        let on = on.unwrap_or_default();
+        if !on.is_empty() && rate.is_some() {
+            return Err(exc::TensorbusError::new_err(format!("node {name:?}: an event node (on=...) ticks when its topics have data; it takes no rate")));
+        }
+        let triggers = on.iter().map(|t| t.get().trigger(t.py())).collect::<PyResult<Vec<_>>>()?;
+        let names = on.iter().map(|t| t.get().name().to_string()).collect();
+        let config = NodeConfig { rate_hz: rate, budget: secs(budget, "budget")?, deadline: secs(deadline, "deadline")?, on_miss, compute, stop_on_error, triggers };
+        let node = PyNodeAdapter { init, tick, shutdown, on: names, report: Report { name, errors: 0, pending: self.pending.clone() } };
         self.inner.add_boxed(Box::new(node), config).map_err(to_py)
     }
 
@@ -182,6 +204,10 @@ impl PyScheduler {
         d.set_item("avg_tick_duration", s.avg_tick.as_secs_f64())?;
         d.set_item("max_tick_duration", s.max_tick.as_secs_f64())?;
         d.set_item("p99_tick_duration", s.p99_tick.as_secs_f64())?;
+        d.set_item("p50_wake_latency", s.p50_wake.as_secs_f64())?;
+        d.set_item("p99_wake_latency", s.p99_wake.as_secs_f64())?;
+        d.set_item("max_wake_latency", s.max_wake.as_secs_f64())?;
+        d.set_item("on", &s.triggers)?;
         d.set_item("budget_misses", s.budget_misses)?;
         d.set_item("deadline_misses", s.deadline_misses)?;
         d.set_item("error_count", s.error_count)?;

@@ -42,6 +42,11 @@ pub struct PyTopic {
     send_timeout: Duration,
 }
 
+/// `tensorbus._aio`, the coroutine side of the asyncio bridge (`aio.rs`).
+fn aio_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    py.import("tensorbus._aio")
+}
+
 /// The facade's errors as typed exceptions (`ToPyErr for tensorbus::Error`, errors.rs).
 fn tb_err(e: tensorbus::Error) -> PyErr {
     to_py(e)
@@ -175,6 +180,12 @@ impl PyTopic {
         }
     }
 
+    /// This handle's subscriber's trigger (the subscriber starts now if it had none): ready
+    /// while `recv()` would return a message.
+    pub fn trigger(&self, py: Python<'_>) -> PyResult<tensorbus_pool::Trigger> {
+        self.with_sub(py, false, |s| s.trigger())?.map_err(tb_err)
+    }
+
     pub fn recv_obj(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Py<PyAny>>> {
         let t = Duration::from_secs_f64(timeout.max(0.0));
         let got = if t.is_zero() { self.with_sub(py, false, |s| s.try_recv())? } else { self.with_sub(py, true, |s| s.recv_timeout(t))? };
@@ -221,6 +232,18 @@ impl PyTopic {
         self.recv_obj(py, timeout)
     }
 
+    /// Awaitable: the next message, waiting without blocking the running event loop (at most
+    /// `timeout` seconds, then None; None: no limit). Cancelling the awaiting task ends the wait.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_async<'py>(slf: &Bound<'py, Self>, timeout: Option<f64>) -> PyResult<Bound<'py, PyAny>> {
+        aio_module(slf.py())?.call_method1("recv_async", (slf, timeout))
+    }
+
+    /// `async for msg in topic:` every message, as it arrives (ends only when cancelled).
+    fn __aiter__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        aio_module(slf.py())?.call_method1("TopicIterator", (slf,))
+    }
+
     /// The newest message (skipping older unread ones), or None.
     fn latest(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let got = self.with_sub(py, false, |s| s.latest())?.map_err(tb_err)?;
@@ -228,7 +251,7 @@ impl PyTopic {
     }
 
     #[getter]
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         self.topic.name()
     }
     /// The carried type's name ("" when untyped).

@@ -25,6 +25,11 @@ pub struct NodeRow {
     pub avg_us: f64,
     pub max_us: f64,
     pub p99_us: f64,
+    pub wake_p50_us: f64,
+    pub wake_p99_us: f64,
+    pub wake_max_us: f64,
+    /// An event node's trigger topics (empty: a rate node).
+    pub on: Vec<String>,
     pub budget_misses: u64,
     pub deadline_misses: u64,
     pub errors: u64,
@@ -81,18 +86,42 @@ pub fn running_schedulers(ns: &Namespace) -> Vec<SchedulerRow> {
 }
 
 fn table(rows: &[SchedulerRow]) -> String {
-    let mut t = Table::new(&["PID", "NODE", ">RATE", ">TARGET", ">TICKS", ">AVG", ">P99", ">MAX", ">BUDGET MISS", ">DEADLINE MISS", ">ERRORS", "STATE", "LAST ERROR"]);
+    let mut t = Table::new(&[
+        "PID",
+        "NODE",
+        ">RATE",
+        ">TARGET",
+        ">TICKS",
+        ">AVG",
+        ">P99",
+        ">MAX",
+        ">WAKE P50",
+        ">WAKE P99",
+        ">BUDGET MISS",
+        ">DEADLINE MISS",
+        ">ERRORS",
+        "STATE",
+        "LAST ERROR",
+    ]);
     for r in rows {
         for n in &r.nodes {
             t.row(vec![
                 r.scheduler.to_string(),
                 n.name.clone(),
                 format!("{:.1} Hz", n.rate_hz),
-                if n.target_rate.is_finite() { format!("{:.1} Hz", n.target_rate) } else { "max".into() },
+                if !n.on.is_empty() {
+                    format!("on {}", n.on.join(","))
+                } else if n.target_rate.is_finite() {
+                    format!("{:.1} Hz", n.target_rate)
+                } else {
+                    "max".into()
+                },
                 n.ticks.to_string(),
                 secs(n.avg_us * 1e-6),
                 secs(n.p99_us * 1e-6),
                 secs(n.max_us * 1e-6),
+                secs(n.wake_p50_us * 1e-6),
+                secs(n.wake_p99_us * 1e-6),
                 n.budget_misses.to_string(),
                 n.deadline_misses.to_string(),
                 n.errors.to_string(),

@@ -7,8 +7,15 @@
 //! spin window), ticks every node that is due, and checks the stop flag, the end time and
 //! `keep_going` (about every 20 ms) in between.
 //!
+//! Event nodes ([`NodeConfig::on`]): the group watches every trigger of its event nodes in one
+//! [`WaitSet`]; instead of sleeping until the next release it waits on the set (until that
+//! release, less the spin window, or 20 ms), ticks the event nodes whose triggers fired (their
+//! release time is the arrival of the waking message, so the wake latency and a `deadline` count
+//! from it), then the rate nodes that are due. A trigger is settled before its node's tick:
+//! messages the tick leaves unread do not wake the node again, a newer one does.
+//!
 //! Misses and errors: a tick that finishes after `release + deadline` (deadline defaults to one
-//! period) is a deadline miss; a tick longer than its budget is a budget miss; [`OnMiss`]
+//! period; an event node has none unless set) is a deadline miss; a tick longer than its budget is a budget miss; [`OnMiss`]
 //! decides what follows. Tick errors and panics are counted and logged (`log::warn!`,
 //! rate-limited by [`log_limited`]).
 
@@ -16,6 +23,7 @@ use super::stats::{Stats, TickRecord};
 use crate::node::{set_budget_end, Context, Node, NodeConfig, OnMiss};
 use crate::stop::StopHandle;
 use std::time::{Duration, Instant};
+use tensorbus_pool::{EventKind, WaitSet};
 
 /// A node as the scheduler holds it.
 pub(super) struct Entry {
@@ -33,11 +41,19 @@ struct Slot<'a> {
     inited: bool,
     ctx: Context,
     warned: u64,
+    /// Event node: the wait-set key of each trigger (empty for a rate node).
+    keys: Vec<usize>,
+    /// Event node: triggers that fired (indices into `keys`) and the earliest arrival.
+    fired: Vec<usize>,
+    arrival: Option<Instant>,
 }
 
 /// Nodes ticked by one thread.
 pub(super) struct Group<'a> {
     slots: Vec<Slot<'a>>,
+    /// Every trigger of the event nodes; `owner[key]` is (slot, trigger index).
+    waits: WaitSet,
+    owner: Vec<(usize, usize)>,
     spin: Duration,
     stop: StopHandle,
     end: Option<Instant>,
@@ -60,15 +76,44 @@ fn log_limited(count: u64) -> bool {
 impl<'a> Group<'a> {
     pub(super) fn new(entries: Vec<&'a mut Entry>, default_rate: f64, spin: Duration, stop: StopHandle, end: Option<Instant>) -> Group<'a> {
         let now = Instant::now();
+        let mut waits = WaitSet::new();
+        waits.set_spin(spin);
+        let mut owner = Vec::new();
         let slots = entries
             .into_iter()
-            .map(|e| {
-                let period = period_of(e.config.rate_hz.unwrap_or(default_rate));
+            .enumerate()
+            .map(|(i, e)| {
+                let period = if e.config.is_event() { Duration::ZERO } else { period_of(e.config.rate_hz.unwrap_or(default_rate)) };
                 let ctx = Context::new(e.node.name().to_string(), stop.clone());
-                Slot { e, period, next: now, active: true, inited: false, ctx, warned: 0 }
+                let mut keys = Vec::new();
+                for (j, t) in e.config.triggers.iter().enumerate() {
+                    match waits.attach(t.clone()) {
+                        Ok(k) => {
+                            keys.push(k);
+                            owner.push((i, j));
+                        }
+                        Err(err) => log::error!("node {}: {err}", ctx.name),
+                    }
+                }
+                Slot { e, period, next: now, active: true, inited: false, ctx, warned: 0, keys, fired: Vec::new(), arrival: None }
             })
             .collect();
-        Group { slots, spin, stop, end }
+        Group { slots, waits, owner, spin, stop, end }
+    }
+
+    /// Wait on the event nodes' triggers for at most `d`; note what fired in their slots.
+    fn wait_events(&mut self, d: Duration) {
+        for e in self.waits.wait(d) {
+            let (i, j) = self.owner[e.key];
+            let s = &mut self.slots[i];
+            match e.kind {
+                EventKind::Ready => {
+                    s.fired.push(j);
+                    s.arrival = Some(s.arrival.map_or(e.at, |a| a.min(e.at)));
+                }
+                EventKind::Deadline => {}
+            }
+        }
     }
 
     /// Init every node, tick until stopped, the end time, or every node stopped; then shut
@@ -112,23 +157,71 @@ impl<'a> Group<'a> {
                     break;
                 }
             }
-            let Some(earliest) = self.slots.iter().filter(|s| s.active).map(|s| s.next).min() else { break };
-            if earliest > now {
-                let mut target = earliest.min(now + Duration::from_millis(20));
+            let rate_next = self.slots.iter().filter(|s| s.active && s.keys.is_empty()).map(|s| s.next).min();
+            let events = self.slots.iter().any(|s| s.active && !s.keys.is_empty());
+            if events {
+                // Wait on the triggers until the next release (less the spin window, spun
+                // below), the end, or the 20 ms poll.
+                let mut target = now + Duration::from_millis(20);
                 if let Some(e) = self.end {
                     target = target.min(e);
                 }
-                sleep_until(target, self.spin);
-                continue;
+                let by_rate = rate_next.is_some_and(|r| r <= target);
+                if let Some(r) = rate_next {
+                    target = target.min(r);
+                }
+                let wait_until = if by_rate { target.checked_sub(self.spin).unwrap_or(now).max(now) } else { target };
+                self.wait_events(wait_until - now);
+                let mut ticked = false;
+                for i in 0..self.slots.len() {
+                    if self.slots[i].active && !self.slots[i].fired.is_empty() {
+                        self.tick_event(i);
+                        ticked = true;
+                    }
+                }
+                if by_rate && !ticked {
+                    sleep_until(target, self.spin);
+                }
+            } else {
+                let Some(earliest) = rate_next else { break };
+                if earliest > now {
+                    let mut target = earliest.min(now + Duration::from_millis(20));
+                    if let Some(e) = self.end {
+                        target = target.min(e);
+                    }
+                    sleep_until(target, self.spin);
+                    continue;
+                }
             }
             for i in 0..self.slots.len() {
-                if self.slots[i].active && self.slots[i].next <= Instant::now() {
+                if self.slots[i].active && self.slots[i].keys.is_empty() && self.slots[i].next <= Instant::now() {
                     self.tick(i);
                 }
             }
         }
         for s in &mut self.slots {
             finish(s);
+        }
+    }
+
+    /// Tick event node `i` for the triggers that fired: settle them first (see the module
+    /// docs), its release time is the earliest arrival.
+    fn tick_event(&mut self, i: usize) {
+        let s = &mut self.slots[i];
+        s.fired.sort_unstable();
+        s.fired.dedup();
+        for &j in &s.fired {
+            self.waits.settle(s.keys[j]);
+        }
+        s.ctx.ready = std::mem::take(&mut s.fired);
+        s.next = s.arrival.take().unwrap_or_else(Instant::now);
+        self.tick(i);
+        let s = &mut self.slots[i];
+        s.ctx.ready.clear();
+        if !s.active {
+            for &k in &s.keys {
+                self.waits.detach(k);
+            }
         }
     }
 
@@ -142,6 +235,7 @@ impl<'a> Group<'a> {
             None => None,
         };
         let start = Instant::now();
+        let wake = start.saturating_duration_since(release);
         let budget_end = cfg.budget.map(|b| start + b).or(deadline_at);
         s.ctx.release = release;
         s.ctx.budget_end = budget_end;
@@ -163,7 +257,7 @@ impl<'a> Group<'a> {
         let deadline_miss = deadline_at.is_some_and(|d| end > d);
         let budget_miss = cfg.budget.is_some_and(|b| dur > b);
         let error = r.as_ref().err().map(|e| e.to_string());
-        let errors = s.e.stats.record(&TickRecord { start, duration: dur, deadline_miss, budget_miss, error: error.as_deref() });
+        let errors = s.e.stats.record(&TickRecord { start, wake, duration: dur, deadline_miss, budget_miss, error: error.as_deref() });
         if let Some(e) = &error {
             if log_limited(errors) {
                 log::warn!("node {}: tick error (#{errors}): {e}", s.ctx.name);
@@ -174,7 +268,9 @@ impl<'a> Group<'a> {
             }
         }
         // Schedule the next release.
-        if s.period.is_zero() {
+        if !s.keys.is_empty() {
+            // An event node: its next release is the next arrival.
+        } else if s.period.is_zero() {
             s.next = end;
         } else {
             s.next = release + s.period;

@@ -29,6 +29,8 @@ pub enum SchedulerError {
     BadRate { name: String, rate: String },
     #[error("the scheduler is already running")]
     AlreadyRunning,
+    #[error("node {name:?}: {count} triggers, an event node watches at most {limit}")]
+    TooManyTriggers { name: String, count: usize, limit: usize },
 }
 
 /// Runs nodes at fixed rates. See the [module docs](crate::scheduler).
@@ -112,7 +114,10 @@ impl Scheduler {
         if stats.iter().any(|(n, _)| *n == name) {
             return Err(SchedulerError::DuplicateName(name));
         }
-        let s = Stats::default();
+        if config.triggers.len() > tensorbus_pool::ring::MAX_WATCHED {
+            return Err(SchedulerError::TooManyTriggers { name, count: config.triggers.len(), limit: tensorbus_pool::ring::MAX_WATCHED });
+        }
+        let s = Stats::new(config.triggers.iter().map(|t| t.topic().name().to_string()).collect());
         stats.push((name, s.clone()));
         nodes.push(Entry { node, config, stats: s });
         Ok(())
@@ -159,7 +164,9 @@ impl Scheduler {
         let end = duration.map(|d| start + d);
         let spin = *lock(&self.spin_window);
         let default_rate = self.tick_rate_hz;
-        let rates: Vec<(String, f64)> = nodes.iter().map(|e| (e.node.name().to_string(), e.config.rate_hz.unwrap_or(default_rate))).collect();
+        // The target rate of the live statistics (0 for an event node: it has none).
+        let rates: Vec<(String, f64)> =
+            nodes.iter().map(|e| (e.node.name().to_string(), if e.config.is_event() { 0.0 } else { e.config.rate_hz.unwrap_or(default_rate) })).collect();
         let stats_pub = live::stats_publisher(&lock(&self.stats_ns));
         let done = AtomicBool::new(false);
         let (compute, main): (Vec<&mut Entry>, Vec<&mut Entry>) = nodes.iter_mut().partition(|e| e.config.compute);

@@ -19,6 +19,9 @@ pub(super) struct StatsInner {
     total_ns: u128,
     max_ns: u64,
     samples: Vec<u64>,
+    /// Wake latencies (due → start, ns), a ring like `samples`.
+    wakes: Vec<u64>,
+    max_wake_ns: u64,
     budget_misses: u64,
     deadline_misses: u64,
     pub(super) errors: u64,
@@ -27,6 +30,8 @@ pub(super) struct StatsInner {
     last: Option<Instant>,
     pub(super) running: bool,
     pub(super) stopped: bool,
+    /// An event node's trigger topics (kept across runs).
+    pub(super) triggers: Vec<String>,
 }
 
 /// One node's statistics, shared by the scheduler (for readers) and the ticking thread.
@@ -36,6 +41,8 @@ pub(super) struct Stats(Arc<Mutex<StatsInner>>);
 /// What one tick did, for [`Stats::record`].
 pub(super) struct TickRecord<'a> {
     pub(super) start: Instant,
+    /// From when the tick was due (release, or the waking message's arrival) to `start`.
+    pub(super) wake: Duration,
     pub(super) duration: Duration,
     pub(super) deadline_miss: bool,
     pub(super) budget_miss: bool,
@@ -47,9 +54,16 @@ impl Stats {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A node's cell (its trigger topics, if it is an event node).
+    pub(super) fn new(triggers: Vec<String>) -> Stats {
+        Stats(Arc::new(Mutex::new(StatsInner { triggers, ..Default::default() })))
+    }
+
     /// Reset for a new run: zero counters, running.
     pub(super) fn start_run(&self) {
-        *self.lock() = StatsInner { running: true, ..Default::default() };
+        let mut g = self.lock();
+        let triggers = std::mem::take(&mut g.triggers);
+        *g = StatsInner { running: true, triggers, ..Default::default() };
     }
 
     /// Count one tick; returns the node's error count so far.
@@ -59,11 +73,16 @@ impl Stats {
         g.ticks += 1;
         g.total_ns += ns as u128;
         g.max_ns = g.max_ns.max(ns);
-        if g.samples.len() < SAMPLES {
-            g.samples.push(ns);
-        } else {
-            let k = (g.ticks % SAMPLES as u64) as usize;
-            g.samples[k] = ns;
+        let g = &mut *g;
+        let wake = t.wake.as_nanos().min(u64::MAX as u128) as u64;
+        g.max_wake_ns = g.max_wake_ns.max(wake);
+        let k = (g.ticks % SAMPLES as u64) as usize;
+        for (v, x) in [(&mut g.samples, ns), (&mut g.wakes, wake)] {
+            if v.len() < SAMPLES {
+                v.push(x);
+            } else {
+                v[k] = x;
+            }
         }
         g.first.get_or_insert(t.start);
         g.last = Some(t.start);
@@ -79,13 +98,7 @@ impl Stats {
     /// The public statistics of the node called `name`.
     pub(super) fn snapshot(&self, name: &str) -> NodeStats {
         let g = self.lock();
-        let p99 = if g.samples.is_empty() {
-            0
-        } else {
-            let mut v = g.samples.clone();
-            let k = ((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len()) - 1;
-            *v.select_nth_unstable(k).1
-        };
+        let p99 = percentile(&g.samples, 0.99);
         let actual_rate_hz = match (g.first, g.last) {
             (Some(a), Some(b)) if g.ticks > 1 && b > a => (g.ticks - 1) as f64 / (b - a).as_secs_f64(),
             _ => 0.0,
@@ -96,6 +109,10 @@ impl Stats {
             avg_tick: Duration::from_nanos(if g.ticks > 0 { (g.total_ns / g.ticks as u128) as u64 } else { 0 }),
             max_tick: Duration::from_nanos(g.max_ns),
             p99_tick: Duration::from_nanos(p99),
+            p50_wake: Duration::from_nanos(percentile(&g.wakes, 0.5)),
+            p99_wake: Duration::from_nanos(percentile(&g.wakes, 0.99)),
+            max_wake: Duration::from_nanos(g.max_wake_ns),
+            triggers: g.triggers.clone(),
             budget_misses: g.budget_misses,
             deadline_misses: g.deadline_misses,
             error_count: g.errors,
@@ -105,4 +122,14 @@ impl Stats {
             stopped: g.stopped,
         }
     }
+}
+
+/// The `q` quantile (nearest rank) of `samples`, 0 when empty.
+fn percentile(samples: &[u64], q: f64) -> u64 {
+    if samples.is_empty() {
+        return 0;
+    }
+    let mut v = samples.to_vec();
+    let k = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+    *v.select_nth_unstable(k).1
 }

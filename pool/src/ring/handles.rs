@@ -8,6 +8,7 @@ use super::layout::{topic_names, Policy, TopicType, DEFAULT_DEPTH, MAX_SUBS};
 use super::refs::is_payload;
 use super::seg::RingSeg;
 use super::seqlock::{self, INLINE_MAX, TAIL_WORDS};
+use super::waitset::{Trigger, DEFAULT_SPIN};
 use crate::descriptor::{kind, Descriptor};
 use crate::error::{OpenError, RecvError, SendError, TopicError};
 use crate::lease::SlotRef;
@@ -157,7 +158,7 @@ impl Topic {
         let topic = self.here()?.into_owned();
         let sub = claim_sub(&topic.shared.ring, &topic.shared.ns)?;
         let cursor = topic.shared.ring.sub(sub).cursor.load(Ordering::Acquire);
-        Ok(Subscriber { topic, sub, cursor, spin: false, pid: crate::process::current_pid() })
+        Ok(Subscriber { topic, sub, cursor, spin: DEFAULT_SPIN, busy: false, pid: crate::process::current_pid() })
     }
 
     /// Messages sent so far.
@@ -248,7 +249,10 @@ pub struct Subscriber {
     topic: Topic,
     sub: usize,
     cursor: u64,
-    spin: bool,
+    /// How long a blocking receive spins before it sleeps (`Duration::MAX`: never sleeps).
+    spin: Duration,
+    /// The previous blocking receive got a message: spin first (the pipeline is busy).
+    busy: bool,
     /// The process that owns entry `sub`; in a forked child (another pid) the subscriber is
     /// inherited and takes an entry of its own on first use, continuing from its cursor.
     pid: u32,
@@ -261,9 +265,25 @@ impl std::fmt::Debug for Subscriber {
 }
 
 impl Subscriber {
-    /// Spin instead of sleeping in blocking receives (lowest latency, burns a core).
+    /// Spin instead of sleeping in blocking receives (lowest latency, burns a core); false:
+    /// back to the default spin-then-sleep ([`DEFAULT_SPIN`]).
     pub fn set_spin(&mut self, spin: bool) {
+        self.spin = if spin { Duration::MAX } else { DEFAULT_SPIN };
+    }
+
+    /// Spin-then-sleep: a blocking receive that follows one that got a message spins this long
+    /// before it sleeps on the futex (default [`DEFAULT_SPIN`]; zero: sleep at once). After a
+    /// receive that timed out it sleeps at once, so an idle subscriber burns no CPU.
+    pub fn set_spin_window(&mut self, spin: Duration) {
         self.spin = spin;
+    }
+
+    /// A [`crate::WaitSet`] trigger that is ready while this subscriber has unread messages.
+    pub fn trigger(&mut self) -> Result<Trigger, RecvError> {
+        if self.pid != crate::process::current_pid() {
+            self.adopt()?;
+        }
+        Ok(Trigger::new(self.topic.clone(), Some(self.sub)))
     }
 
     /// The next unread message, or None. [`Delivered::inline`] views an inline message of any
@@ -276,21 +296,37 @@ impl Subscriber {
         ring.try_recv(&self.topic.shared.ns, self.sub, &mut self.cursor)
     }
 
-    /// The next message, waiting up to `timeout` (futex sleep, or spinning if enabled).
+    /// The next message, waiting up to `timeout`: spin-then-sleep (see
+    /// [`Subscriber::set_spin_window`]).
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Delivered>, RecvError> {
+        let got = self.recv_blocking(timeout);
+        self.busy = matches!(got, Ok(Some(_)));
+        got
+    }
+
+    fn recv_blocking(&mut self, timeout: Duration) -> Result<Option<Delivered>, RecvError> {
         if let Some(m) = self.try_recv()? {
             return Ok(Some(m));
         }
         let start = Instant::now();
         let topic = self.topic.clone();
-        if self.spin {
-            while start.elapsed() < timeout {
+        if self.busy || self.spin == Duration::MAX {
+            let spin = self.spin.min(timeout);
+            let mut n = 0u32;
+            while start.elapsed() < spin {
                 if let Some(m) = self.try_recv()? {
                     return Ok(Some(m));
                 }
-                std::hint::spin_loop();
+                n = n.wrapping_add(1);
+                if n.is_multiple_of(64) && self.spin != Duration::MAX {
+                    std::thread::yield_now(); // one core for two processes: let the sender run
+                } else {
+                    std::hint::spin_loop();
+                }
             }
-            return Ok(None);
+            if start.elapsed() >= timeout {
+                return self.try_recv();
+            }
         }
         // Protocol in `sleepers.rs`: arm (A, S), check for a message, sleep (R, W).
         let sleeper = topic.shared.ring.receiver_sleeper(&topic.shared.ns);

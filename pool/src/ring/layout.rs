@@ -83,7 +83,10 @@ pub struct TopicHeader {
     /// futex_wake calls made on `notify` and `progress` (statistics: a topic whose sleepers
     /// died stops adding to it).
     pub wakes: AtomicU64,
-    pub _pc: [u64; 4],
+    /// CLOCK_MONOTONIC ns of the last send that woke sleeping receivers (how a woken event node
+    /// measures its wake latency, `WaitSet`).
+    pub woke_ns: AtomicU64,
+    pub _pc: [u64; 3],
 }
 const _: () = assert!(size_of::<TopicHeader>() == 384);
 const _: () = assert!(offset_of!(TopicHeader, head) == 192);
@@ -110,11 +113,13 @@ pub(super) const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
 const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ENTRIES_AT.is_multiple_of(align_of::<Entry>()));
 pub(super) const LAYOUT: u64 = layout_hash(&[
     // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
-    6,
+    // 7: `woke_ns`, the time of the last wake of sleeping receivers.
+    7,
     INLINE_MAX,
     offset_of!(TopicHeader, sleepers),
     offset_of!(TopicHeader, writer_sleepers),
     offset_of!(TopicHeader, wakes),
+    offset_of!(TopicHeader, woke_ns),
     offset_of!(TopicHeader, released),
     offset_of!(TopicHeader, subs),
     size_of::<TopicHeader>(),

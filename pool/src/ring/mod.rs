@@ -16,6 +16,7 @@
 //! - `reap.rs`: reaping, closing and dissolving a topic;
 //! - `inline.rs`: inline packing and `Delivered`;
 //! - `handles.rs`: `Topic`, `Publisher`, `Subscriber`, `Namespace::topic`;
+//! - `waitset.rs`: `WaitSet` and `Trigger`, waiting on several topics at once;
 //! - `stats.rs`: `TopicStats`.
 //!
 //! In short: writers serialize on `lock`; under it a writer takes a topic reference on the
@@ -54,6 +55,8 @@ mod stats;
 #[cfg(not(loom))]
 mod subs;
 #[cfg(not(loom))]
+mod waitset;
+#[cfg(not(loom))]
 mod wake;
 
 #[cfg(not(loom))]
@@ -69,3 +72,5 @@ pub use seg::RingSeg;
 pub use seqlock::{Entry, Tail, INLINE_MAX, TAIL_WORDS};
 #[cfg(not(loom))]
 pub use stats::TopicStats;
+#[cfg(not(loom))]
+pub use waitset::{Event, EventKind, Interrupter, Trigger, WaitSet, DEFAULT_SPIN, MAX_WATCHED};

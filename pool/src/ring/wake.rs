@@ -14,14 +14,14 @@ impl RingSeg {
     #[inline]
     pub(super) fn wake_readers(&self) {
         let h = self.header();
-        sleepers::notify(&h.notify, &h.sleepers, Some(&h.wakes));
+        sleepers::notify(&h.notify, &h.sleepers, Some(&h.wakes), Some(&h.woke_ns));
     }
 
     /// A subscriber advanced or left: wake reliable writers sleeping on `progress`.
     #[inline]
     pub(super) fn wake_writers(&self) {
         let h = self.header();
-        sleepers::notify(&h.progress, &h.writer_sleepers, Some(&h.wakes));
+        sleepers::notify(&h.progress, &h.writer_sleepers, Some(&h.wakes), None);
     }
 
     /// Register the calling thread as a receiver about to sleep on `notify`; the registration

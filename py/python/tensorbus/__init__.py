@@ -27,11 +27,13 @@ from ._native import (
     PointCloud,
     Tensor,
     Topic,
+    WaitSet,
     packb,
     pool_stats,
     reap,
     unpackb,
     use_namespace,
+    wait,
 )
 from .messages import (
     CmdVel,
@@ -69,6 +71,8 @@ __all__ = [
     "Tensor",
     "Payload",
     "Topic",
+    "WaitSet",
+    "wait",
     "Node",
     "Scheduler",
     "run",

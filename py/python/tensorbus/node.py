@@ -10,6 +10,12 @@ Example:
     ...                rate=30, budget=30 * tb.ms, on_miss="skip")
     >>> tb.run(node, duration=1.0)
 
+Event nodes tick when their topics have data instead of at a rate:
+
+    >>> def on_frame(node):
+    ...     img = node.recv("camera.rgb")          # the frame that woke the node
+    >>> tb.Node(name="det", on="camera.rgb", tick=on_frame)
+
 The scheduling loop is Rust and runs without the GIL; it takes the GIL only to call Python
 callbacks. ``compute=True`` nodes run on their own thread, so a slow one does not delay the
 others. ``async def`` ticks run on an event-loop thread (and are compute nodes).
@@ -73,11 +79,18 @@ def _topics(specs: Union[None, Iterable[Any], Dict[str, Any]]) -> Dict[str, Any]
 
 
 class Node:
-    """A unit of work the scheduler ticks at a fixed rate.
+    """A unit of work the scheduler ticks at a fixed rate, or (``on=``) when its topics have data.
 
     Args:
         name: unique within a scheduler.
-        tick: ``tick(node)`` or ``tick()``; may be ``async def``.
+        tick: ``tick(node)`` or ``tick()``; may be ``async def``. An event node's tick may take
+            ``tick(node, msgs)``: ``msgs`` maps each ready topic to the list of its unread
+            messages (received for the tick, oldest first).
+        on: an event node: a topic (name or class, as in ``subs``) or a list of them; the tick
+            runs whenever one has messages it has not seen (``node.ready`` names those, and
+            ``node.recv(topic)`` returns them). Messages a tick leaves unread do not wake it
+            again; a newer one does. No ``rate``; ``deadline``, if set, counts from the arrival
+            of the waking message, and the node's stats report its wake latency.
         pubs, subs: topic names, message classes (``tb.CmdVel`` → topic ``cmd_vel``), payload
             classes, or a dict ``name → type``.
         init, shutdown: called once before the first tick / after the last (``f(node)`` or ``f()``).
@@ -103,6 +116,7 @@ class Node:
         on_miss: str = "warn",
         compute: bool = False,
         on_error: str = "continue",
+        on: Any = None,
     ):
         if tick is None:
             raise TypeError("Node needs a tick callable")
@@ -113,6 +127,14 @@ class Node:
         self.on_miss, self.compute, self.on_error = on_miss, compute, on_error
         self._pubs = _topics(pubs)
         self._subs = _topics(subs)
+        self._on: List[str] = []
+        for name, topic in _topics(on).items():
+            self._subs.setdefault(name, topic)
+            self._on.append(name)
+        if self._on and rate is not None:
+            raise ValueError(f"node {self.name!r}: an event node (on=...) ticks when its topics have data; it takes no rate")
+        #: An event node's topics that had new messages when the current tick started.
+        self.ready: tuple = ()
         self._tick_fn, self._init_fn, self._shutdown_fn = tick, init, shutdown
         self._is_async = inspect.iscoroutinefunction(tick)
         if self._is_async:
@@ -139,6 +161,10 @@ class Node:
     def recv(self, topic: str, timeout: float = 0.0) -> Any:
         """The next unread message on ``topic``, or None."""
         return self._sub(topic).recv(timeout)
+
+    def latest(self, topic: str) -> Any:
+        """The newest message on ``topic`` (skipping older unread ones), or None."""
+        return self._sub(topic).latest()
 
     def recv_all(self, topic: str) -> List[Any]:
         """Every unread message on ``topic`` (oldest first)."""
@@ -171,10 +197,41 @@ class Node:
             return lambda: fn(node)
         return fn
 
+    def _event_tick(self) -> Callable[[Any], Any]:
+        """The tick an event node hands the scheduler: ``f(ready_topic_names)``."""
+        fn = self._tick_fn
+        try:
+            wants_msgs = len([p for p in inspect.signature(fn).parameters.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
+        except (TypeError, ValueError):
+            wants_msgs = False
+        if wants_msgs:
+            if inspect.iscoroutinefunction(fn):
+                def run(ready):
+                    msgs = {t: self.recv_all(t) for t in ready}
+                    return asyncio.run_coroutine_threadsafe(fn(self, msgs), _event_loop()).result()
+            else:
+                def run(ready):
+                    return fn(self, {t: self.recv_all(t) for t in ready})
+        else:
+            bound = self._bind(fn)
+            assert bound is not None
+
+            def run(ready):
+                return bound()
+
+        def tick(ready):
+            self.ready = tuple(ready)
+            try:
+                return run(self.ready)
+            finally:
+                self.ready = ()
+
+        return tick
+
     def _add_to(self, sched: "_native.Scheduler") -> None:
         sched._add(
             self.name,
-            self._bind(self._tick_fn),
+            self._event_tick() if self._on else self._bind(self._tick_fn),
             init=self._bind(self._init_fn),
             shutdown=self._bind(self._shutdown_fn),
             rate=self.rate,
@@ -183,10 +240,12 @@ class Node:
             on_miss=self.on_miss,
             compute=self.compute,
             stop_on_error=self.on_error == "stop",
+            on=[self._subs[n] for n in self._on] or None,
         )
 
     def __repr__(self) -> str:
-        return f"<tensorbus.Node {self.name!r} rate={self.rate} pubs={list(self._pubs)} subs={list(self._subs)}>"
+        when = f"on={self._on}" if self._on else f"rate={self.rate}"
+        return f"<tensorbus.Node {self.name!r} {when} pubs={list(self._pubs)} subs={list(self._subs)}>"
 
 
 class Scheduler(_native.Scheduler):

@@ -4,7 +4,7 @@ A stub package (this file and ``cuda.pyi``) because the extension has a submodul
 ``python -m mypy.stubtest tensorbus._native`` (``make lint``) checks both against the runtime.
 """
 import os
-from typing import Any, Literal, Optional, Sequence, Union, final
+from typing import Any, AsyncIterator, Coroutine, Literal, Optional, Sequence, Union, final
 
 import numpy as np
 from typing_extensions import Self, disjoint_base
@@ -25,6 +25,10 @@ __all__ = [
     "Tensor",
     "Topic",
     "Scheduler",
+    "WaitSet",
+    "wait",
+    "_watch",
+    "_unwatch",
     "budget_remaining",
     "pod_type_hash",
     "packb",
@@ -290,6 +294,11 @@ class Topic:
 
         The subscriber is created by the first ``recv``/``latest`` and starts at the newest entry.
         """
+    def recv_async(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Any]:
+        """Awaitable: the next message without blocking the running event loop (at most ``timeout``
+        seconds, then None; None: no limit). Cancelling the awaiting task ends the wait."""
+    def __aiter__(self) -> AsyncIterator[Any]:
+        """``async for msg in topic``: every message as it arrives."""
     def latest(self) -> Any:
         """The newest message, skipping older unread ones."""
     @property
@@ -322,7 +331,29 @@ class Scheduler:
         error_count, last_error, actual_rate, running, stopped. Readable while running."""
     @property
     def tick_rate(self) -> float: ...
-    def _add(self, name: str, tick: Any, init: Any = None, shutdown: Any = None, rate: Optional[float] = None, budget: Optional[float] = None, deadline: Optional[float] = None, on_miss: str = "warn", compute: bool = False, stop_on_error: bool = False) -> None: ...
+    def _add(self, name: str, tick: Any, init: Any = None, shutdown: Any = None, rate: Optional[float] = None, budget: Optional[float] = None, deadline: Optional[float] = None, on_miss: str = "warn", compute: bool = False, stop_on_error: bool = False, on: Optional[list[Topic]] = None) -> None: ...
+
+@final
+class WaitSet:
+    """Several topics watched at once, without polling and without a thread per topic.
+
+    ``ws.wait(timeout)`` returns ``[(topic, "ready" | "deadline"), ...]``: ``"ready"`` while the topic
+    has unread messages (its own ``recv()`` would return one), ``"deadline"`` when a topic added
+    with ``deadline=`` seconds delivered nothing for that long.
+    """
+    def __new__(cls, topics: Optional[list[Topic]] = None, spin: Optional[float] = None) -> Self: ...
+    def add(self, topic: Topic, deadline: Optional[float] = None) -> None: ...
+    def remove(self, topic: Topic) -> None: ...
+    def wait(self, timeout: Optional[float] = None) -> list[tuple[Topic, str]]: ...
+    def interrupt(self) -> None:
+        """End a ``wait()`` in progress (from another thread)."""
+    def __len__(self) -> int: ...
+
+def wait(topics: list[Topic], timeout: Optional[float] = None) -> list[Topic]:
+    """Wait until any of ``topics`` has unread messages (at most ``timeout`` seconds); the ready ones."""
+
+def _watch(topic: Topic, wake: Any) -> int: ...
+def _unwatch(id: int) -> None: ...
 
 def budget_remaining() -> Optional[float]:
     """Seconds of budget left in the current tick (None outside a tick or without a budget)."""
