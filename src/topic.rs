@@ -256,7 +256,7 @@ impl<T: Message> Subscriber<T> {
     }
     /// A [`crate::WaitSet`] / [`crate::NodeConfig::on`] trigger: ready while this subscriber
     /// has unread messages.
-    pub fn trigger(&mut self) -> Result<crate::Trigger> {
+    pub fn trigger(&mut self) -> Result<tensorbus_pool::Trigger> {
         self.raw.trigger()
     }
     /// Messages this subscriber missed (overwritten before it read them).

@@ -38,6 +38,10 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How long a blocking wait spins before it sleeps, by default, when the previous wait found
+/// something (spin-then-sleep: a busy pipeline gets spin latency, an idle one never spins).
+pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+
 /// Longest single futex sleep: what a wrongly cleared bit can cost a sleeper.
 pub const SLEEP_CAP: Duration = Duration::from_millis(100);
 

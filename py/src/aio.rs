@@ -8,7 +8,7 @@
 //! is cancelled; every change interrupts the thread's wait so it re-reads the list.
 //!
 //! The thread takes the GIL only to call callbacks. At interpreter exit (`_shutdown`) it stops
-//! calling them; in a forked child (no thread) the first watch starts a new one.
+//! calling them (`_aio_shutdown`); in a forked child (no thread) the first watch starts a new one.
 
 use crate::errors::exc;
 use crate::topic::PyTopic;
@@ -155,8 +155,10 @@ pub fn _unwatch(id: u64) {
     }
 }
 
-/// Interpreter exit: stop the watcher thread (it calls no Python any more).
-pub fn shutdown() {
+/// Interpreter exit (registered with `atexit` by `tensorbus/__init__.py`): stop the watcher
+/// thread (it calls no Python any more).
+#[pyfunction]
+pub fn _aio_shutdown() {
     let _ = SHUTDOWN.set(());
     if let Some(w) = WATCHER.lock().unwrap_or_else(|e| e.into_inner()).take() {
         // Relaxed: see `run`; the interrupt wakes the thread to read it.

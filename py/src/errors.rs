@@ -273,7 +273,9 @@ impl ToPyErr for SchedulerError {
     fn to_py(self) -> PyErr {
         #[cfg_attr(tensorbus_exhaustive, deny(non_exhaustive_omitted_patterns))]
         match self {
-            SchedulerError::DuplicateName(_) | SchedulerError::BadRate { .. } | SchedulerError::AlreadyRunning => exc::TensorbusError::new_err(self.to_string()),
+            SchedulerError::DuplicateName(_) | SchedulerError::BadRate { .. } | SchedulerError::AlreadyRunning | SchedulerError::TooManyTriggers { .. } => {
+                exc::TensorbusError::new_err(self.to_string())
+            }
             other => unmapped(other),
         }
     }

@@ -49,6 +49,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(waitset::wait, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_watch, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_unwatch, m)?)?;
+    m.add_function(wrap_pyfunction!(aio::_aio_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(node::budget_remaining, m)?)?;
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;

@@ -82,7 +82,6 @@ pub fn _after_fork() {
 /// outlive this become inert.
 #[pyfunction]
 pub fn _shutdown() {
-    crate::aio::shutdown();
     DEFAULT.lock().unwrap_or_else(|e| e.into_inner()).take();
     for ns in std::mem::take(&mut *USED.lock().unwrap_or_else(|e| e.into_inner())) {
         ns.leave();

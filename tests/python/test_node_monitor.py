@@ -21,7 +21,14 @@ import tensorbus as tb
 def boom():
     raise RuntimeError("boom")
 
-tb.run(tb.Node("camera", lambda: None, rate=50), tb.Node("flaky", boom, rate=5), duration=30)
+def feed(node):
+    node.send("frames", {"n": 1})
+
+def react(node):
+    node.recv_all("frames")
+
+tb.run(tb.Node("camera", feed, rate=50, pubs={"frames": dict}), tb.Node("flaky", boom, rate=5),
+       tb.Node("react", react, on={"frames": dict}), duration=30)
 """
 
 
@@ -50,16 +57,20 @@ def test_node_list_shows_a_running_python_scheduler(scheduler):
         return nodes if nodes and nodes["camera"]["ticks"] != 0 else None
 
     first = wait_until(ticking, timeout=20, message="no statistics from the scheduler")
-    assert set(first) == {"camera", "flaky"}
+    assert set(first) == {"camera", "flaky", "react"}
     assert first["camera"]["target_rate"] == 50 and first["camera"]["running"]
     time.sleep(1.3)
     second = nodes_of(scheduler.pid)
     assert second["camera"]["ticks"] > first["camera"]["ticks"]
     assert second["camera"]["rate_hz"] > 10
     assert second["flaky"]["errors"] > 0 and "boom" in second["flaky"]["last_error"]
+    react = second["react"]
+    assert react["on"] == ["frames"] and react["target_rate"] == 0 and react["ticks"] > 0, react
+    assert 0 < react["wake_p50_us"] <= react["wake_p99_us"] <= react["wake_max_us"], react
 
     table = cli("node", "list").stdout
     assert table.startswith("PID") and any("camera" in line and "running" in line for line in table.splitlines()), table
+    assert "WAKE P50" in table and any("react" in line and "on frames" in line for line in table.splitlines()), table
     r = cli("monitor", "--count", "2", "--interval", "0.2")
     assert r.returncode == 0 and r.stdout.count("tensorbus monitor") == 2 and "\x1b" not in r.stdout, r.stdout
 

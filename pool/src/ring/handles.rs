@@ -8,11 +8,11 @@ use super::layout::{topic_names, Policy, TopicType, DEFAULT_DEPTH, MAX_SUBS};
 use super::refs::is_payload;
 use super::seg::RingSeg;
 use super::seqlock::{self, INLINE_MAX, TAIL_WORDS};
-use super::waitset::{Trigger, DEFAULT_SPIN};
 use crate::descriptor::{kind, Descriptor};
 use crate::error::{OpenError, RecvError, SendError, TopicError};
 use crate::lease::SlotRef;
 use crate::namespace::Namespace;
+use crate::sleepers::DEFAULT_SPIN;
 use crate::sync::Ordering;
 use std::any::Any;
 use std::borrow::Cow;
@@ -278,12 +278,13 @@ impl Subscriber {
         self.spin = spin;
     }
 
-    /// A [`crate::WaitSet`] trigger that is ready while this subscriber has unread messages.
-    pub fn trigger(&mut self) -> Result<Trigger, RecvError> {
+    /// This process's subscriber entry (a fork child's inherited subscriber takes its own
+    /// first): the entry index and the topic handle it belongs to.
+    pub(super) fn entry_here(&mut self) -> Result<(usize, &Topic), RecvError> {
         if self.pid != crate::process::current_pid() {
             self.adopt()?;
         }
-        Ok(Trigger::new(self.topic.clone(), Some(self.sub)))
+        Ok((self.sub, &self.topic))
     }
 
     /// The next unread message, or None. [`Delivered::inline`] views an inline message of any

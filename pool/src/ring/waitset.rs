@@ -17,7 +17,8 @@
 //! makes a subscriber trigger edge-like until the next message (what the scheduler does before an
 //! event node's tick, so a tick that reads nothing does not spin).
 
-use super::handles::Topic;
+use super::handles::{Subscriber, Topic};
+use crate::error::RecvError;
 use crate::error::TopicError;
 use crate::futex::{self, AnyWake, WAIT_ANY_MAX};
 use crate::sleepers::{Sleeper, SLEEP_CAP};
@@ -26,8 +27,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How long a wait spins before it sleeps, by default (when the previous wait found something).
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(50);
+pub use crate::sleepers::DEFAULT_SPIN;
 
 /// Most triggers one wait-set watches (one futex word of the kernel's 128 is the interrupt's).
 pub const MAX_WATCHED: usize = WAIT_ANY_MAX - 1;
@@ -43,7 +43,7 @@ pub struct Trigger {
 }
 
 impl Trigger {
-    pub(super) fn new(topic: Topic, sub: Option<usize>) -> Trigger {
+    fn new(topic: Topic, sub: Option<usize>) -> Trigger {
         Trigger { topic, sub }
     }
 
@@ -96,9 +96,17 @@ impl std::fmt::Debug for Trigger {
 
 impl Topic {
     /// A trigger that is ready when a message is published after the wait last reported it
-    /// (edge-triggered; for readiness per reader use [`crate::Subscriber::trigger`]).
+    /// (edge-triggered; for readiness per reader use [`Subscriber::trigger`]).
     pub fn trigger(&self) -> Trigger {
         Trigger::new(self.clone(), None)
+    }
+}
+
+impl Subscriber {
+    /// A [`WaitSet`] trigger that is ready while this subscriber has unread messages.
+    pub fn trigger(&mut self) -> Result<Trigger, RecvError> {
+        let (sub, topic) = self.entry_here()?;
+        Ok(Trigger::new(topic.clone(), Some(sub)))
     }
 }
 

@@ -60,6 +60,7 @@ from .node import Node, Scheduler, budget_remaining, ms, run, us
 __version__ = _native.__version__
 
 _atexit.register(_native._shutdown)
+_atexit.register(_native._aio_shutdown)  # runs first (atexit is last in, first out)
 # A fork child (multiprocessing, DataLoader workers) gets its own registration on first use;
 # the handles it inherits stay the parent's and are inert in the child.
 _os.register_at_fork(after_in_child=_native._after_fork)

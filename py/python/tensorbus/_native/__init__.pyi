@@ -29,6 +29,7 @@ __all__ = [
     "wait",
     "_watch",
     "_unwatch",
+    "_aio_shutdown",
     "budget_remaining",
     "pod_type_hash",
     "packb",
@@ -354,6 +355,7 @@ def wait(topics: list[Topic], timeout: Optional[float] = None) -> list[Topic]:
 
 def _watch(topic: Topic, wake: Any) -> int: ...
 def _unwatch(id: int) -> None: ...
+def _aio_shutdown() -> None: ...
 
 def budget_remaining() -> Optional[float]:
     """Seconds of budget left in the current tick (None outside a tick or without a budget)."""
