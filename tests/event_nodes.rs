@@ -14,6 +14,16 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
+/// CPU time of the calling thread (the scheduler's main group runs on it).
+fn thread_cpu() -> Duration {
+    // SAFETY: getrusage writes only into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_THREAD is Linux's per-thread accounting.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
 fn cmd(i: u64) -> CmdVel {
     CmdVel { timestamp_ns: i, linear: i as f32, angular: 0.0 }
 }
@@ -122,17 +132,9 @@ fn an_idle_event_node_sleeps() {
     let s = Scheduler::new(100.0);
     s.set_publish_stats(false);
     s.add(node_fn("idle", |_| Ok(())), NodeConfig::on([sub.trigger().unwrap()])).unwrap();
-    let cpu = |who| {
-        // SAFETY: getrusage writes only into the zeroed struct we pass.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: as above.
-        assert_eq!(unsafe { libc::getrusage(who, &mut ru) }, 0);
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        tv(ru.ru_utime) + tv(ru.ru_stime)
-    };
-    let c0 = cpu(libc::RUSAGE_THREAD);
+    let c0 = thread_cpu();
     s.run(Some(ms(1000))).unwrap();
-    let used = cpu(libc::RUSAGE_THREAD) - c0;
+    let used = thread_cpu() - c0;
     assert_eq!(s.node_stats("idle").unwrap().total_ticks, 0);
     // Loose (the figure is in docs/benchmarks.md): the main group wakes every 20 ms to poll.
     assert!(used < ms(50), "an idle event node used {used:?} of CPU in 1 s");
@@ -162,6 +164,75 @@ fn deadline_counts_from_the_arrival() {
     assert_eq!(st.total_ticks, 5, "{st:?}");
     assert_eq!(st.deadline_misses, 5, "each tick ends 15 ms after its message arrived: {st:?}");
     assert_eq!(st.budget_misses, 0, "{st:?}");
+}
+
+#[test]
+fn misses_follow_the_policy_and_a_stopped_node_is_not_woken() {
+    let t = TempNs::with_classes("ev-policy", FACADE_CLASSES);
+    let ns = t.open();
+    let mut a: Subscriber<CmdVel> = Subscriber::new(&ns, "ev.pa").unwrap();
+    let mut b: Subscriber<CmdVel> = Subscriber::new(&ns, "ev.pb").unwrap();
+    let s = Scheduler::new(100.0);
+    s.set_publish_stats(false);
+    let slow = a.trigger().unwrap();
+    s.add(
+        node_fn("strict", move |_| {
+            a.drain()?;
+            std::thread::sleep(ms(10));
+            Ok(())
+        }),
+        NodeConfig::on([slow]).budget(ms(2)).on_miss(tensorbus::OnMiss::Stop),
+    )
+    .unwrap();
+    // An event node whose init fails: its unread messages must not keep the group busy.
+    struct BadInit;
+    impl tensorbus::Node for BadInit {
+        fn name(&self) -> &str {
+            "bad_init"
+        }
+        fn init(&mut self, _: &mut tensorbus::Context) -> tensorbus::NodeResult {
+            Err("no device".into())
+        }
+        fn tick(&mut self, _: &mut tensorbus::Context) -> tensorbus::NodeResult {
+            panic!("never ticked")
+        }
+    }
+    s.add(BadInit, NodeConfig::on([b.trigger().unwrap()])).unwrap();
+    // Keeps the group waiting on its triggers after `strict` stops.
+    let mut quiet: Subscriber<CmdVel> = Subscriber::new(&ns, "ev.quiet").unwrap();
+    s.add(node_fn("quiet", |_| Ok(())), NodeConfig::on([quiet.trigger().unwrap()])).unwrap();
+    let pa = publish_later(&ns, "ev.pa", 3, ms(50), ms(20));
+    let pb = publish_later(&ns, "ev.pb", 3, ms(50), ms(20));
+    let cpu0 = thread_cpu();
+    s.run(Some(ms(400))).unwrap();
+    let cpu = thread_cpu() - cpu0;
+    pa.join().unwrap();
+    pb.join().unwrap();
+    let st = s.node_stats("strict").unwrap();
+    assert_eq!((st.total_ticks, st.budget_misses, st.stopped), (1, 1, true), "stopped at its first miss: {st:?}");
+    let bad = s.node_stats("bad_init").unwrap();
+    assert!(bad.stopped && bad.last_error.as_deref() == Some("init: no device"), "{bad:?}");
+    // 10 ms of the strict node's one tick are a sleep; a group spinning on the dead node's
+    // unread messages would burn the whole 400 ms.
+    assert!(cpu < ms(100), "the group used {cpu:?} of CPU in 400 ms");
+    drop((b, quiet));
+}
+
+#[test]
+fn a_group_with_more_triggers_than_one_wait_set_stops_the_overflow() {
+    let t = TempNs::with_classes("ev-overflow", FACADE_CLASSES);
+    let ns = t.open();
+    let topic = ns.topic("ev.over", &Default::default()).unwrap();
+    let s = Scheduler::new(100.0);
+    s.set_publish_stats(false);
+    s.add(node_fn("first", |_| Ok(())), NodeConfig::on((0..100).map(|_| topic.trigger()))).unwrap();
+    s.add(node_fn("second", |_| Ok(())), NodeConfig::on((0..100).map(|_| topic.trigger()))).unwrap();
+    s.add(node_fn("own_thread", |_| Ok(())), NodeConfig::on((0..100).map(|_| topic.trigger())).compute(true)).unwrap();
+    s.run(Some(ms(100))).unwrap();
+    let second = s.node_stats("second").unwrap();
+    assert!(second.stopped && second.last_error.as_deref().is_some_and(|e| e.contains("at most 127") && e.contains("compute")), "{second:?}");
+    assert!(!s.node_stats("first").unwrap().stopped);
+    assert!(!s.node_stats("own_thread").unwrap().stopped, "a compute node has a wait-set of its own");
 }
 
 #[test]

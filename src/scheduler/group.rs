@@ -46,6 +46,8 @@ struct Slot<'a> {
     /// Event node: triggers that fired (indices into `keys`) and the earliest arrival.
     fired: Vec<usize>,
     arrival: Option<Instant>,
+    /// Why the node cannot run at all (its triggers could not be watched).
+    failed: Option<String>,
 }
 
 /// Nodes ticked by one thread.
@@ -86,16 +88,26 @@ impl<'a> Group<'a> {
                 let period = if e.config.is_event() { Duration::ZERO } else { period_of(e.config.rate_hz.unwrap_or(default_rate)) };
                 let ctx = Context::new(e.node.name().to_string(), stop.clone());
                 let mut keys = Vec::new();
+                let mut failed = None;
                 for (j, t) in e.config.triggers.iter().enumerate() {
                     match waits.attach(t.clone()) {
                         Ok(k) => {
                             keys.push(k);
                             owner.push((i, j));
                         }
-                        Err(err) => log::error!("node {}: {err}", ctx.name),
+                        Err(err) if failed.is_none() => {
+                            // More triggers in this thread's group than one wait-set watches.
+                            failed = Some(format!("{err}; give the node `compute` (a thread of its own)"));
+                        }
+                        Err(_) => {}
                     }
                 }
-                Slot { e, period, next: now, active: true, inited: false, ctx, warned: 0, keys, fired: Vec::new(), arrival: None }
+                if failed.is_some() {
+                    for &k in &keys {
+                        waits.detach(k);
+                    }
+                }
+                Slot { e, period, next: now, active: true, inited: false, ctx, warned: 0, keys, fired: Vec::new(), arrival: None, failed }
             })
             .collect();
         Group { slots, waits, owner, spin, stop, end }
@@ -103,16 +115,17 @@ impl<'a> Group<'a> {
 
     /// Wait on the event nodes' triggers for at most `d`; note what fired in their slots.
     fn wait_events(&mut self, d: Duration) {
-        for e in self.waits.wait(d) {
-            let (i, j) = self.owner[e.key];
+        let events: Vec<_> = self.waits.wait(d).iter().filter(|e| e.kind == EventKind::Ready).map(|e| (e.key, e.at)).collect();
+        for (key, at) in events {
+            let (i, j) = self.owner[key];
             let s = &mut self.slots[i];
-            match e.kind {
-                EventKind::Ready => {
-                    s.fired.push(j);
-                    s.arrival = Some(s.arrival.map_or(e.at, |a| a.min(e.at)));
-                }
-                EventKind::Deadline => {}
+            if !s.active {
+                // Stopped (init failure, policy): its unread messages must not keep waking us.
+                self.waits.detach(key);
+                continue;
             }
+            s.fired.push(j);
+            s.arrival = Some(s.arrival.map_or(at, |a| a.min(at)));
         }
     }
 
@@ -126,6 +139,16 @@ impl<'a> Group<'a> {
         }
         for s in &mut self.slots {
             s.e.stats.start_run();
+            if let Some(why) = &s.failed {
+                log::error!("node {}: {why}; node stopped", s.ctx.name);
+                let mut g = s.e.stats.lock();
+                g.errors += 1;
+                g.last_error = Some(why.clone());
+                g.stopped = true;
+                g.running = false;
+                s.active = false;
+                continue;
+            }
             set_budget_end(None);
             match s.e.node.init(&mut s.ctx) {
                 Ok(()) => s.inited = true,
@@ -268,20 +291,33 @@ impl<'a> Group<'a> {
             }
         }
         // Schedule the next release.
-        if !s.keys.is_empty() {
-            // An event node: its next release is the next arrival.
+        let missed = deadline_miss || budget_miss;
+        if missed {
+            s.warned += 1;
+        }
+        let log_miss = |s: &Slot<'_>| {
+            if log_limited(s.warned) {
+                let what = if deadline_miss { "deadline" } else { "budget" };
+                log::warn!("node {}: {what} miss #{} (tick took {dur:?})", s.ctx.name, s.warned);
+            }
+        };
+        if missed && cfg.on_miss == OnMiss::Stop {
+            log::warn!("node {}: stopped after a miss (on_miss = stop)", s.ctx.name);
+            s.ctx.stop_node = true;
+        } else if !s.keys.is_empty() {
+            // An event node: its next release is the next arrival; `skip` has no periods to
+            // skip (messages it left unread do not wake it again anyway): counted, not logged.
+            if missed && cfg.on_miss == OnMiss::Warn {
+                log_miss(s);
+            }
         } else if s.period.is_zero() {
             s.next = end;
         } else {
             s.next = release + s.period;
-            if deadline_miss || budget_miss {
-                s.warned += 1;
+            if missed {
                 match cfg.on_miss {
                     OnMiss::Warn => {
-                        if log_limited(s.warned) {
-                            let what = if deadline_miss { "deadline" } else { "budget" };
-                            log::warn!("node {}: {what} miss #{} (tick took {dur:?})", s.ctx.name, s.warned);
-                        }
+                        log_miss(s);
                         if end > s.next + s.period * 10 {
                             s.next = end;
                         }
@@ -292,10 +328,7 @@ impl<'a> Group<'a> {
                             s.next += s.period * (behind as u32 + 1);
                         }
                     }
-                    OnMiss::Stop => {
-                        log::warn!("node {}: stopped after a miss (on_miss = stop)", s.ctx.name);
-                        s.ctx.stop_node = true;
-                    }
+                    OnMiss::Stop => {}
                 }
             }
         }
