@@ -159,12 +159,18 @@ fn secs(v: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
 #[pymethods]
 impl PyScheduler {
     #[new]
-    #[pyo3(signature = (tick_rate=100.0))]
-    fn new(tick_rate: f64) -> PyResult<PyScheduler> {
+    #[pyo3(signature = (tick_rate=100.0, spin=None))]
+    fn new(tick_rate: f64, spin: Option<f64>) -> PyResult<PyScheduler> {
         if tick_rate.is_nan() || tick_rate <= 0.0 {
             return Err(exc::TensorbusError::new_err(format!("tick_rate must be > 0 Hz, got {tick_rate}")));
         }
-        Ok(PyScheduler { inner: Arc::new(Scheduler::new(tick_rate)), pending: Pending::default() })
+        let sched = Scheduler::new(tick_rate);
+        if let Some(w) = secs(spin.filter(|&s| s != 0.0), "spin")? {
+            sched.set_spin_window(w);
+        } else if spin == Some(0.0) {
+            sched.set_spin_window(Duration::ZERO);
+        }
+        Ok(PyScheduler { inner: Arc::new(sched), pending: Pending::default() })
     }
 
     /// Add a node (low level: name, callables and config; `tb.Scheduler.add` passes a

@@ -40,7 +40,12 @@ pub struct PyTopic {
     subscriber: Mutex<Option<RawSubscriber>>,
     /// How long a reliable send waits for the slowest subscriber (and a large message for a slot).
     send_timeout: Duration,
+    /// Spin window of the subscriber's blocking receives, ns (`u64::MAX`: the default).
+    spin_ns: std::sync::atomic::AtomicU64,
 }
+
+/// `PyTopic::spin_ns` of a subscriber that spins and never sleeps.
+const SPIN_FOREVER: u64 = u64::MAX - 1;
 
 /// `tensorbus._aio`, the coroutine side of the asyncio bridge (`aio.rs`).
 fn aio_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
@@ -90,7 +95,15 @@ impl PyTopic {
     fn with_sub<R: Send>(&self, py: Python<'_>, block: bool, f: impl FnOnce(&mut RawSubscriber) -> R + Send) -> PyResult<R> {
         let mut g = self.subscriber.lock().unwrap_or_else(|e| e.into_inner());
         if g.is_none() {
-            *g = Some(RawSubscriber::new(&self.topic, self.ty.clone()).map_err(tb_err)?);
+            let mut sub = RawSubscriber::new(&self.topic, self.ty.clone()).map_err(tb_err)?;
+            // Relaxed: a setting read under the subscriber lock, written under it too (`spin`).
+            let spin = self.spin_ns.load(std::sync::atomic::Ordering::Relaxed);
+            match spin {
+                u64::MAX => {}
+                SPIN_FOREVER => sub.set_spin_window(Duration::MAX),
+                n => sub.set_spin_window(Duration::from_nanos(n)),
+            }
+            *g = Some(sub);
         }
         let sub = g.as_mut().expect("set above");
         Ok(if block { py.detach(|| f(sub)) } else { f(sub) })
@@ -208,7 +221,15 @@ impl PyTopic {
         let ns = default_ns()?;
         let cfg = TopicConfig { depth, policy };
         let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(to_py)?;
-        Ok(PyTopic { topic, ty: tt, mode, publisher: OnceLock::new(), subscriber: Mutex::new(None), send_timeout: Duration::from_secs_f64(timeout) })
+        Ok(PyTopic {
+            topic,
+            ty: tt,
+            mode,
+            publisher: OnceLock::new(),
+            subscriber: Mutex::new(None),
+            send_timeout: Duration::from_secs_f64(timeout),
+            spin_ns: std::sync::atomic::AtomicU64::new(u64::MAX),
+        })
     }
 }
 
@@ -226,7 +247,8 @@ impl PyTopic {
         self.send_obj(py, msg)
     }
 
-    /// The next unread message, or None; waits up to `timeout` seconds (sleeping, no spin).
+    /// The next unread message, or None; waits up to `timeout` seconds: spin-then-sleep (right
+    /// after a receive that got a message it spins up to `spin` seconds, then sleeps).
     #[pyo3(signature = (timeout=0.0))]
     fn recv(&self, py: Python<'_>, timeout: f64) -> PyResult<Option<Py<PyAny>>> {
         self.recv_obj(py, timeout)
@@ -248,6 +270,32 @@ impl PyTopic {
     fn latest(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let got = self.with_sub(py, false, |s| s.latest())?.map_err(tb_err)?;
         self.deliver(py, got)
+    }
+
+    /// Seconds a blocking `recv` spins before sleeping when the previous one got a message
+    /// (default 50 µs; 0: always sleep at once; `float("inf")`: spin, never sleep).
+    #[getter]
+    fn get_spin(&self) -> f64 {
+        // Relaxed: a setting.
+        match self.spin_ns.load(std::sync::atomic::Ordering::Relaxed) {
+            u64::MAX => tensorbus_pool::ring::DEFAULT_SPIN.as_secs_f64(),
+            SPIN_FOREVER => f64::INFINITY,
+            n => n as f64 * 1e-9,
+        }
+    }
+    #[setter]
+    fn set_spin(&self, seconds: f64) -> PyResult<()> {
+        if seconds.is_nan() || seconds < 0.0 {
+            return Err(exc::TopicError::new_err(format!("spin must be >= 0 seconds, got {seconds}")));
+        }
+        let d = if seconds.is_infinite() { Duration::MAX } else { Duration::from_secs_f64(seconds) };
+        let mut g = self.subscriber.lock().unwrap_or_else(|e| e.into_inner());
+        // Relaxed: read under the same lock (`with_sub`).
+        self.spin_ns.store(d.as_nanos().min(SPIN_FOREVER as u128) as u64, std::sync::atomic::Ordering::Relaxed);
+        if let Some(sub) = g.as_mut() {
+            sub.set_spin_window(d);
+        }
+        Ok(())
     }
 
     #[getter]

@@ -92,7 +92,8 @@ impl Scheduler {
     }
 
     /// How long before a release the loop stops sleeping and spins (default 100 µs; zero:
-    /// never spin, lowest CPU, ~60 µs later wake-ups).
+    /// never spin, lowest CPU, ~60 µs later wake-ups); also how long event nodes' waits spin
+    /// before sleeping while messages keep coming (spin-then-sleep, see `tensorbus_pool::WaitSet`).
     pub fn set_spin_window(&self, w: Duration) {
         *lock(&self.spin_window) = w;
     }

@@ -241,3 +241,25 @@ def test_an_idle_event_node_sleeps(tb, fresh_ns):
     assert sched.get_node_stats("idle")["total_ticks"] == 0
     # Loose (the figure is in docs/benchmarks.md): the whole process, polling for Ctrl-C too.
     assert used < 0.1, f"an idle event node's process used {used:.3f}s of CPU in 1 s"
+
+
+def test_spin_settings(tb, fresh_ns):
+    t = tb.Topic("ev.spin", dict)
+    assert t.spin == pytest.approx(50e-6)
+    t.spin = 0
+    t.send({"a": 1})
+    assert t.recv(timeout=1) == {"a": 1}
+    # After a receive that got a message, spin=0 still sleeps at once: little CPU while waiting.
+    c0 = time.thread_time()
+    assert t.recv(timeout=0.2) is None
+    assert time.thread_time() - c0 < 0.05
+    t.spin = float("inf")
+    assert t.spin == float("inf")
+    c0, w0 = time.thread_time(), time.monotonic()
+    assert t.recv(timeout=0.2) is None  # spins the whole timeout
+    assert time.thread_time() - c0 > 0.5 * (time.monotonic() - w0)
+    with pytest.raises(tb.TopicError, match="spin"):
+        t.spin = -1
+    tb.Scheduler(spin=0)
+    with pytest.raises(tb.TensorbusError, match="spin"):
+        tb.Scheduler(spin=-1)

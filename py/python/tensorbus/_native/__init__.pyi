@@ -295,6 +295,12 @@ class Topic:
 
         The subscriber is created by the first ``recv``/``latest`` and starts at the newest entry.
         """
+    @property
+    def spin(self) -> float:
+        """Seconds a blocking ``recv`` spins before sleeping after one that got a message
+        (default 50 µs; 0: sleep at once; ``float("inf")``: never sleep)."""
+    @spin.setter
+    def spin(self, seconds: float) -> None: ...
     def recv_async(self, timeout: Optional[float] = None) -> Coroutine[Any, Any, Any]:
         """Awaitable: the next message without blocking the running event loop (at most ``timeout``
         seconds, then None; None: no limit). Cancelling the awaiting task ends the wait."""
@@ -321,7 +327,9 @@ class Topic:
 class Scheduler:
     """The Rust scheduling loop (see ``tensorbus.Scheduler``, which adds ``add(node)``)."""
 
-    def __new__(cls, tick_rate: float = 100.0) -> Self: ...
+    def __new__(cls, tick_rate: float = 100.0, spin: Optional[float] = None) -> Self:
+        """``spin``: seconds the loop spins before a release, and event nodes' waits before they
+        sleep while messages keep coming (default 100 µs; 0: never spin)."""
     def run(self, duration: Optional[float] = None) -> None:
         """Run until ``duration`` seconds pass, ``stop()``, or Ctrl-C (re-raised after every
         node's shutdown ran)."""
