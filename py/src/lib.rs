@@ -25,6 +25,7 @@ mod node;
 mod payload;
 mod payload_methods;
 mod points;
+mod ros2;
 mod tensor;
 mod topic;
 mod waitset;
@@ -50,6 +51,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio::_watch, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_unwatch, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(ros2::_ros2_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(ros2::_ros2_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(ros2::_ros2_twist_encode, m)?)?;
+    m.add_function(wrap_pyfunction!(ros2::_ros2_twist_decode, m)?)?;
     m.add_function(wrap_pyfunction!(node::budget_remaining, m)?)?;
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;

@@ -17,6 +17,7 @@ from . import (
     _jupyter,  # noqa: F401  (rich display hooks for Jupyter)
     _native,
     cuda,
+    ros2,
 )
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
@@ -95,6 +96,7 @@ __all__ = [
     "reap",
     "use_namespace",
     "cuda",
+    "ros2",
     "__version__",
     *_error_names,
 ]

@@ -1,0 +1,20 @@
+//! tensorbus-ros2: the ROS 2 message types tensorbus maps, in their wire form, without ROS 2.
+//!
+//! - `cdr.rs`: the CDR (XCDR1, plain little-endian, what rmw implementations and rosbag2 write)
+//!   writer and a reader that treats its input as hostile: every length is checked against the
+//!   bytes left, every string must be NUL-terminated UTF-8;
+//! - `msgs.rs`: `std_msgs/Header`, `sensor_msgs/Image`, `sensor_msgs/PointCloud2` (+ `PointField`),
+//!   `geometry_msgs/Twist` (+ `Vector3`) as plain structs with `encode`/`decode`, the payload bytes
+//!   borrowed from the input on decode (the caller copies them once, into a loaned slot);
+//! - `map.rs`: tensorbus payloads and messages ⇄ those types (image encodings, point fields,
+//!   timestamps ⇄ `Header.stamp`, `frame_id` kept), decoding straight into a loaned pool slot.
+//!
+//! Layering: above the pool and the payload types, below the recorder and the bridge (DESIGN.md).
+
+pub mod cdr;
+pub mod map;
+pub mod msgs;
+
+pub use cdr::CdrError;
+pub use map::{decode_depth, decode_image, decode_points, encode_depth, encode_image, encode_points, ros_encoding, MapError};
+pub use msgs::{Header, Image, PointCloud2, PointField, Time, Twist, Vector3};
