@@ -215,6 +215,7 @@ def main():
     title = (f"# Wake latency side by side, one way — {bw.machine()}\n\n{args.rounds} rounds per system after {bw.WARMUP} warm-up, "
              f"1 ms pause before each ping, blocks of {bw.BLOCK} in turn; the peer stamps when it runs with the message.\n")
     bw.table(rows, ref, args.markdown, title)
+    bw.notes(drivers)
     for label, why in failed:
         print(f"\n{label}: not measured — {why}")
     return 0

@@ -82,6 +82,8 @@ def peer_node():
     sched.add(node)
     ready()
     sched.run()
+    st = sched.get_node_stats("echo")
+    print(f"stats {st['p50_wake_latency'] * 1e9:.0f} {st['p99_wake_latency'] * 1e9:.0f}", flush=True)
 
 
 def peer_wait():
@@ -187,12 +189,18 @@ class TensorbusDriver:
     def __init__(self, role):
         self.ping, self.pong = tb.Topic(f"wake.{role}.ping", Ping), tb.Topic(f"wake.{role}.pong", Ping)
         self.pong.recv()  # the subscriber exists before the first answer
+        # The driver sleeps at once while it waits (spin 0): a blocking recv() would spin first
+        # (after a receive that got a message), holding the core the peer may be woken onto.
+        self.waits = tb.WaitSet([self.pong], spin=0.0)
         self.peer = Peer(role)
+        self.note = ""
 
     def round(self, i):
         t0 = now_ns()
         self.ping.send(Ping(t0, i))
-        m = self.pong.recv(timeout=2.0)
+        m = self.pong.recv()
+        if m is None and self.waits.wait(timeout=2.0):
+            m = self.pong.recv()
         rtt = now_ns() - t0
         if m is None or m.seq != i:
             raise RuntimeError(f"round {i}: answer {m!r}")
@@ -201,6 +209,11 @@ class TensorbusDriver:
     def close(self):
         self.ping.send(Ping(0, QUIT))
         self.peer.close()
+        time.sleep(0.1)  # the log thread reads the peer's last line
+        got = [ln.split()[1:] for ln in self.peer.log if ln.startswith("stats ")]
+        if got:
+            p50, p99 = (int(x) / 1e3 for x in got[-1])
+            self.note = f"its own NodeStats (arrival → the Rust side's tick start, before Python is entered): p50 {p50:.1f} µs, p99 {p99:.1f} µs"
 
 
 def interleaved(drivers, rounds, pause=PAUSE):
@@ -296,6 +309,12 @@ def table(rows, ref, markdown, title):
             print(f"{label:58s} " + "  ".join(f"{c:>8s}" for c in cells))
 
 
+def notes(drivers):
+    for label, d in drivers.items():
+        if getattr(d, "note", ""):
+            print(f"\n{label}: {d.note}")
+
+
 def reference_pair(rounds, when):
     """The reference before or after; None (with a note) if it cannot run."""
     try:
@@ -339,6 +358,7 @@ def main():
     title = (f"# Python wake latency, one way — {machine()}\n\n{args.rounds} rounds per scenario after {WARMUP} warm-up, "
              f"1 ms pause before each ping, blocks of {BLOCK} in turn; peer stamps when it runs with the message.\n")
     table(rows, ref, args.markdown, title)
+    notes(drivers)
     node_cpu, async_cpu = idle_cpu("idle-node"), idle_cpu("idle-async")
     print(f"\nIdle (no traffic, {IDLE_WINDOW:.0f} s): Python event node in a tb.Scheduler {node_cpu:.2f} % of one core; "
           f"asyncio `await recv_async()` {async_cpu:.2f} % (schedstat, all threads).")
