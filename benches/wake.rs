@@ -482,6 +482,11 @@ fn machine() -> String {
 
 fn main() {
     if let (Some(role), Some(dir)) = (std::env::var_os("TB_WAKE_PEER"), std::env::var_os("TB_WAKE_DIR")) {
+        // A peer ends with its driver (a driver that panicked leaves no sleepers behind).
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets this process's parent-death signal.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        }
         let dir = PathBuf::from(dir);
         match role.to_str().unwrap() {
             "futex" => futex_peer(&dir),

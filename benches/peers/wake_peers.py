@@ -192,6 +192,7 @@ def main():
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer:
+        bw.exit_with_parent()
         PEERS[args.peer]()
         return 0
     before = None if args.no_ref else bw.reference_pair(args.rounds, "before")

@@ -58,6 +58,18 @@ def ready():
     print("ready", flush=True)
 
 
+def exit_with_parent():
+    """A peer ends when its driver is gone (a driver that failed leaves no sleepers behind)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def one_way(t, sent):
     """The one-way figure for a message sent at `sent` that the peer holds, its wake stamped `t`.
     A wake that came before the send (a leftover notification: the message arrived while the
@@ -341,6 +353,7 @@ def main():
     if args.peer:
         global ROLE
         ROLE = args.peer
+        exit_with_parent()
         PEERS[args.peer]()
         return 0
     before = None if args.no_ref else reference_pair(args.rounds, "before")
