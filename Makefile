@@ -4,6 +4,7 @@
 #   make bench  everything side by side (criterion, iceoryx2 crate, Python scripts, peers); docs/benchmarks.md
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
+#   make bench-wake   cross-process wake latency and idle CPU of event nodes, Rust, Python and peers
 #   make lint   rustfmt, clippy (-D warnings, workspace lints), ruff, stubtest and the module-cycle check; .ci/run runs it before make test
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-peers clean lint
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-peers clean lint
 
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
 # (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
@@ -65,7 +66,7 @@ demo-python: develop
 
 # Everything measured side by side: criterion (ours, and vs the iceoryx2 crate), the Python
 # scripts, and the peer harness (which rewrites its section of docs/benchmarks.md and the plots).
-bench: develop bench-rust bench-compare bench-peers
+bench: develop bench-rust bench-wake bench-compare bench-peers
 
 bench-rust: develop
 	cargo bench --bench pool
@@ -73,6 +74,14 @@ bench-rust: develop
 	$(PY) benches/python/bench_payload.py --markdown
 	$(PY) benches/python/bench_topic.py --markdown
 	$(PY) benches/python/bench_cuda.py --markdown
+
+# Wake latency (issue 16), each table with its futex reference measured in the same run: Rust
+# (benches/wake.rs: reference, recv_timeout, event node, busy pipeline, idle CPU), Python (the
+# script re-runs the Rust reference before and after), and iceoryx2 / HORUS in the peers' venv.
+bench-wake: develop
+	cargo bench --bench wake
+	$(PY) benches/python/bench_wake.py --markdown
+	bash benches/peers/setup.sh && benches/peers/.venv/bin/python benches/peers/wake_peers.py --markdown
 
 # Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
 bench-peers:
