@@ -29,12 +29,12 @@ lint: develop
 	RUSTC_BOOTSTRAP=1 cargo rustc -p tensorbus-py --lib --profile check -q -- --cfg tensorbus_exhaustive
 	$(VENV)/bin/ruff check .
 	$(PY) -m mypy.stubtest tensorbus._native
-	$(PY) tools/modgraph.py -q pool/src py/src src tensor/src gpu/src ros2/src testkit/src
+	$(PY) tools/modgraph.py -q pool/src py/src src tensor/src gpu/src ros2/src record/src cli/src testkit/src
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -172,7 +172,7 @@ fn thread_refs(c: &mut Criterion) {
 fn echo(dir: &Path, spin: bool) {
     let ns = open(dir);
     let mut s = ns.topic("ping", &TopicOptions::default()).unwrap().subscriber().unwrap();
-    s.set_spin(spin);
+    spin_or_sleep(&mut s, spin);
     let p = ns.topic("pong", &TopicOptions::default()).unwrap().publisher();
     p.send_inline(b"ready").unwrap();
     loop {
@@ -182,6 +182,16 @@ fn echo(dir: &Path, spin: bool) {
             return;
         }
         p.send_inline(&raw[..n]).unwrap();
+    }
+}
+
+/// Spin forever, or sleep at once (no spin-then-sleep window: the blocking row measures the
+/// futex path).
+fn spin_or_sleep(s: &mut tensorbus_pool::Subscriber, spin: bool) {
+    if spin {
+        s.set_spin(true);
+    } else {
+        s.set_spin_window(Duration::ZERO);
     }
 }
 
@@ -201,7 +211,7 @@ fn cross_process(c: &mut Criterion) {
         let ns = open(&dir);
         let ping = ns.topic("ping", &TopicOptions::default()).unwrap().publisher();
         let mut pong = ns.topic("pong", &TopicOptions::default()).unwrap().subscriber().unwrap();
-        pong.set_spin(spin);
+        spin_or_sleep(&mut pong, spin);
         let child =
             Command::new(std::env::current_exe().unwrap()).env("TB_BENCH_ECHO", &dir).env("TB_BENCH_SPIN", if spin { "1" } else { "0" }).stdin(Stdio::null()).spawn().unwrap();
         let _peer = Peer(child);

@@ -27,6 +27,10 @@ pub unsafe trait Pod: Copy + Send + Sync + 'static {
     const TYPE_NAME: &'static str;
     /// Layout hash ([`type_hash`]) carried by the topic.
     const LAYOUT_HASH: u64;
+    /// The field list the hash is computed from (`"name:type;"` per field, in order; types as
+    /// written in Rust, arrays `[f64; 3]`): what a recorder needs to describe the bytes. Empty
+    /// for a hand-written impl that does not say.
+    const FIELDS: &'static str = "";
 
     /// Default topic name: `TYPE_NAME` in snake_case (`CmdVel` → `cmd_vel`).
     fn topic_name() -> String {
@@ -156,6 +160,7 @@ macro_rules! pod_message {
         // SAFETY: repr(C), fields are PodField (checked above), no padding (asserted above).
         unsafe impl $crate::message::Pod for $name {
             const TYPE_NAME: &'static str = stringify!($name);
+            const FIELDS: &'static str = concat!($( stringify!($field), ":", stringify!($fty), ";" ),*);
             const LAYOUT_HASH: u64 = $crate::message::type_hash(
                 concat!($( stringify!($field), ":", stringify!($fty), ";" ),*),
                 ::core::mem::size_of::<$name>(),

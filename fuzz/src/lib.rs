@@ -14,7 +14,10 @@
 //! - [`ring_entry`]: a live topic ring whose entries, stamps, head, lock and subscriber table are
 //!   scribbled on before receiving, sending and reaping;
 //! - [`msgpack_dict`]: MessagePack dict decode (rmp-serde / rmpv) of arbitrary bytes;
-//! - [`dlpack_import`]: `view_foreign` over a `DLTensor` built from arbitrary fields.
+//! - [`dlpack_import`]: `view_foreign` over a `DLTensor` built from arbitrary fields;
+//! - [`mcap_read`]: an arbitrary MCAP file read and every message decoded into a namespace
+//!   (tensorbus-record's reader path: summary, channels, CDR, JSON, tensors);
+//! - [`ros2_cdr`]: arbitrary bytes as the CDR of every mapped ROS 2 type (tensorbus-ros2).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -419,4 +422,41 @@ pub fn dlpack_import(data: &[u8]) {
             assert!(base + (high + 1) * item <= usize::MAX as i128 + 1, "span wraps past the top of the address space");
         }
     }
+}
+
+// ---- mcap_read, ros2_cdr ----------------------------------------------------------------------
+
+/// One namespace per target, opened on first use (small pools: a decode that needs more than
+/// 64 KiB fails with a clean exhaustion error, which is fine).
+fn shared_ns(tag: &'static str) -> Namespace {
+    static NS: OnceLock<Mutex<Vec<(&'static str, Namespace)>>> = OnceLock::new();
+    let mut g = NS.get_or_init(|| Mutex::new(Vec::new())).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, ns)) = g.iter().find(|(t, _)| *t == tag) {
+        return ns.clone();
+    }
+    let dir = scratch(tag);
+    let _ = std::fs::remove_dir_all(&dir);
+    let ns = Namespace::open_dir(&dir, config()).expect("namespace");
+    g.push((tag, ns.clone()));
+    ns
+}
+
+/// A recording from another machine is untrusted input: read and decode all of it.
+pub fn mcap_read(data: &[u8]) {
+    let ns = shared_ns("mcap_read");
+    let _ = tensorbus_record::decode_all(&ns, data);
+    assert_eq!(ns.stats().used_slots(), 0, "a decoded payload leaked its slot");
+}
+
+// ---- ros2_cdr ---------------------------------------------------------------------------------
+
+/// Bytes from the network as each mapped ROS 2 type, and as a `tensorbus_msgs/msg/Tensor`.
+pub fn ros2_cdr(data: &[u8]) {
+    let ns = shared_ns("ros2_cdr");
+    let _ = tensorbus_ros2::decode_image(&ns, data, None);
+    let _ = tensorbus_ros2::decode_depth(&ns, data, None);
+    let _ = tensorbus_ros2::decode_points(&ns, data, None);
+    let _ = tensorbus_ros2::Twist::decode(data);
+    let _ = tensorbus_record::codec::decode_tensor(data);
+    assert_eq!(ns.stats().used_slots(), 0, "a decoded payload leaked its slot");
 }

@@ -65,3 +65,11 @@ fn msgpack_dict() {
 fn dlpack_import() {
     run("dlpack_import", tensorbus_fuzz::dlpack_import);
 }
+#[test]
+fn mcap_read() {
+    run("mcap_read", tensorbus_fuzz::mcap_read);
+}
+#[test]
+fn ros2_cdr() {
+    run("ros2_cdr", tensorbus_fuzz::ros2_cdr);
+}

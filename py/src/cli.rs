@@ -6,5 +6,5 @@ use pyo3::prelude::*;
 /// Run the `tensorbus` CLI with `args` (without the program name); returns the exit code.
 #[pyfunction]
 pub fn cli_main(py: Python<'_>, args: Vec<String>) -> i32 {
-    py.detach(|| tensorbus::cli::main(args))
+    py.detach(|| tensorbus_cli::main(args))
 }

@@ -25,6 +25,7 @@ mod node;
 mod payload;
 mod payload_methods;
 mod points;
+mod record;
 mod ros2;
 mod tensor;
 mod topic;
@@ -51,6 +52,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio::_watch, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_unwatch, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_shutdown, m)?)?;
+    m.add_class::<record::PyRecorder>()?;
+    m.add_class::<record::PyMcapReader>()?;
+    m.add_function(wrap_pyfunction!(record::_replay, m)?)?;
+    m.add_function(wrap_pyfunction!(record::_record_info, m)?)?;
     m.add_function(wrap_pyfunction!(ros2::_ros2_encode, m)?)?;
     m.add_function(wrap_pyfunction!(ros2::_ros2_decode, m)?)?;
     m.add_function(wrap_pyfunction!(ros2::_ros2_twist_encode, m)?)?;

@@ -44,9 +44,9 @@ pub fn _ros2_decode(py: Python<'_>, kind: &str, data: &[u8]) -> PyResult<Py<PyAn
     let p = py
         .detach(|| -> Result<Option<tensorbus_tensor::Payload>, MapError> {
             Ok(Some(match kind {
-                "image" => tensorbus_ros2::decode_image(&ns, data)?.into_payload(),
-                "depth" => tensorbus_ros2::decode_depth(&ns, data)?.into_payload(),
-                "points" => tensorbus_ros2::decode_points(&ns, data)?.into_payload(),
+                "image" => tensorbus_ros2::decode_image(&ns, data, None)?.into_payload(),
+                "depth" => tensorbus_ros2::decode_depth(&ns, data, None)?.into_payload(),
+                "points" => tensorbus_ros2::decode_points(&ns, data, None)?.into_payload(),
                 _ => return Ok(None),
             }))
         })

@@ -98,21 +98,22 @@ fn check_image(m: &RosImage<'_>, bpp: usize, what: &'static str) -> Result<(usiz
     Ok((h, w, step))
 }
 
-/// A `sensor_msgs/msg/Image` (CDR) as an `Image` in a slot loaned from `ns` (one copy).
-pub fn decode_image(ns: &Namespace, cdr: &[u8]) -> Result<Image, MapError> {
+/// A `sensor_msgs/msg/Image` (CDR) as an `Image` in a slot loaned from `ns` (one copy); its
+/// `timestamp_ns` is the header stamp, or `stamp_ns` (a replay that re-stamps).
+pub fn decode_image(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result<Image, MapError> {
     let m = RosImage::decode(cdr)?;
     let enc = Encoding::parse(m.encoding).ok_or_else(|| MapError::Encoding { what: "sensor_msgs/Image", encoding: m.encoding.to_string(), supported: IMAGE_ENCODINGS })?;
     let (h, w, step) = check_image(&m, enc.bytes_per_pixel(), "sensor_msgs/Image")?;
     let mut img = ImageMut::new(ns, h, w, enc)?;
     copy_rows(img.data_mut(), m.data, h, w * enc.bytes_per_pixel(), step);
-    img.set_timestamp_ns(m.header.stamp.to_ns());
+    img.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
     img.set_frame_id(m.header.frame_id)?;
     Ok(img.freeze())
 }
 
 /// A depth `sensor_msgs/msg/Image` (16UC1 or mono16: millimetres; 32FC1: metres) as a
 /// `DepthImage` in a slot loaned from `ns` (one copy).
-pub fn decode_depth(ns: &Namespace, cdr: &[u8]) -> Result<DepthImage, MapError> {
+pub fn decode_depth(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result<DepthImage, MapError> {
     let m = RosImage::decode(cdr)?;
     let unit = match m.encoding.to_ascii_lowercase().as_str() {
         "16uc1" | "mono16" => DepthUnit::Millimetres,
@@ -123,7 +124,7 @@ pub fn decode_depth(ns: &Namespace, cdr: &[u8]) -> Result<DepthImage, MapError> 
     let (h, w, step) = check_image(&m, bpp, "depth sensor_msgs/Image")?;
     let mut d = DepthImageMut::new(ns, h, w, unit)?;
     copy_rows(d.data_mut(), m.data, h, w * bpp, step);
-    d.set_timestamp_ns(m.header.stamp.to_ns());
+    d.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
     d.set_frame_id(m.header.frame_id)?;
     Ok(d.freeze())
 }
@@ -158,7 +159,7 @@ pub fn encode_points(pc: &PointCloud) -> Vec<u8> {
 
 /// A `sensor_msgs/msg/PointCloud2` (CDR) with float32 x, y, z [, intensity | r, g, b] fields
 /// (at any offsets, other fields ignored) as a `PointCloud` in a slot loaned from `ns`.
-pub fn decode_points(ns: &Namespace, cdr: &[u8]) -> Result<PointCloud, MapError> {
+pub fn decode_points(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result<PointCloud, MapError> {
     let m = PointCloud2::decode(cdr)?;
     if m.is_bigendian {
         return Err(MapError::BigEndian { what: "sensor_msgs/PointCloud2" });
@@ -194,7 +195,7 @@ pub fn decode_points(ns: &Namespace, cdr: &[u8]) -> Result<PointCloud, MapError>
             }
         }
     }
-    pc.set_timestamp_ns(m.header.stamp.to_ns());
+    pc.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
     pc.set_frame_id(m.header.frame_id)?;
     Ok(pc.freeze())
 }
@@ -213,7 +214,7 @@ mod tests {
         m.set_timestamp_ns(1_700_000_000_123_456_789);
         m.set_frame_id("cam0").unwrap();
         let img = m.freeze();
-        let back = decode_image(&ns, &encode_image(&img)).unwrap();
+        let back = decode_image(&ns, &encode_image(&img), None).unwrap();
         assert_eq!(
             (back.height(), back.width(), back.encoding(), back.data(), back.timestamp_ns(), back.frame_id()),
             (3, 5, Encoding::Bgr8, img.data(), img.timestamp_ns(), "cam0")
@@ -222,12 +223,12 @@ mod tests {
         let mut d = DepthImageMut::new(&ns, 2, 2, DepthUnit::Millimetres).unwrap();
         d.data_mut().copy_from_slice(&[1, 0, 2, 0, 3, 0, 4, 0]);
         let d = d.freeze();
-        let db = decode_depth(&ns, &encode_depth(&d)).unwrap();
+        let db = decode_depth(&ns, &encode_depth(&d), None).unwrap();
         assert_eq!((db.unit(), db.data()), (DepthUnit::Millimetres, d.data()));
 
         let pts: Vec<f32> = (0..12).map(|i| i as f32 * 0.5).collect();
         let pc = PointCloud::from_points(&ns, PointFields::Xyzi, &pts).unwrap();
-        let pb = decode_points(&ns, &encode_points(&pc)).unwrap();
+        let pb = decode_points(&ns, &encode_points(&pc), None).unwrap();
         assert_eq!((pb.fields(), pb.points()), (PointFields::Xyzi, &pts[..]));
     }
 
@@ -238,7 +239,7 @@ mod tests {
         // 2 rows of 3 mono8 pixels, step 4 (one pad byte per row).
         let data = [1, 2, 3, 99, 4, 5, 6, 99];
         let b = RosImage { height: 2, width: 3, encoding: "mono8", step: 4, data: &data, ..Default::default() }.encode();
-        assert_eq!(decode_image(&ns, &b).unwrap().data(), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(decode_image(&ns, &b, None).unwrap().data(), &[1, 2, 3, 4, 5, 6]);
         // xyz at offsets 0, 4, 8 with point_step 16 (the usual padding), plus a field we skip.
         let mut raw = Vec::new();
         for p in [[1.0f32, 2.0, 3.0, 9.0], [4.0, 5.0, 6.0, 9.0]] {
@@ -247,7 +248,7 @@ mod tests {
         let f = |name, offset| PointField { name, offset, datatype: PointField::FLOAT32, count: 1 };
         let b =
             PointCloud2 { height: 1, width: 2, fields: vec![f("x", 0), f("y", 4), f("z", 8), f("t", 12)], point_step: 16, row_step: 32, data: &raw, ..Default::default() }.encode();
-        let pc = decode_points(&ns, &b).unwrap();
+        let pc = decode_points(&ns, &b, None).unwrap();
         assert_eq!((pc.fields(), pc.points()), (PointFields::Xyz, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0][..]));
     }
 
@@ -257,15 +258,15 @@ mod tests {
         let ns = t.open();
         let px = [0u8; 8];
         let enc = |encoding, is_bigendian, step| RosImage { height: 1, width: 2, encoding, is_bigendian, step, data: &px, ..Default::default() }.encode();
-        assert!(matches!(decode_image(&ns, &enc("jpeg", 0, 2)), Err(MapError::Encoding { .. })));
-        assert!(matches!(decode_image(&ns, &enc("mono16", 1, 4)), Err(MapError::BigEndian { .. })));
-        assert!(matches!(decode_image(&ns, &enc("rgb8", 0, 5)), Err(MapError::Shape { .. })), "step shorter than a row");
-        assert!(matches!(decode_depth(&ns, &enc("rgb8", 0, 6)), Err(MapError::Encoding { .. })));
+        assert!(matches!(decode_image(&ns, &enc("jpeg", 0, 2), None), Err(MapError::Encoding { .. })));
+        assert!(matches!(decode_image(&ns, &enc("mono16", 1, 4), None), Err(MapError::BigEndian { .. })));
+        assert!(matches!(decode_image(&ns, &enc("rgb8", 0, 5), None), Err(MapError::Shape { .. })), "step shorter than a row");
+        assert!(matches!(decode_depth(&ns, &enc("rgb8", 0, 6), None), Err(MapError::Encoding { .. })));
         let f = PointField { name: "x", offset: 0, datatype: PointField::FLOAT64, count: 1 };
         let b = PointCloud2 { height: 1, width: 1, fields: vec![f], point_step: 8, row_step: 8, data: &px, ..Default::default() }.encode();
-        let e = decode_points(&ns, &b).unwrap_err();
+        let e = decode_points(&ns, &b, None).unwrap_err();
         assert!(matches!(e, MapError::Fields { .. }) && e.to_string().contains("x:8x1"), "{e}");
-        assert!(matches!(decode_image(&ns, &[0, 1, 0, 0, 1]), Err(MapError::Cdr(_))));
+        assert!(matches!(decode_image(&ns, &[0, 1, 0, 0, 1], None), Err(MapError::Cdr(_))));
         assert_eq!(ns.stats().used_slots(), 0, "nothing leaked by the failed decodes");
     }
 }

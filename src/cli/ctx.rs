@@ -29,6 +29,12 @@ impl Ctx {
         self.dir().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
+    /// Join the namespace, creating it if needed (with the environment's pool geometry, as any
+    /// process would): for commands that take part, like `record` and `replay`.
+    pub fn join(&self) -> Result<Namespace, CliError> {
+        Ok(Namespace::open(self.namespace.as_deref())?)
+    }
+
     /// Open an existing namespace; a missing one is an error (never created by inspection).
     pub fn open(&self) -> Result<Namespace, CliError> {
         let dir = self.dir();

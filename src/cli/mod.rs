@@ -17,6 +17,10 @@
 //! ```
 //!
 //! Errors are one line on stderr (`error: ...`) and exit code 1; bad usage is exit code 2.
+//!
+//! Crates above the facade add commands of their own through [`Command`] and [`main_with`] (the
+//! recorder's `record` and `replay`, in the `tensorbus-cli` crate that builds the binary), so the
+//! facade stays free of what they depend on.
 
 mod args;
 mod ctx;
@@ -53,13 +57,37 @@ global options:
                      the base directory is $TENSORBUS_SHM_DIR or /dev/shm/tensorbus-<uid>
   -h, --help         this text";
 
+/// A command added by a crate above the facade.
+pub trait Command: Sync {
+    /// The word that selects it (`record`).
+    fn name(&self) -> &'static str;
+    /// Its lines for the usage text (`  record -o FILE [TOPICS...]   ...`).
+    fn usage(&self) -> &'static str;
+    /// Run it with the arguments after its name.
+    fn run(&self, ctx: &Ctx, a: Args) -> CliResult;
+}
+
+/// The usage text with the lines of `extra` commands.
+pub fn usage(extra: &[&dyn Command]) -> String {
+    if extra.is_empty() {
+        return USAGE.to_string();
+    }
+    let lines: Vec<&str> = extra.iter().map(|c| c.usage().trim_end()).collect();
+    USAGE.replacen("\n\nglobal options:", &format!("\n{}\n\nglobal options:", lines.join("\n")), 1)
+}
+
 /// Run the CLI with `args` (without the program name); returns the process exit code.
 pub fn main(args: Vec<String>) -> i32 {
-    match run(args) {
+    main_with(args, &[])
+}
+
+/// [`main`] with the commands of `extra` as well.
+pub fn main_with(args: Vec<String>, extra: &[&dyn Command]) -> i32 {
+    match run(args, extra) {
         Ok(code) => code,
         Err(e) => {
             if e.code == 2 {
-                eprintln!("error: {}\n\n{USAGE}", e.msg);
+                eprintln!("error: {}\n\n{}", e.msg, usage(extra));
             } else {
                 eprintln!("error: {}", e.msg);
             }
@@ -68,10 +96,10 @@ pub fn main(args: Vec<String>) -> i32 {
     }
 }
 
-fn run(args: Vec<String>) -> CliResult {
+fn run(args: Vec<String>, extra: &[&dyn Command]) -> CliResult {
     let mut a = Args::new(args);
     if a.flag("-h") || a.flag("--help") {
-        println!("{USAGE}");
+        println!("{}", usage(extra));
         return Ok(0);
     }
     let namespace = a.value("--namespace")?;
@@ -111,9 +139,12 @@ fn run(args: Vec<String>) -> CliResult {
         "doctor" => doctor::run(&ctx, a),
         "launch" => launch::run(a),
         "help" => {
-            println!("{USAGE}");
+            println!("{}", usage(extra));
             Ok(0)
         }
-        c => Err(CliError::usage(format!("unknown command {c:?}"))),
+        c => match extra.iter().find(|x| x.name() == c) {
+            Some(x) => x.run(&ctx, a),
+            None => Err(CliError::usage(format!("unknown command {c:?}"))),
+        },
     }
 }

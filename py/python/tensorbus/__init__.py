@@ -57,6 +57,7 @@ from .messages import (
     u64,
 )
 from .node import Node, Scheduler, budget_remaining, ms, run, us
+from .record import Recorder, read_mcap, record_info, replay
 
 __version__ = _native.__version__
 
@@ -97,6 +98,10 @@ __all__ = [
     "use_namespace",
     "cuda",
     "ros2",
+    "Recorder",
+    "replay",
+    "record_info",
+    "read_mcap",
     "__version__",
     *_error_names,
 ]

@@ -92,6 +92,11 @@ def _snake(name: str) -> str:
     return "".join(out)
 
 
+#: Every message class declared in this process, by (type name, layout hash): how a recording's
+#: POD messages become objects again (``tb.read_mcap``) and how the recorder learns their layout.
+_REGISTRY: dict = {}
+
+
 def message(cls=None, *, name=None):
     """Class decorator: turn annotated fields into a fixed-size POD message.
 
@@ -184,7 +189,9 @@ def message(cls=None, *, name=None):
         for k, v in cls.__dict__.items():
             if k not in attrs and k not in names and k not in ("__dict__", "__weakref__") and not isinstance(v, (_Scalar, _Array)):
                 attrs[k] = v
-        return type(cls.__name__, (), attrs)
+        made = type(cls.__name__, (), attrs)
+        _REGISTRY[(type_name, attrs["_tb_hash"])] = made
+        return made
 
     return build if cls is None else build(cls)
 

@@ -1,0 +1,397 @@
+//! The recorder: an ordinary subscriber on every chosen topic of a live namespace, writing what it
+//! receives into MCAP (`codec.rs` decides each channel's encoding).
+//!
+//! One thread: it discovers topics (names matching the globs, never tensorbus's own `_tb.*`)
+//! every half second, waits on all of them in one [`WaitSet`], and on a wake drains each ready
+//! subscriber into the file. It never makes a latest-policy publisher wait (a reliable topic's
+//! publishers wait for it as for any subscriber); when it falls behind, the ring's miss counter
+//! says how many it lost, and the report (and the file's `tensorbus.recorder` metadata record)
+//! carries it. Memory is bounded: the writer's chunk (`chunk_size`) and one message.
+//!
+//! `log_time` is when the recorder received the message (ns since the Unix epoch, like rosbag2);
+//! `publish_time` the frame's `timestamp_ns` (the log time when it has none).
+
+use crate::codec::{encode_tensor, Codec, DictEncoding};
+use crate::error::RecordError;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tensorbus::raw::{RawMessage, RawSubscriber};
+use tensorbus::{Namespace, TopicOptions, TopicType};
+use tensorbus_pool::{Interrupter, WaitSet};
+use tensorbus_tensor::{DepthImage, Image, PointCloud};
+
+/// How to record.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Topic names or globs (`camera.*`, `?` and `*`); empty: every topic.
+    pub topics: Vec<String>,
+    /// Chunk compression (default zstd).
+    pub compression: Option<mcap::Compression>,
+    /// Start a new file when this many message bytes went into the current one.
+    pub split_bytes: Option<u64>,
+    /// Start a new file after this long.
+    pub split_every: Option<Duration>,
+    pub dicts: DictEncoding,
+    /// Uncompressed bytes per chunk (default 4 MiB).
+    pub chunk_size: u64,
+    /// Field lists of POD types beyond the standard messages: `(type name, layout hash,
+    /// "name:type;...")` (the Python binding passes every `@tb.message` class); others are
+    /// recorded as their bytes.
+    pub layouts: Vec<(String, u64, String)>,
+}
+
+impl Default for RecordOptions {
+    fn default() -> Self {
+        RecordOptions {
+            topics: Vec::new(),
+            compression: Some(mcap::Compression::Zstd),
+            split_bytes: None,
+            split_every: None,
+            dicts: DictEncoding::Json,
+            chunk_size: 4 << 20,
+            layouts: Vec::new(),
+        }
+    }
+}
+
+/// What was recorded from one topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicReport {
+    pub messages: u64,
+    /// Messages the ring overwrote before the recorder read them.
+    pub misses: u64,
+    /// Messages of a kind the topic's channel cannot hold (an untyped topic that changed kind).
+    pub skipped: u64,
+    /// Message bytes written (before compression).
+    pub bytes: u64,
+}
+
+/// A recording so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordReport {
+    pub files: Vec<PathBuf>,
+    pub topics: BTreeMap<String, TopicReport>,
+}
+
+/// A recording in progress; [`Recorder::stop`] finishes it.
+pub struct Recorder {
+    stop: Arc<AtomicBool>,
+    interrupt: Interrupter,
+    report: Arc<Mutex<RecordReport>>,
+    thread: Option<std::thread::JoinHandle<Result<(), RecordError>>>,
+}
+
+impl Recorder {
+    /// Start recording `ns` into `path` (split files: `<stem>_1.mcap`, `<stem>_2.mcap`, ...).
+    pub fn start(ns: &Namespace, path: impl Into<PathBuf>, opts: RecordOptions) -> Result<Recorder, RecordError> {
+        let path = path.into();
+        let out = Out::create(&path, &opts)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let report = Arc::new(Mutex::new(RecordReport { files: vec![path.clone()], topics: BTreeMap::new() }));
+        let ws = WaitSet::new();
+        let interrupt = ws.interrupter();
+        let mut rec = Loop { ns: ns.clone(), opts, base: path, out: Some(out), part: 0, topics: Vec::new(), ws, report: report.clone() };
+        let s = stop.clone();
+        let thread = std::thread::Builder::new().name("tb-record".into()).spawn(move || rec.run(&s)).map_err(|e| RecordError::io("the recorder thread", e))?;
+        Ok(Recorder { stop, interrupt, report, thread: Some(thread) })
+    }
+
+    /// What has been recorded so far.
+    pub fn report(&self) -> RecordReport {
+        self.report.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Stop, finish the file, and return what was recorded.
+    pub fn stop(mut self) -> Result<RecordReport, RecordError> {
+        self.finish()?;
+        Ok(self.report())
+    }
+
+    fn finish(&mut self) -> Result<(), RecordError> {
+        // Relaxed: a stop flag; the interrupt ends the recorder's wait to read it.
+        self.stop.store(true, Ordering::Relaxed);
+        self.interrupt.interrupt();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(RecordError::Panicked)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            log::error!("recorder: {e}");
+        }
+    }
+}
+
+/// True when `name` matches the glob `pat` (`*` any run, `?` one character).
+pub fn glob(pat: &str, name: &str) -> bool {
+    fn m(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], n) || (!n.is_empty() && m(p, &n[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    m(pat.as_bytes(), name.as_bytes())
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The file being written.
+struct Out {
+    w: mcap::Writer<BufWriter<File>>,
+    bytes: u64,
+    opened: Instant,
+    /// Channel id of each topic in this file.
+    channels: BTreeMap<String, u16>,
+}
+
+impl Out {
+    fn create(path: &Path, opts: &RecordOptions) -> Result<Out, RecordError> {
+        let f = File::create(path).map_err(|e| RecordError::io(path.display().to_string(), e))?;
+        let w = mcap::WriteOptions::new()
+            .compression(opts.compression)
+            .chunk_size(Some(opts.chunk_size))
+            .profile("")
+            .library(concat!("tensorbus-record ", env!("CARGO_PKG_VERSION")))
+            .create(BufWriter::with_capacity(1 << 20, f))?;
+        Ok(Out { w, bytes: 0, opened: Instant::now(), channels: BTreeMap::new() })
+    }
+
+    fn finish(mut self, report: &RecordReport) -> Result<(), RecordError> {
+        let mut md = BTreeMap::new();
+        for (name, t) in &report.topics {
+            md.insert(name.clone(), format!("messages={} misses={} skipped={}", t.messages, t.misses, t.skipped));
+        }
+        self.w.write_metadata(&mcap::records::Metadata { name: "tensorbus.recorder".into(), metadata: md })?;
+        self.w.finish()?;
+        Ok(())
+    }
+}
+
+/// One recorded topic.
+struct Rec {
+    name: String,
+    sub: RawSubscriber,
+    ty: TopicType,
+    depth: u32,
+    reliable: bool,
+    codec: Option<Codec>,
+    misses0: u64,
+    warned: bool,
+}
+
+struct Loop {
+    ns: Namespace,
+    opts: RecordOptions,
+    base: PathBuf,
+    /// The file being written (taken when the recording ends).
+    out: Option<Out>,
+    part: u32,
+    topics: Vec<Rec>,
+    ws: WaitSet,
+    report: Arc<Mutex<RecordReport>>,
+}
+
+impl Loop {
+    fn run(&mut self, stop: &AtomicBool) -> Result<(), RecordError> {
+        let mut last_scan: Option<Instant> = None;
+        // Relaxed: see `Recorder::finish`.
+        while !stop.load(Ordering::Relaxed) {
+            if last_scan.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
+                last_scan = Some(Instant::now());
+                self.discover();
+            }
+            let ready: Vec<usize> = self.ws.wait(Duration::from_millis(100)).iter().map(|e| e.key).collect();
+            for k in ready {
+                self.drain(k)?;
+            }
+            self.maybe_split()?;
+        }
+        // What arrived before the stop.
+        for k in 0..self.topics.len() {
+            self.drain(k)?;
+        }
+        let report = self.report.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match self.out.take() {
+            Some(out) => out.finish(&report),
+            None => Ok(()),
+        }
+    }
+
+    fn wanted(&self, name: &str) -> bool {
+        !name.starts_with("_tb.") && (self.opts.topics.is_empty() || self.opts.topics.iter().any(|p| glob(p, name)))
+    }
+
+    /// Subscribe to new matching topics.
+    fn discover(&mut self) {
+        for name in self.ns.topic_names() {
+            if !self.wanted(&name) || self.topics.iter().any(|t| t.name == name) {
+                continue;
+            }
+            let topic = match self.ns.topic(&name, &TopicOptions::default()) {
+                Ok(t) => t,
+                Err(e) => {
+                    log::warn!("recorder: topic {name}: {e}");
+                    continue;
+                }
+            };
+            let h = topic.ring().header();
+            let ty = TopicType { name: topic.type_name(), hash: h.type_hash, size: h.msg_size };
+            let (depth, reliable) = (topic.depth(), topic.policy() == tensorbus::Policy::Reliable);
+            let mut sub = match RawSubscriber::new(&topic, ty.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("recorder: topic {name}: {e}");
+                    continue;
+                }
+            };
+            let trigger = match sub.trigger() {
+                Ok(t) => t,
+                Err(e) => {
+                    log::warn!("recorder: topic {name}: {e}");
+                    continue;
+                }
+            };
+            if let Err(e) = self.ws.attach(trigger) {
+                log::warn!("recorder: topic {name} not recorded: {e}");
+                continue;
+            }
+            let misses0 = sub.misses();
+            self.topics.push(Rec { name, sub, ty, depth, reliable, codec: None, misses0, warned: false });
+        }
+    }
+
+    /// Write every unread message of topic `k`.
+    fn drain(&mut self, k: usize) -> Result<(), RecordError> {
+        loop {
+            let got = match self.topics[k].sub.try_recv() {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(e) => {
+                    log::warn!("recorder: topic {}: {e}", self.topics[k].name);
+                    break;
+                }
+            };
+            self.write(k, got)?;
+        }
+        let t = &self.topics[k];
+        let misses = t.sub.misses().saturating_sub(t.misses0);
+        self.report.lock().unwrap_or_else(|e| e.into_inner()).topics.entry(t.name.clone()).or_default().misses = misses;
+        Ok(())
+    }
+
+    fn write(&mut self, k: usize, m: RawMessage) -> Result<(), RecordError> {
+        let log_time = now_ns();
+        let Some(out) = self.out.as_mut() else { return Ok(()) };
+        let t = &mut self.topics[k];
+        let (codec, data, stamp) = match encode(&self.ns, t, m, &self.opts) {
+            Some(x) => x,
+            None => {
+                if !t.warned {
+                    t.warned = true;
+                    log::warn!("recorder: topic {}: a message of another kind than its first; skipped (counted)", t.name);
+                }
+                self.report.lock().unwrap_or_else(|e| e.into_inner()).topics.entry(t.name.clone()).or_default().skipped += 1;
+                return Ok(());
+            }
+        };
+        if t.codec.is_none() {
+            t.codec = Some(codec);
+        }
+        let channel = match out.channels.get(&t.name) {
+            Some(&c) => c,
+            None => {
+                let c = t.codec.as_ref().expect("set above");
+                let schema_id = match c.schema() {
+                    Some((name, enc, data)) => out.w.add_schema(&name, enc, &data)?,
+                    None => 0,
+                };
+                let id = out.w.add_channel(schema_id, &t.name, c.message_encoding(), &c.metadata(&t.ty.name, t.depth, t.reliable))?;
+                out.channels.insert(t.name.clone(), id);
+                id
+            }
+        };
+        let mut rep = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        let tr = rep.topics.entry(t.name.clone()).or_default();
+        tr.messages += 1;
+        tr.bytes += data.len() as u64;
+        let seq = tr.messages as u32;
+        drop(rep);
+        let publish_time = if stamp > 0 { stamp } else { log_time };
+        out.w.write_to_known_channel(&mcap::records::MessageHeader { channel_id: channel, sequence: seq, log_time, publish_time }, &data)?;
+        out.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    fn maybe_split(&mut self) -> Result<(), RecordError> {
+        let Some(out) = &self.out else { return Ok(()) };
+        let by_size = self.opts.split_bytes.is_some_and(|b| out.bytes >= b);
+        let by_time = self.opts.split_every.is_some_and(|d| out.opened.elapsed() >= d);
+        if !(by_size || by_time) {
+            return Ok(());
+        }
+        self.part += 1;
+        let stem = self.base.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "recording".into());
+        let next = self.base.with_file_name(format!("{stem}_{}.mcap", self.part));
+        let new = Out::create(&next, &self.opts)?;
+        let old = self.out.replace(new).expect("checked above");
+        let report = {
+            let mut r = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            r.files.push(next);
+            r.clone()
+        };
+        old.finish(&report)
+    }
+}
+
+/// The codec, bytes and stamp of one message for topic `t` (None: it does not fit the codec the
+/// topic's channel already has).
+fn encode(ns: &Namespace, t: &Rec, m: RawMessage, opts: &RecordOptions) -> Option<(Codec, Vec<u8>, u64)> {
+    let codec = if m.is_payload() {
+        let p = m.into_payload(ns).ok()?;
+        let c = Codec::for_payload(p.kind());
+        if t.codec.as_ref().is_some_and(|have| *have != c) {
+            return None;
+        }
+        let stamp = p.timestamp_ns();
+        let data = match c {
+            Codec::Image => tensorbus_ros2::encode_image(&Image::from_payload(p).ok()?),
+            Codec::Depth => tensorbus_ros2::encode_depth(&DepthImage::from_payload(p).ok()?),
+            Codec::Points => tensorbus_ros2::encode_points(&PointCloud::from_payload(p).ok()?),
+            _ => encode_tensor(&p),
+        };
+        return Some((c, data, stamp));
+    } else if m.is_msgpack() {
+        Codec::Dict(opts.dicts)
+    } else {
+        let extra = opts.layouts.iter().find(|(n, h, _)| *n == t.ty.name && *h == t.ty.hash).map(|(_, _, f)| f.as_str());
+        Codec::for_pod(&t.ty.name, t.ty.hash, m.bytes().len() as u32, extra)
+    };
+    if t.codec.as_ref().is_some_and(|have| std::mem::discriminant(have) != std::mem::discriminant(&codec)) {
+        return None;
+    }
+    let codec = t.codec.clone().unwrap_or(codec);
+    let data = match &codec {
+        Codec::Dict(DictEncoding::Json) => {
+            let v = rmpv::decode::read_value(&mut m.bytes()).ok()?;
+            serde_json::to_vec(&crate::json::from_msgpack(&v)).ok()?
+        }
+        Codec::Dict(DictEncoding::Msgpack) => m.bytes().to_vec(),
+        Codec::Pod { layout: Some(l), .. } => serde_json::to_vec(&l.to_json(m.bytes())?).ok()?,
+        _ => m.bytes().to_vec(),
+    };
+    Some((codec, data, 0))
+}
