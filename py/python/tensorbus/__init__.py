@@ -18,6 +18,7 @@ from . import (
     _native,
     cuda,
     ros2,
+    view,
 )
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
@@ -97,6 +98,7 @@ __all__ = [
     "use_namespace",
     "cuda",
     "ros2",
+    "view",
     "__version__",
     *_error_names,
 ]
