@@ -7,9 +7,10 @@ they appear: ``Image`` and ``DepthImage`` as ``foxglove.RawImage``, ``PointCloud
 (shape, dtype, min, max, mean: the Foxglove app has no panel for an N-d array).
 
 The viewer is an ordinary subscriber of each topic, read with ``latest()`` from one thread that
-sleeps in a ``tb.WaitSet`` until some topic has news: it never slows a publisher, a frame it has
-no time for is skipped (and counted), and it holds at most one frame per topic while converting
-it. Topics with the ``reliable`` policy are left out unless asked for, since their publishers
+sleeps in a ``tb.WaitSet`` until some topic has news: it never slows a publisher, and a frame it
+has no time for (or that no client subscribed to, or that comes before the rate limit allows
+another) is skipped and counted. Every wake-up reads, so it holds at most the one frame per
+topic that it is converting. Topics with the ``reliable`` policy are left out unless asked for, since their publishers
 wait for every subscriber. Each Foxglove client buffers at most ``backlog`` messages.
 
 ``tb.view.widget(topic)`` is the notebook side: a thumbnail of the latest frame and the
@@ -218,7 +219,6 @@ class Viewer:
         self._ws = WaitSet()
         self._watched: dict[str, _Watched] = {}
         self._ignored: set[str] = set()
-        self._parked: dict[str, _Watched] = {}  # ready but rate-limited: out of the WaitSet until due
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tensorbus-view", daemon=True)
@@ -257,7 +257,6 @@ class Viewer:
                 for ch in w.channels.values():
                     ch.close()
             self._watched.clear()
-            self._parked.clear()
 
     def __enter__(self) -> Viewer:
         return self
@@ -280,21 +279,10 @@ class Viewer:
                 except Exception as e:  # a namespace being cleaned up under us: try again later
                     log.warning("topic discovery failed: %s", e)
                 next_look = now + DISCOVER_EVERY
-            for name, w in list(self._parked.items()):
-                if now >= w.next_due:
-                    del self._parked[name]
-                    self._ws.add(w.handle)
-            due = [w.next_due for w in self._parked.values()]
-            timeout = max(0.0, min([next_look, *due]) - now)
-            for handle, why in self._ws.wait(timeout):
+            for handle, why in self._ws.wait(max(0.0, next_look - now)):
                 w = self._watched.get(handle.name)
-                if w is None or why != "ready" or self._stop.is_set():
-                    continue
-                if self._period and time.monotonic() < w.next_due:
-                    self._ws.remove(handle)
-                    self._parked[w.name] = w
-                    continue
-                self._forward(w)
+                if w is not None and why == "ready" and not self._stop.is_set():
+                    self._forward(w)
 
     def _discover(self) -> None:
         listed = {t["name"]: t for t in pool_stats()["topics"]}
@@ -305,7 +293,12 @@ class Viewer:
                 log.info("not viewing %s: a reliable topic's publisher waits for every subscriber (include_reliable=True to view it anyway)", name)
                 self._ignored.add(name)
                 continue
-            w = self._open(name, t.get("type", ""))
+            try:
+                w = self._open(name, t.get("type", ""))
+            except Exception as e:  # e.g. removed between the listing and the open
+                log.warning("cannot view %s: %s", name, e)
+                self._ignored.add(name)
+                continue
             with self._lock:
                 self._watched[name] = w
             self._ws.add(w.handle)
@@ -313,12 +306,7 @@ class Viewer:
         for name in [n for n in self._watched if n not in listed]:
             with self._lock:
                 w = self._watched.pop(name)
-            self._parked.pop(name, None)
-            if len(self._ws):
-                try:
-                    self._ws.remove(w.handle)
-                except Exception:
-                    pass
+            self._ws.remove(w.handle)
             for ch in w.channels.values():
                 ch.close()
 
@@ -342,15 +330,20 @@ class Viewer:
         return w
 
     def _forward(self, w: _Watched) -> None:
+        # Every wake-up reads (so the viewer pins no more than the frame in hand); only a frame
+        # that is due and that some client subscribed to is converted and sent.
         msg = w.handle.latest()
         if msg is None:
             return
-        w.next_due = time.monotonic() + self._period
+        now = time.monotonic()
+        if now < w.next_due:
+            return
         kind = _kind(msg)
         try:
             ch = w.channels.get(kind) or self._channel(w, kind, type(msg))
             if not ch.has_sinks():  # no client subscribed: don't convert
                 return
+            w.next_due = now + self._period
             ch.log(self._convert(kind, msg), log_time=time.time_ns())
             w.forwarded += 1
         except Exception as e:
