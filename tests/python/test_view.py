@@ -288,6 +288,32 @@ def test_pod_dict_and_tensor_as_json(tb, viewer):
         c.close()
 
 
+def test_user_messages_decoded_when_known_else_hex(tb, viewer):
+    @tb.message
+    class Known:  # not at a module's top level: the viewer learns it from messages=
+        a: tb.f32
+        b: tb.f32
+
+    @tb.message
+    class Unknown:
+        x: tb.u32
+
+    known, unknown = tb.Topic("known", Known), tb.Topic("unknown", Unknown)
+    v = viewer(messages=[Known])
+    c = Client(v.url)
+    try:
+        k, u = c.wait_channel("known"), c.wait_channel("unknown")
+        assert k["schemaName"] == "tensorbus.Known" and u["schemaName"] == "tensorbus.bytes"
+        c.subscribe(1, k)
+        c.subscribe(2, u)
+        _, (_, b) = publish_until(known, lambda: Known(0.5, 2.0), c, 1)
+        assert json.loads(b) == {"a": 0.5, "b": 2.0}
+        _, (_, b) = publish_until(unknown, lambda: Unknown(7), c, 2)
+        assert json.loads(b) == {"size": 4, "hex": "07000000"}
+    finally:
+        c.close()
+
+
 def test_topics_appearing_later_are_advertised_and_counted(tb, viewer):
     v = viewer(["late.*"])
     c = Client(v.url)

@@ -83,8 +83,10 @@ def message_classes(extra: Sequence[type] = ()) -> dict[str, type]:
     found: dict[str, type] = {}
     for mod in list(sys.modules.values()):
         for v in list(getattr(mod, "__dict__", {}).values()):
-            if isinstance(v, type) and hasattr(v, "_tb_fields") and hasattr(v, "_tb_type_name"):
-                found.setdefault(v._tb_type_name, v)
+            # `type(v) is type` (how @tb.message builds classes) and the class's own __dict__: no
+            # hook of a foreign object (deprecation wrappers, lazy modules) runs
+            if type(v) is type and "_tb_fields" in v.__dict__ and isinstance(v.__dict__.get("_tb_type_name"), str):
+                found.setdefault(v.__dict__["_tb_type_name"], v)
     found.update({c._tb_type_name: c for c in extra})
     return found
 
