@@ -199,7 +199,7 @@ class _Watched:
             # latest(), rate-limited, unwatched by any client, or failed to convert
             "skipped": misses + max(0, received - self.forwarded),
             "errors": self.errors,
-            "channels": sorted(ch.topic() for ch in self.channels.values()),
+            "channels": sorted(ch.topic() for ch in list(self.channels.values())),  # the forwarding thread may add one
         }
 
 
@@ -256,6 +256,7 @@ class Viewer:
         self._server.stop()
         with self._lock:
             for w in self._watched.values():
+                self._ws.remove(w.handle)
                 for ch in w.channels.values():
                     ch.close()
             self._watched.clear()
