@@ -14,6 +14,7 @@
 //!   clean [--dry-run]              remove namespaces whose registered processes are all dead
 //!   doctor                         /dev/shm size, permissions, memlock limit, CUDA
 //!   launch FILE                    start the nodes of a TOML launch file
+//!   view [TOPICS...]               Foxglove live view (Python's: `python -m tensorbus view`)
 //! ```
 //!
 //! Errors are one line on stderr (`error: ...`) and exit code 1; bad usage is exit code 2.
@@ -51,6 +52,8 @@ commands:
   clean [--dry-run]                        remove namespaces whose processes are all dead
   doctor                                   check /dev/shm, permissions, memlock limit, CUDA
   launch FILE [--grace S]                  run the nodes of a TOML launch file
+  view [TOPICS...] [--port N] [--host H]   stream topics to the Foxglove app (Python package:
+                                           python -m tensorbus view; pip install tensorbus[view])
 
 global options:
   --namespace NAME   namespace to inspect (default: $TENSORBUS_NAMESPACE or 'default');
@@ -138,6 +141,8 @@ fn run(args: Vec<String>, extra: &[&dyn Command]) -> CliResult {
         "clean" => pools::clean(&ctx, a),
         "doctor" => doctor::run(&ctx, a),
         "launch" => launch::run(a),
+        // The Python package handles `view` before it gets here (tensorbus/__main__.py).
+        "view" => Err(CliError::new("view is the Python package's: run `python -m tensorbus view` (pip install tensorbus[view])")),
         "help" => {
             println!("{}", usage(extra));
             Ok(0)

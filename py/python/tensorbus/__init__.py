@@ -18,6 +18,7 @@ from . import (
     _native,
     cuda,
     ros2,
+    view,
 )
 from ._errors import *  # noqa: F401,F403
 from ._errors import __all__ as _error_names
@@ -102,6 +103,7 @@ __all__ = [
     "replay",
     "record_info",
     "read_mcap",
+    "view",
     "__version__",
     *_error_names,
 ]

@@ -1,5 +1,7 @@
 """Rich display in Jupyter: ``Image`` and ``DepthImage`` render inline as PNG (depth colour-mapped),
-``PointCloud`` and ``Tensor`` as a short HTML summary table.
+``PointCloud`` and ``Tensor`` as a short HTML summary table, and a ``Topic`` as its name, type,
+depth, sent count and rate with a thumbnail (or summary) of its latest message. The live version
+of the last is ``tb.view.widget(topic)``.
 
 The PNG encoder is pure Python (zlib + NumPy), so no imaging library is needed. Importing
 ``tensorbus`` attaches the hooks; nothing here runs until IPython asks for a representation.
@@ -11,15 +13,21 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import html
+import math
 import struct
+import time
 import zlib
 
 import numpy as np
 
-from ._native import DepthImage, Image, PointCloud, Tensor
+from ._native import DepthImage, Image, Payload, PointCloud, Tensor, Topic
 
-__all__ = ["encode_png", "colorize_depth"]
+__all__ = ["encode_png", "colorize_depth", "thumbnail"]
+
+THUMBNAIL_WIDTH = 320  # pixels: a topic's latest frame is subsampled to at most this wide
+RATE_WINDOW = 0.2  # seconds a topic's first display counts messages to tell its rate
 
 # A small perceptual colormap (turbo-like anchors), interpolated linearly: near = blue, far = red.
 _ANCHORS = np.array(
@@ -171,6 +179,60 @@ def _tensor_html(self) -> str:
     return _rows(rows + _common(self))
 
 
+def thumbnail(msg, width: int = THUMBNAIL_WIDTH) -> tuple:
+    """``(png, html)`` of a message for a small display: a PNG (None for non-images) subsampled to
+    at most ``width`` pixels wide, and an HTML summary line or table."""
+    if isinstance(msg, (Image, DepthImage)):
+        a = colorize_depth(msg.to_numpy()) if isinstance(msg, DepthImage) else _to_display(msg)
+        about = f"{type(msg).__name__} {msg.width}x{msg.height}" + (f" {msg.encoding}" if isinstance(msg, Image) else f" {msg.dtype} {msg.unit}")
+        if a is None:
+            return None, html.escape(about)
+        step = max(1, math.ceil(a.shape[1] / width))
+        return encode_png(np.ascontiguousarray(a[::step, ::step])), html.escape(f"{about}, seq {msg.seq}")
+    if isinstance(msg, PointCloud):
+        return None, _points_html(msg)
+    if isinstance(msg, Payload):
+        return None, _tensor_html(msg)
+    return None, f"<code>{html.escape(repr(msg))}</code>"
+
+
+_seen: dict = {}  # topic name -> (monotonic time, sent) at its last display, for the rate
+
+
+def _rate(topic) -> tuple:
+    """(messages/s, over how many seconds): since the topic's previous display when that was at
+    least RATE_WINDOW ago, else counted over RATE_WINDOW now."""
+    now, sent = time.monotonic(), topic.sent
+    last = _seen.get(topic.name)
+    if last is None or now - last[0] < RATE_WINDOW:
+        if sent == 0:  # nothing was ever published: no need to wait and see
+            return 0.0, 0.0
+        time.sleep(RATE_WINDOW)
+        last, now, sent = (now, sent), time.monotonic(), topic.sent
+    _seen[topic.name] = (now, sent)
+    return (sent - last[1]) / (now - last[0]), now - last[0]
+
+
+def _topic_html(self) -> str:
+    # A subscriber of its own (started at the newest message): the caller's handle keeps its
+    # unread messages and its counters.
+    from .view import message_classes
+
+    peek = Topic(self.name, message_classes().get(self.type_name) if self.type_name else None)
+    msg = peek.latest()
+    rate, window = _rate(self)
+    rows = [("Topic", self.name), ("type", self.type_name or "untyped"), ("depth", self.depth), ("policy", self.policy), ("sent", self.sent)]
+    rows.append(("rate", f"{rate:.1f} msg/s (over {window:.1f} s)" if window else "0 msg/s (nothing sent)"))
+    head = _rows(rows)
+    if msg is None:
+        return head + "<p>(no message yet)</p>"
+    png, about = thumbnail(msg)
+    del msg, peek
+    img = "" if png is None else f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
+    return f"{head}<div>{img}</div><div>{about}</div>"
+
+
+Topic._repr_html_ = _topic_html
 Image._repr_png_ = _image_png
 DepthImage._repr_png_ = _depth_png
 PointCloud._repr_html_ = _points_html
