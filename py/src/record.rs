@@ -47,7 +47,7 @@ pub struct PyRecorder {
 #[pymethods]
 impl PyRecorder {
     #[new]
-    #[pyo3(signature = (path, topics=None, compression="zstd", split_bytes=None, split_seconds=None, dicts="json", layouts=None))]
+    #[pyo3(signature = (path, topics=None, compression="zstd", split_bytes=None, split_seconds=None, dicts="json", layouts=None, foxglove=false))]
     #[allow(clippy::too_many_arguments)] // the Python keyword arguments, one to one
     fn new(
         py: Python<'_>,
@@ -58,6 +58,7 @@ impl PyRecorder {
         split_seconds: Option<f64>,
         dicts: &str,
         layouts: Option<Vec<(String, u64, String)>>,
+        foxglove: bool,
     ) -> PyResult<PyRecorder> {
         let compression = match compression {
             "zstd" => Some(mcap_compression::ZSTD),
@@ -75,7 +76,16 @@ impl PyRecorder {
             Some(s) => return Err(pyo3::exceptions::PyValueError::new_err(format!("split_seconds must be > 0, got {s}"))),
             None => None,
         };
-        let opts = RecordOptions { topics: topics.unwrap_or_default(), compression, split_bytes, split_every, dicts, layouts: layouts.unwrap_or_default(), ..Default::default() };
+        let opts = RecordOptions {
+            topics: topics.unwrap_or_default(),
+            compression,
+            split_bytes,
+            split_every,
+            dicts,
+            layouts: layouts.unwrap_or_default(),
+            foxglove,
+            ..Default::default()
+        };
         let ns = default_ns()?;
         let r = py.detach(|| Recorder::start(&ns, path, opts)).map_err(rec_err)?;
         Ok(PyRecorder { inner: Mutex::new(Some(r)) })

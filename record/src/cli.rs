@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! tensorbus record -o FILE [TOPICS/globs...] [--compression zstd|lz4|none] [--split 2GiB|10m]
-//!                  [--duration S] [--dicts json|msgpack]
+//!                  [--duration S] [--dicts json|msgpack] [--foxglove]
 //! tensorbus record info FILE [--json]
 //! tensorbus replay FILE [--rate R] [--loop] [--start S] [--end S] [--topics a,b*]
 //!                  [--remap FROM:=TO,...] [--restamp]
@@ -61,8 +61,9 @@ impl Command for RecordCommand {
         "record"
     }
     fn usage(&self) -> &'static str {
-        "  record -o FILE [TOPICS...] [--compression zstd|lz4|none] [--split 2GiB|10m] [--duration S] [--dicts json|msgpack]
+        "  record -o FILE [TOPICS...] [--compression zstd|lz4|none] [--split 2GiB|10m] [--duration S] [--dicts json|msgpack] [--foxglove]
                                            record topics (names or globs; default all) into MCAP until Ctrl-C
+                                           (--foxglove: images and clouds as foxglove.RawImage/PointCloud)
   record info FILE [--json]                what a recording holds: topics, counts, rates, duration, misses"
     }
     fn run(&self, ctx: &Ctx, mut a: Args) -> CliResult {
@@ -81,6 +82,7 @@ impl Command for RecordCommand {
             Some(o) => return Err(CliError::usage(format!("--dicts must be json or msgpack, not {o:?}"))),
         };
         let as_json = a.flag("--json");
+        let foxglove = a.flag("--foxglove");
         let mut topics = Vec::new();
         while let Some(p) = a.positional() {
             topics.push(p);
@@ -91,7 +93,7 @@ impl Command for RecordCommand {
             return print_info(file, as_json);
         }
         let out = out.ok_or_else(|| CliError::usage("record: expected -o FILE"))?;
-        let mut opts = RecordOptions { topics, compression, dicts, ..Default::default() };
+        let mut opts = RecordOptions { topics, compression, dicts, foxglove, ..Default::default() };
         if let Some(s) = split {
             match (parse_size(&s), s.trim().chars().last().is_some_and(|c| "smh".contains(c))) {
                 (_, true) => opts.split_every = Some(parse_duration(&s).ok_or_else(|| CliError::usage(format!("--split: {s:?}")))?),

@@ -7,6 +7,7 @@
 //! | Image, DepthImage    | `sensor_msgs/msg/Image` (`ros2msg`)            | `cdr`       |
 //! | PointCloud           | `sensor_msgs/msg/PointCloud2` (`ros2msg`)      | `cdr`       |
 //! | Tensor, byte payload | `tensorbus_msgs/msg/Tensor` (`ros2msg`, ours)  | `cdr`       |
+//! | the first three, `foxglove` on | `foxglove.RawImage` / `foxglove.PointCloud` (`protobuf`) | `protobuf` |
 //! | standard POD message | its JSON Schema (`jsonschema`)                 | `json`      |
 //! | other POD message    | none                                           | `tensorbus.pod` (its bytes) |
 //! | dict                 | none                                           | `json` (default) or `msgpack` |
@@ -58,6 +59,10 @@ pub enum Codec {
     Image,
     Depth,
     Points,
+    /// `foxglove.RawImage` (images and depth images) and `foxglove.PointCloud` (protobuf).
+    FoxgloveImage,
+    FoxgloveDepth,
+    FoxglovePoints,
     Tensor,
     /// A POD message with a known layout (JSON), or without (its bytes).
     Pod {
@@ -74,12 +79,16 @@ pub enum Codec {
 pub type Schema = Option<(String, &'static str, Vec<u8>)>;
 
 impl Codec {
-    /// The codec of a payload of kind `kind`.
-    pub fn for_payload(kind: PayloadKind) -> Codec {
-        match kind {
-            PayloadKind::Image => Codec::Image,
-            PayloadKind::Depth => Codec::Depth,
-            PayloadKind::Points => Codec::Points,
+    /// The codec of a payload of kind `kind` (`foxglove`: Foxglove's protobuf schemas for
+    /// images, depth images and point clouds instead of the ROS 2 types).
+    pub fn for_payload(kind: PayloadKind, foxglove: bool) -> Codec {
+        match (kind, foxglove) {
+            (PayloadKind::Image, false) => Codec::Image,
+            (PayloadKind::Depth, false) => Codec::Depth,
+            (PayloadKind::Points, false) => Codec::Points,
+            (PayloadKind::Image, true) => Codec::FoxgloveImage,
+            (PayloadKind::Depth, true) => Codec::FoxgloveDepth,
+            (PayloadKind::Points, true) => Codec::FoxglovePoints,
             _ => Codec::Tensor,
         }
     }
@@ -97,6 +106,8 @@ impl Codec {
             Codec::Image | Codec::Depth => ("sensor_msgs/msg/Image".into(), ROS2MSG, ros2msg(IMAGE_MSG, false).into_bytes()),
             Codec::Points => ("sensor_msgs/msg/PointCloud2".into(), ROS2MSG, ros2msg(POINTCLOUD2_MSG, true).into_bytes()),
             Codec::Tensor => ("tensorbus_msgs/msg/Tensor".into(), ROS2MSG, ros2msg(TENSOR_MSG, false).into_bytes()),
+            Codec::FoxgloveImage | Codec::FoxgloveDepth => ("foxglove.RawImage".into(), "protobuf", crate::foxglove::raw_image_schema()),
+            Codec::FoxglovePoints => ("foxglove.PointCloud".into(), "protobuf", crate::foxglove::point_cloud_schema()),
             Codec::Pod { type_name, layout: Some(l), .. } => (type_name.clone(), "jsonschema", l.json_schema(type_name).to_string().into_bytes()),
             Codec::Pod { layout: None, .. } | Codec::Dict(_) => return None,
         })
@@ -105,6 +116,7 @@ impl Codec {
     pub fn message_encoding(&self) -> &'static str {
         match self {
             Codec::Image | Codec::Depth | Codec::Points | Codec::Tensor => CDR,
+            Codec::FoxgloveImage | Codec::FoxgloveDepth | Codec::FoxglovePoints => "protobuf",
             Codec::Pod { layout: Some(_), .. } | Codec::Dict(DictEncoding::Json) => "json",
             Codec::Pod { layout: None, .. } => "tensorbus.pod",
             Codec::Dict(DictEncoding::Msgpack) => "msgpack",
@@ -115,9 +127,9 @@ impl Codec {
     pub fn metadata(&self, type_name: &str, depth: u32, reliable: bool) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         let kind = match self {
-            Codec::Image => "image",
-            Codec::Depth => "depth",
-            Codec::Points => "points",
+            Codec::Image | Codec::FoxgloveImage => "image",
+            Codec::Depth | Codec::FoxgloveDepth => "depth",
+            Codec::Points | Codec::FoxglovePoints => "points",
             Codec::Tensor => "tensor",
             Codec::Pod { .. } => "pod",
             Codec::Dict(_) => "dict",

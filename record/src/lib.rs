@@ -7,6 +7,8 @@
 //! - `codec.rs`: each topic kind's channel: ROS 2 `sensor_msgs` CDR for images, depth and point
 //!   clouds, a `tensorbus_msgs/msg/Tensor` of ours, JSON (with a JSON Schema) for POD messages,
 //!   JSON or MessagePack for dicts; `pod.rs` and `json.rs` the conversions;
+//! - `foxglove.rs`: `foxglove.RawImage` / `foxglove.PointCloud` protobuf and their descriptor
+//!   sets, for recordings made with `foxglove` on;
 //! - `read.rs`: a file's channels and messages back in tensorbus form; `info.rs` its summary;
 //! - `replay.rs`: [`replay`] at the recorded pace (or faster, looped, a window, remapped);
 //! - `cli.rs`: the `record`, `record info` and `replay` commands of the `tensorbus` CLI.
@@ -16,6 +18,7 @@
 pub mod cli;
 pub mod codec;
 pub mod error;
+pub mod foxglove;
 pub mod info;
 pub mod json;
 pub mod pod;

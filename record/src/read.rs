@@ -48,6 +48,12 @@ pub enum Kind {
     Image,
     Depth,
     Points,
+    /// `foxglove.RawImage` (as an Image, or a DepthImage when the channel says so) and
+    /// `foxglove.PointCloud` (protobuf).
+    FoxgloveImage {
+        depth: bool,
+    },
+    FoxglovePoints,
     Tensor,
     /// A POD message: its topic type, and its layout when the messages are JSON.
     Pod {
@@ -71,6 +77,13 @@ pub fn kind_of(ch: &mcap::Channel<'_>) -> Kind {
         "msgpack" => Kind::Dict(DictEncoding::Msgpack),
         _ => Kind::Unsupported(format!("dict messages encoded {enc:?}")),
     };
+    if enc == "protobuf" {
+        return match schema {
+            "foxglove.RawImage" => Kind::FoxgloveImage { depth: md("tensorbus.kind") == Some("depth") },
+            "foxglove.PointCloud" => Kind::FoxglovePoints,
+            _ => Kind::Unsupported(format!("protobuf schema {schema:?}")),
+        };
+    }
     match md("tensorbus.kind") {
         Some("image") => return Kind::Image,
         Some("depth") => return Kind::Depth,
@@ -136,6 +149,54 @@ pub fn decode(ns: &Namespace, kind: &Kind, data: &[u8], stamp: Option<u64>) -> R
         Kind::Image => Item::Payload(tensorbus_ros2::decode_image(ns, data, stamp).map_err(|x| e(&x))?.into_payload()),
         Kind::Depth => Item::Payload(tensorbus_ros2::decode_depth(ns, data, stamp).map_err(|x| e(&x))?.into_payload()),
         Kind::Points => Item::Payload(tensorbus_ros2::decode_points(ns, data, stamp).map_err(|x| e(&x))?.into_payload()),
+        Kind::FoxgloveImage { depth } => {
+            let f = crate::foxglove::decode_raw_image(data)?;
+            let m = tensorbus_ros2::Image {
+                header: tensorbus_ros2::Header { stamp: tensorbus_ros2::Time::from_ns(f.stamp_ns), frame_id: f.frame_id },
+                height: f.height,
+                width: f.width,
+                encoding: if f.encoding == "yuyv" { "yuv422" } else { f.encoding },
+                is_bigendian: 0,
+                step: f.step,
+                data: f.data,
+            };
+            let stamp = Some(stamp.unwrap_or(f.stamp_ns));
+            if *depth {
+                Item::Payload(tensorbus_ros2::depth_from_msg(ns, &m, stamp).map_err(|x| e(&x))?.into_payload())
+            } else {
+                Item::Payload(tensorbus_ros2::image_from_msg(ns, &m, stamp).map_err(|x| e(&x))?.into_payload())
+            }
+        }
+        Kind::FoxglovePoints => {
+            let f = crate::foxglove::decode_point_cloud(data)?;
+            fn name(n: &str) -> &str {
+                match n {
+                    "red" => "r",
+                    "green" => "g",
+                    "blue" => "b",
+                    other => other,
+                }
+            }
+            let fields = f
+                .fields
+                .iter()
+                .map(|&(n, offset, ty)| tensorbus_ros2::PointField { name: name(n), offset, datatype: if ty == 7 { tensorbus_ros2::PointField::FLOAT32 } else { 0 }, count: 1 })
+                .collect();
+            let stride = f.stride.max(1);
+            let n = (f.data.len() / stride as usize) as u32;
+            let m = tensorbus_ros2::PointCloud2 {
+                header: tensorbus_ros2::Header { stamp: tensorbus_ros2::Time::from_ns(f.stamp_ns), frame_id: f.frame_id },
+                height: 1,
+                width: n,
+                fields,
+                is_bigendian: false,
+                point_step: f.stride,
+                row_step: f.stride * n,
+                data: f.data,
+                is_dense: false,
+            };
+            Item::Payload(tensorbus_ros2::points_from_msg(ns, &m, Some(stamp.unwrap_or(f.stamp_ns))).map_err(|x| e(&x))?.into_payload())
+        }
         Kind::Tensor => {
             let t = decode_tensor(data).map_err(|x| e(&x))?;
             let mut m = TensorMut::new(ns, t.dtype, &t.shape).map_err(|x| e(&x))?;

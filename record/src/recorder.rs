@@ -43,6 +43,9 @@ pub struct RecordOptions {
     /// "name:type;...")` (the Python binding passes every `@tb.message` class); others are
     /// recorded as their bytes.
     pub layouts: Vec<(String, u64, String)>,
+    /// Images, depth images and point clouds as `foxglove.RawImage` / `foxglove.PointCloud`
+    /// (protobuf) instead of `sensor_msgs` (CDR).
+    pub foxglove: bool,
 }
 
 impl Default for RecordOptions {
@@ -55,6 +58,7 @@ impl Default for RecordOptions {
             dicts: DictEncoding::Json,
             chunk_size: 4 << 20,
             layouts: Vec::new(),
+            foxglove: false,
         }
     }
 }
@@ -362,7 +366,7 @@ impl Loop {
 fn encode(ns: &Namespace, t: &Rec, m: RawMessage, opts: &RecordOptions) -> Option<(Codec, Vec<u8>, u64)> {
     let codec = if m.is_payload() {
         let p = m.into_payload(ns).ok()?;
-        let c = Codec::for_payload(p.kind());
+        let c = Codec::for_payload(p.kind(), opts.foxglove);
         if t.codec.as_ref().is_some_and(|have| *have != c) {
             return None;
         }
@@ -371,6 +375,9 @@ fn encode(ns: &Namespace, t: &Rec, m: RawMessage, opts: &RecordOptions) -> Optio
             Codec::Image => tensorbus_ros2::encode_image(&Image::from_payload(p).ok()?),
             Codec::Depth => tensorbus_ros2::encode_depth(&DepthImage::from_payload(p).ok()?),
             Codec::Points => tensorbus_ros2::encode_points(&PointCloud::from_payload(p).ok()?),
+            Codec::FoxgloveImage => crate::foxglove::encode_image(&Image::from_payload(p).ok()?),
+            Codec::FoxgloveDepth => crate::foxglove::encode_depth(&DepthImage::from_payload(p).ok()?),
+            Codec::FoxglovePoints => crate::foxglove::encode_points(&PointCloud::from_payload(p).ok()?),
             _ => encode_tensor(&p),
         };
         return Some((c, data, stamp));

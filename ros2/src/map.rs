@@ -101,9 +101,16 @@ fn check_image(m: &RosImage<'_>, bpp: usize, what: &'static str) -> Result<(usiz
 /// A `sensor_msgs/msg/Image` (CDR) as an `Image` in a slot loaned from `ns` (one copy); its
 /// `timestamp_ns` is the header stamp, or `stamp_ns` (a replay that re-stamps).
 pub fn decode_image(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result<Image, MapError> {
-    let m = RosImage::decode(cdr)?;
+    image_from_msg(ns, &RosImage::decode(cdr)?, stamp_ns)
+}
+
+/// [`decode_image`] of the fields of an image (decoded from CDR or from another encoding).
+pub fn image_from_msg(ns: &Namespace, m: &RosImage<'_>, stamp_ns: Option<u64>) -> Result<Image, MapError> {
+    if (m.data.len() as u64) < m.step as u64 * m.height as u64 {
+        return Err(MapError::Shape { what: "sensor_msgs/Image", why: format!("{} bytes for {} rows of step {}", m.data.len(), m.height, m.step) });
+    }
     let enc = Encoding::parse(m.encoding).ok_or_else(|| MapError::Encoding { what: "sensor_msgs/Image", encoding: m.encoding.to_string(), supported: IMAGE_ENCODINGS })?;
-    let (h, w, step) = check_image(&m, enc.bytes_per_pixel(), "sensor_msgs/Image")?;
+    let (h, w, step) = check_image(m, enc.bytes_per_pixel(), "sensor_msgs/Image")?;
     let mut img = ImageMut::new(ns, h, w, enc)?;
     copy_rows(img.data_mut(), m.data, h, w * enc.bytes_per_pixel(), step);
     img.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
@@ -114,14 +121,21 @@ pub fn decode_image(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result
 /// A depth `sensor_msgs/msg/Image` (16UC1 or mono16: millimetres; 32FC1: metres) as a
 /// `DepthImage` in a slot loaned from `ns` (one copy).
 pub fn decode_depth(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result<DepthImage, MapError> {
-    let m = RosImage::decode(cdr)?;
+    depth_from_msg(ns, &RosImage::decode(cdr)?, stamp_ns)
+}
+
+/// [`decode_depth`] of the fields of a depth image.
+pub fn depth_from_msg(ns: &Namespace, m: &RosImage<'_>, stamp_ns: Option<u64>) -> Result<DepthImage, MapError> {
+    if (m.data.len() as u64) < m.step as u64 * m.height as u64 {
+        return Err(MapError::Shape { what: "depth sensor_msgs/Image", why: format!("{} bytes for {} rows of step {}", m.data.len(), m.height, m.step) });
+    }
     let unit = match m.encoding.to_ascii_lowercase().as_str() {
         "16uc1" | "mono16" => DepthUnit::Millimetres,
         "32fc1" => DepthUnit::Metres,
         _ => return Err(MapError::Encoding { what: "depth sensor_msgs/Image", encoding: m.encoding.to_string(), supported: "16UC1, mono16, 32FC1" }),
     };
     let bpp = unit.dtype().itemsize();
-    let (h, w, step) = check_image(&m, bpp, "depth sensor_msgs/Image")?;
+    let (h, w, step) = check_image(m, bpp, "depth sensor_msgs/Image")?;
     let mut d = DepthImageMut::new(ns, h, w, unit)?;
     copy_rows(d.data_mut(), m.data, h, w * bpp, step);
     d.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
@@ -160,7 +174,14 @@ pub fn encode_points(pc: &PointCloud) -> Vec<u8> {
 /// A `sensor_msgs/msg/PointCloud2` (CDR) with float32 x, y, z [, intensity | r, g, b] fields
 /// (at any offsets, other fields ignored) as a `PointCloud` in a slot loaned from `ns`.
 pub fn decode_points(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result<PointCloud, MapError> {
-    let m = PointCloud2::decode(cdr)?;
+    points_from_msg(ns, &PointCloud2::decode(cdr)?, stamp_ns)
+}
+
+/// [`decode_points`] of the fields of a point cloud.
+pub fn points_from_msg(ns: &Namespace, m: &PointCloud2<'_>, stamp_ns: Option<u64>) -> Result<PointCloud, MapError> {
+    if (m.data.len() as u64) < m.row_step as u64 * m.height as u64 || m.point_step as u64 * m.width as u64 > m.row_step as u64 {
+        return Err(MapError::Shape { what: "sensor_msgs/PointCloud2", why: format!("{} bytes for {} rows of row_step {}", m.data.len(), m.height, m.row_step) });
+    }
     if m.is_bigendian {
         return Err(MapError::BigEndian { what: "sensor_msgs/PointCloud2" });
     }

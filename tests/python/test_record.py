@@ -288,3 +288,117 @@ def test_corrupt_and_truncated_files_raise(tb, fresh_ns, tmp_path):
     assert tb.pool_stats()["used_slots"] >= 0
     with pytest.raises(OSError):
         tb.record_info(tmp_path / "missing.mcap")
+
+
+# ---- foxglove protobuf encoding (foxglove-sdk's own descriptors as the oracle) ----------------
+
+def _pb(buf):
+    """Protobuf wire format -> {field: [values]} (varints int, fixed as raw bytes, len-delimited bytes)."""
+    out, pos = {}, 0
+    while pos < len(buf):
+        key, pos = _varint(buf, pos)
+        num, wire = key >> 3, key & 7
+        if wire == 0:
+            val, pos = _varint(buf, pos)
+        elif wire == 2:
+            n, pos = _varint(buf, pos)
+            val, pos = bytes(buf[pos:pos + n]), pos + n
+        elif wire == 5:
+            val, pos = bytes(buf[pos:pos + 4]), pos + 4
+        elif wire == 1:
+            val, pos = bytes(buf[pos:pos + 8]), pos + 8
+        else:
+            raise ValueError(f"wire type {wire}")
+        out.setdefault(num, []).append(val)
+    return out
+
+
+def _varint(buf, pos):
+    shift = val = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        val |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return val, pos
+
+
+def _messages(descriptor_set):
+    """{".pkg.Message": {field name: (number, type, type_name, repeated)}} of a FileDescriptorSet."""
+    out = {}
+    for f in _pb(descriptor_set).get(1, []):
+        fd = _pb(f)
+        pkg = fd.get(2, [b""])[0].decode()
+        for m in fd.get(4, []):
+            md = _pb(m)
+            fields = {}
+            for fl in md.get(2, []):
+                x = _pb(fl)
+                fields[x[1][0].decode()] = (x[3][0], x[5][0], x.get(6, [b""])[0].decode(), x.get(4, [1])[0] == 3)
+            out[f".{pkg}.{md[1][0].decode()}"] = fields
+    return out
+
+
+def _decode(msgs, name, buf):
+    """Decode `buf` as message `name` with the field table of a descriptor set (nested messages too)."""
+    import struct
+    raw, out = _pb(buf), {}
+    for fname, (num, typ, tname, repeated) in msgs[name].items():
+        vals = raw.get(num, [])
+        conv = []
+        for v in vals:
+            if typ == 11:
+                conv.append(_decode(msgs, tname, v))
+            elif typ == 9:
+                conv.append(v.decode())
+            elif typ == 7:
+                conv.append(struct.unpack("<I", v)[0])
+            elif typ == 1:
+                conv.append(struct.unpack("<d", v)[0])
+            else:
+                conv.append(v)
+        out[fname] = conv if repeated else (conv[0] if conv else None)
+    return out
+
+
+def test_foxglove_encoding_matches_foxglove_sdk_schemas(tb, fresh_ns, tmp_path):
+    fg = pytest.importorskip("foxglove.messages", reason="foxglove-sdk (make test installs it)")
+    path = tmp_path / "fg.mcap"
+    cam, lidar, depth = tb.Topic("fg.cam", tb.Image), tb.Topic("fg.lidar", tb.PointCloud), tb.Topic("fg.depth", tb.DepthImage)
+    with tb.Recorder(path, foxglove=True):
+        time.sleep(0.7)
+        img = tb.Image.from_numpy(frame(3), "bgr8")
+        img.frame_id, img.timestamp_ns = "cam", 5_000_000_007
+        cam.send(img)
+        pts = (np.arange(15, dtype=np.float32).reshape(5, 3) * 0.5).astype(np.float32)
+        lidar.send(tb.PointCloud.from_numpy(pts, "xyz"))
+        depth.send(tb.DepthImage.from_numpy(frame(1, 3, 4, 1, np.uint16)))
+        time.sleep(0.3)
+    theirs = {"foxglove.RawImage": _messages(fg.RawImage().get_schema().data), "foxglove.PointCloud": _messages(fg.PointCloud().get_schema().data)}
+    with open(path, "rb") as f:
+        r = mcap_reader.make_reader(f)
+        got = {}
+        for schema, ch, m in r.iter_messages():
+            assert schema.encoding == "protobuf" and ch.message_encoding == "protobuf"
+            ours = _messages(schema.data)
+            # Our descriptor set declares the same messages, fields, numbers and types as Foxglove's.
+            want = theirs[schema.name]
+            for msg, fields in want.items():
+                if msg in ours:
+                    assert {k: v[:2] for k, v in ours[msg].items()} == {k: v[:2] for k, v in fields.items()}, msg
+            assert "." + schema.name in ours
+            got[ch.topic] = _decode(want, "." + schema.name, m.data)  # decoded with Foxglove's schema
+    ri = got["fg.cam"]
+    assert (ri["width"], ri["height"], ri["encoding"], ri["step"], ri["frame_id"]) == (10, 6, "bgr8", 30, "cam")
+    assert ri["data"] == frame(3).tobytes()
+    assert ri["timestamp"] == {"seconds": 5, "nanos": 7}
+    pc = got["fg.lidar"]
+    assert pc["point_stride"] == 12 and [f["name"] for f in pc["fields"]] == ["x", "y", "z"] and pc["data"] == pts.tobytes()
+    assert got["fg.depth"]["encoding"] == "16UC1"
+    # And they read back as tensorbus objects.
+    back = dict(tb.read_mcap(path))
+    np.testing.assert_array_equal(back["fg.cam"].to_numpy(), frame(3))
+    assert back["fg.cam"].timestamp_ns == 5_000_000_007 and back["fg.cam"].frame_id == "cam"
+    np.testing.assert_array_equal(back["fg.lidar"].to_numpy(), pts)
+    assert isinstance(back["fg.depth"], tb.DepthImage)

@@ -55,14 +55,15 @@ class Recorder:
     """Record topics of the current namespace into ``path`` until ``stop()`` (or the ``with`` block
     ends). ``topics``: names or globs (default: every topic but tensorbus's own ``_tb.*``);
     ``compression``: "zstd", "lz4" or "none"; ``split``: start a new file (``run_1.mcap``, ...)
-    after a size or a duration; ``dicts``: "json" or "msgpack"."""
+    after a size or a duration; ``dicts``: "json" or "msgpack"; ``foxglove=True``: images, depth images and
+    point clouds as ``foxglove.RawImage`` / ``foxglove.PointCloud`` (protobuf) instead of ``sensor_msgs``."""
 
     def __init__(self, path: Union[str, "os.PathLike[str]"], topics: Optional[List[str]] = None, compression: str = "zstd",
-                 split: Union[None, int, float, str] = None, dicts: str = "json"):
+                 split: Union[None, int, float, str] = None, dicts: str = "json", foxglove: bool = False):
         split_bytes, split_seconds = _split(split)
         layouts = [(name, h, cls._tb_spec) for (name, h), cls in _REGISTRY.items()]
         self.path = os.fspath(path)
-        self._rec = _native._Recorder(self.path, topics, compression, split_bytes, split_seconds, dicts, layouts)
+        self._rec = _native._Recorder(self.path, topics, compression, split_bytes, split_seconds, dicts, layouts, foxglove)
         self._final: Optional[dict] = None
 
     def report(self) -> dict:
