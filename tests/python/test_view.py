@@ -97,11 +97,26 @@ class Client:
 
         self.loop = asyncio.new_event_loop()
         self.ws = self.loop.run_until_complete(websockets.connect(url, subprotocols=SUBPROTOCOLS, max_size=None))
+        # One reader task feeds a queue: a timed-out wait cancels only `queue.get()` (which is
+        # cancellation-safe), never a `ws.recv()` in the middle of a frame (under load that
+        # cancellation escaped as CancelledError on Python 3.11).
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.reader = self.loop.create_task(self._read())
         self.channels: dict[str, dict] = {}
         self.server_info = self.next_json("serverInfo")
 
+    async def _read(self):
+        try:
+            while True:
+                await self.queue.put(await self.ws.recv())
+        except Exception as e:  # connection closed: wake a waiting get
+            await self.queue.put(e)
+
     def recv(self, timeout=5.0):
-        return self.loop.run_until_complete(asyncio.wait_for(self.ws.recv(), timeout))
+        m = self.loop.run_until_complete(asyncio.wait_for(self.queue.get(), timeout))
+        if isinstance(m, Exception):
+            raise EOFError(f"the server closed the connection: {m!r}")
+        return m
 
     def next_json(self, op: str, timeout=5.0) -> dict:
         deadline = time.monotonic() + timeout
@@ -141,6 +156,8 @@ class Client:
                     self.channels.update({c["topic"]: c for c in d["channels"]})
 
     def close(self):
+        self.reader.cancel()
+        self.loop.run_until_complete(asyncio.gather(self.reader, return_exceptions=True))
         self.loop.run_until_complete(self.ws.close())
         self.loop.close()
 
