@@ -18,8 +18,11 @@ struct PyNodeAdapter {
     init: Option<Py<PyAny>>,
     tick: Py<PyAny>,
     shutdown: Option<Py<PyAny>>,
-    /// An event node's trigger topic names: its tick is called with the names of those ready.
-    on: Vec<String>,
+    /// An event node's trigger topic names (interned Python strings): its tick is called with a
+    /// tuple of those ready; `all_on` is the tuple of all of them, reused when every one fired
+    /// (always, for a node on one topic: no tuple is built per tick).
+    on: Vec<Py<pyo3::types::PyString>>,
+    all_on: Option<Py<pyo3::types::PyTuple>>,
     report: Report,
     /// The ticking thread's Python thread state, kept from init to shutdown.
     kept: Option<KeptThreadState>,
@@ -79,7 +82,7 @@ struct Report {
 
 type Pending = Arc<Mutex<Option<PyErr>>>;
 
-fn call(py: Python<'_>, f: &Py<PyAny>, args: Option<Vec<&str>>, what: &str, report: &mut Report, ctx: &Context) -> NodeResult {
+fn call(py: Python<'_>, f: &Py<PyAny>, args: Option<Bound<'_, pyo3::types::PyTuple>>, what: &str, report: &mut Report, ctx: &Context) -> NodeResult {
     let Report { name, errors, pending } = report;
     let r = match args {
         Some(ready) => f.bind(py).call1((ready,)),
@@ -126,8 +129,17 @@ impl Node for PyNodeAdapter {
         r
     }
     fn tick(&mut self, ctx: &mut Context) -> NodeResult {
-        let ready = (!self.on.is_empty()).then(|| ctx.ready().iter().filter_map(|&i| self.on.get(i).map(String::as_str)).collect());
-        Python::attach(|py| call(py, &self.tick, ready, "tick", &mut self.report, ctx))
+        Python::attach(|py| {
+            let ready = match &self.all_on {
+                None => None,
+                Some(all) if ctx.ready().len() == self.on.len() => Some(all.bind(py).clone()),
+                Some(_) => {
+                    let names: Vec<&Bound<'_, pyo3::types::PyString>> = ctx.ready().iter().filter_map(|&i| self.on.get(i).map(|s| s.bind(py))).collect();
+                    Some(pyo3::types::PyTuple::new(py, names)?)
+                }
+            };
+            call(py, &self.tick, ready, "tick", &mut self.report, ctx)
+        })
     }
     fn shutdown(&mut self, ctx: &mut Context) -> NodeResult {
         let r = match &self.shutdown {
@@ -180,6 +192,7 @@ impl PyScheduler {
     #[allow(clippy::too_many_arguments)]
     fn _add(
         &self,
+        py: Python<'_>,
         name: String,
         tick: Py<PyAny>,
         init: Option<Py<PyAny>>,
@@ -203,9 +216,10 @@ impl PyScheduler {
             return Err(exc::TensorbusError::new_err(format!("node {name:?}: an event node (on=...) ticks when its topics have data; it takes no rate")));
         }
         let triggers = on.iter().map(|t| t.get().trigger(t.py())).collect::<PyResult<Vec<_>>>()?;
-        let names = on.iter().map(|t| t.get().name().to_string()).collect();
+        let names: Vec<Py<pyo3::types::PyString>> = on.iter().map(|t| pyo3::types::PyString::intern(py, t.get().name()).unbind()).collect();
+        let all_on = if names.is_empty() { None } else { Some(pyo3::types::PyTuple::new(py, names.iter().map(|n| n.bind(py)))?.unbind()) };
         let config = NodeConfig { rate_hz: rate, budget: secs(budget, "budget")?, deadline: secs(deadline, "deadline")?, on_miss, compute, stop_on_error, triggers };
-        let node = PyNodeAdapter { init, tick, shutdown, on: names, report: Report { name, errors: 0, pending: self.pending.clone() }, kept: None };
+        let node = PyNodeAdapter { init, tick, shutdown, on: names, all_on, report: Report { name, errors: 0, pending: self.pending.clone() }, kept: None };
         self.inner.add_boxed(Box::new(node), config).map_err(to_py)
     }
 

@@ -198,20 +198,39 @@ class Node:
         return fn
 
     def _event_tick(self) -> Callable[[Any], Any]:
-        """The tick an event node hands the scheduler: ``f(ready_topic_names)``."""
+        """The tick an event node hands the scheduler: ``f(ready)``, ``ready`` the tuple of the
+        topics that fired. The common forms (``tick(node)``, ``tick()``) get a closure of their own,
+        so a wake costs one Python frame before the user's."""
         fn = self._tick_fn
         try:
-            wants_msgs = len([p for p in inspect.signature(fn).parameters.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
+            n_params = len([p for p in inspect.signature(fn).parameters.values() if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
         except (TypeError, ValueError):
-            wants_msgs = False
-        if wants_msgs:
+            n_params = 1
+        node = self
+        if not inspect.iscoroutinefunction(fn) and n_params <= 1:
+            if n_params == 1:
+                def tick(ready):
+                    node.ready = ready
+                    try:
+                        return fn(node)
+                    finally:
+                        node.ready = ()
+            else:
+                def tick(ready):
+                    node.ready = ready
+                    try:
+                        return fn()
+                    finally:
+                        node.ready = ()
+            return tick
+        if n_params >= 2:
             if inspect.iscoroutinefunction(fn):
                 def run(ready):
-                    msgs = {t: self.recv_all(t) for t in ready}
-                    return asyncio.run_coroutine_threadsafe(fn(self, msgs), _event_loop()).result()
+                    msgs = {t: node.recv_all(t) for t in ready}
+                    return asyncio.run_coroutine_threadsafe(fn(node, msgs), _event_loop()).result()
             else:
                 def run(ready):
-                    return fn(self, {t: self.recv_all(t) for t in ready})
+                    return fn(node, {t: node.recv_all(t) for t in ready})
         else:
             bound = self._bind(fn)
             assert bound is not None
@@ -219,14 +238,14 @@ class Node:
             def run(ready):
                 return bound()
 
-        def tick(ready):
-            self.ready = tuple(ready)
+        def tick_general(ready):
+            node.ready = tuple(ready)
             try:
-                return run(self.ready)
+                return run(node.ready)
             finally:
-                self.ready = ()
+                node.ready = ()
 
-        return tick
+        return tick_general
 
     def _add_to(self, sched: "_native.Scheduler") -> None:
         sched._add(
