@@ -34,7 +34,7 @@ lint: develop
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -402,3 +402,37 @@ def test_foxglove_encoding_matches_foxglove_sdk_schemas(tb, fresh_ns, tmp_path):
     assert back["fg.cam"].timestamp_ns == 5_000_000_007 and back["fg.cam"].frame_id == "cam"
     np.testing.assert_array_equal(back["fg.lidar"].to_numpy(), pts)
     assert isinstance(back["fg.depth"], tb.DepthImage)
+
+
+def test_foxglove_messages_parse_with_the_protobuf_library(tb, fresh_ns, tmp_path):
+    """The `protobuf` package builds message classes from the FileDescriptorSet in the file and
+    parses every message with them."""
+    pytest.importorskip("google.protobuf", reason="protobuf (make test installs it)")
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    path = tmp_path / "pb.mcap"
+    cam, lidar = tb.Topic("pb.cam", tb.Image), tb.Topic("pb.lidar", tb.PointCloud)
+    pts = (np.arange(18, dtype=np.float32).reshape(3, 6) * 0.25).astype(np.float32)
+    with tb.Recorder(path, foxglove=True, compression="lz4"):
+        time.sleep(0.7)
+        img = tb.Image.from_numpy(frame(2, 4, 6, 4), "rgba8")
+        img.frame_id, img.timestamp_ns = "front", 1_234_567_890_123
+        cam.send(img)
+        lidar.send(tb.PointCloud.from_numpy(pts, "xyzrgb"))
+        time.sleep(0.3)
+    with open(path, "rb") as f:
+        r = mcap_reader.make_reader(f)
+        parsed = {}
+        for schema, ch, m in r.iter_messages():
+            fds = descriptor_pb2.FileDescriptorSet.FromString(schema.data)
+            pool = descriptor_pool.DescriptorPool()
+            for fd in fds.file:
+                pool.Add(fd)
+            cls = message_factory.GetMessageClass(pool.FindMessageTypeByName(schema.name))
+            parsed[ch.topic] = cls.FromString(m.data)
+    ri = parsed["pb.cam"]
+    assert (ri.width, ri.height, ri.encoding, ri.step, ri.frame_id) == (6, 4, "rgba8", 24, "front")
+    assert (ri.timestamp.seconds, ri.timestamp.nanos) == (1234, 567_890_123) and ri.data == frame(2, 4, 6, 4).tobytes()
+    pc = parsed["pb.lidar"]
+    assert [(f.name, f.offset, f.type) for f in pc.fields] == [("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("red", 12, 7), ("green", 16, 7), ("blue", 20, 7)]
+    assert pc.point_stride == 24 and pc.data == pts.tobytes() and pc.pose.orientation.w == 1.0
