@@ -5,6 +5,7 @@
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
 #   make bench-wake   cross-process wake latency and idle CPU of event nodes, Rust, Python and peers
+#   make bench-record recording a 1080p30 camera + 1 kHz CmdVel (each compression) vs dd, replay vs the mcap reader (ARGS=--quick)
 #   make lint   rustfmt, clippy (-D warnings, workspace lints), ruff, stubtest and the module-cycle check; .ci/run runs it before make test
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-peers clean lint
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-record bench-peers clean lint
 
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
 # (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
@@ -66,7 +67,7 @@ demo-python: develop
 
 # Everything measured side by side: criterion (ours, and vs the iceoryx2 crate), the Python
 # scripts, and the peer harness (which rewrites its section of docs/benchmarks.md and the plots).
-bench: develop bench-rust bench-wake bench-compare bench-peers
+bench: develop bench-rust bench-wake bench-record bench-compare bench-peers
 
 bench-rust: develop
 	cargo bench --bench pool
@@ -82,6 +83,13 @@ bench-wake: develop
 	cargo bench --bench wake
 	$(PY) benches/python/bench_wake.py --markdown
 	bash benches/peers/setup.sh && benches/peers/.venv/bin/python benches/peers/wake_peers.py --markdown
+
+# Recording (issue 20): `tensorbus record` of a 30 Hz 1080p camera and a 1 kHz CmdVel topic for 60 s
+# per compression (zstd, lz4, none; pattern and noise frames), against dd onto the same disk; replay
+# throughput against the `mcap` reader. Needs ~15 GB free (it shortens the run otherwise and says so).
+bench-record: develop
+	cargo build --release -q -p tensorbus-cli
+	$(PY) benches/python/bench_record.py --markdown $(ARGS)
 
 # Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
 bench-peers:
