@@ -1,12 +1,19 @@
 //! The recorder: an ordinary subscriber on every chosen topic of a live namespace, writing what it
 //! receives into MCAP (`codec.rs` decides each channel's encoding).
 //!
-//! One thread: it discovers topics (names matching the globs, never tensorbus's own `_tb.*`)
-//! every half second, waits on all of them in one [`WaitSet`], and on a wake drains each ready
-//! subscriber into the file. It never makes a latest-policy publisher wait (a reliable topic's
-//! publishers wait for it as for any subscriber); when it falls behind, the ring's miss counter
-//! says how many it lost, and the report (and the file's `tensorbus.recorder` metadata record)
-//! carries it. Memory is bounded: the writer's chunk (`chunk_size`) and one message.
+//! Two threads. The reader discovers topics (names matching the globs, never tensorbus's own
+//! `_tb.*`) every half second, waits on all of them in one [`WaitSet`] (no spin: it sleeps until a
+//! send wakes it), and on a wake drains each ready subscriber into a queue; the writer encodes,
+//! compresses and writes what the queue holds. So a slow write of a large frame (12 ms for a
+//! 1080p frame into the page cache) does not stop the reader from draining a 1 kHz topic whose
+//! ring holds 4 ms. It never makes a latest-policy publisher wait (a reliable topic's publishers
+//! wait for it as for any subscriber); when it falls behind, the ring's miss counter says how many
+//! it lost, and the report (and the file's `tensorbus.recorder` metadata record) carries it.
+//!
+//! Memory is bounded: the queue holds at most [`QUEUE`] messages, of which at most
+//! [`PAYLOADS_IN_FLIGHT`] payloads (each keeps its pool slot until written, so a slow disk never
+//! starves the publishers' pool: a payload topic at the limit waits in its own ring, where the
+//! ring's policy applies); plus the writer's chunk (`chunk_size`).
 //!
 //! `log_time` is when the recorder received the message (ns since the Unix epoch, like rosbag2);
 //! `publish_time` the frame's `timestamp_ns` (the log time when it has none).
@@ -17,12 +24,19 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tensorbus::raw::{RawMessage, RawSubscriber};
 use tensorbus::{Namespace, TopicOptions, TopicType};
 use tensorbus_pool::{Interrupter, WaitSet};
+
+/// Messages the reader may queue for the writer.
+pub const QUEUE: usize = 4096;
+/// Payloads (pool slots) the queue may hold at once.
+pub const PAYLOADS_IN_FLIGHT: usize = 4;
 use tensorbus_tensor::{DepthImage, Image, PointCloud};
 
 /// How to record.
@@ -97,11 +111,19 @@ impl Recorder {
         let out = Out::create(&path, &opts)?;
         let stop = Arc::new(AtomicBool::new(false));
         let report = Arc::new(Mutex::new(RecordReport { files: vec![path.clone()], topics: BTreeMap::new() }));
-        let ws = WaitSet::new();
+        let mut ws = WaitSet::new();
+        // No spin before sleeping: woken 1000 times a second by a 1 kHz topic, spinning cost the
+        // recorder 6 % of a core (bench_record.py).
+        ws.set_spin(Duration::ZERO);
         let interrupt = ws.interrupter();
-        let mut rec = Loop { ns: ns.clone(), opts, base: path, out: Some(out), part: 0, topics: Vec::new(), ws, report: report.clone() };
+        let (tx, rx) = sync_channel(QUEUE);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let mut writer =
+            Writer { ns: ns.clone(), opts: opts.clone(), base: path, out: Some(out), part: 0, topics: Vec::new(), report: report.clone(), in_flight: in_flight.clone() };
+        let writer = std::thread::Builder::new().name("tb-record-write".into()).spawn(move || writer.run(rx)).map_err(|e| RecordError::io("the recorder's writer thread", e))?;
+        let mut reader = Reader { ns: ns.clone(), opts, topics: Vec::new(), ws, report: report.clone(), tx, in_flight, writer: Some(writer) };
         let s = stop.clone();
-        let thread = std::thread::Builder::new().name("tb-record".into()).spawn(move || rec.run(&s)).map_err(|e| RecordError::io("the recorder thread", e))?;
+        let thread = std::thread::Builder::new().name("tb-record".into()).spawn(move || reader.run(&s)).map_err(|e| RecordError::io("the recorder thread", e))?;
         Ok(Recorder { stop, interrupt, report, thread: Some(thread) })
     }
 
@@ -185,52 +207,88 @@ impl Out {
     }
 }
 
-/// One recorded topic.
-struct Rec {
+/// What the reader hands the writer.
+enum Job {
+    /// A topic to record from now on (its index is its order of arrival).
+    Topic(TopicMeta),
+    /// A message of topic `topic`, received at `log_time`; `payload`: it holds a slot (counted
+    /// in `in_flight` until written).
+    Msg { topic: usize, m: RawMessage, log_time: u64, payload: bool },
+}
+
+/// A recorded topic's description, the writer's side.
+struct TopicMeta {
     name: String,
-    sub: RawSubscriber,
     ty: TopicType,
     depth: u32,
     reliable: bool,
-    codec: Option<Codec>,
-    misses0: u64,
-    warned: bool,
 }
 
-struct Loop {
+/// A recorded topic, the reader's side.
+struct ReadTopic {
+    name: String,
+    sub: RawSubscriber,
+    key: usize,
+    misses0: u64,
+    /// It carries payloads (learnt from its first message): drained only while fewer than
+    /// [`PAYLOADS_IN_FLIGHT`] are queued.
+    payloads: bool,
+}
+
+struct Reader {
     ns: Namespace,
     opts: RecordOptions,
-    base: PathBuf,
-    /// The file being written (taken when the recording ends).
-    out: Option<Out>,
-    part: u32,
-    topics: Vec<Rec>,
+    topics: Vec<ReadTopic>,
     ws: WaitSet,
     report: Arc<Mutex<RecordReport>>,
+    tx: SyncSender<Job>,
+    in_flight: Arc<AtomicUsize>,
+    writer: Option<std::thread::JoinHandle<Result<(), RecordError>>>,
 }
 
-impl Loop {
+impl Reader {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), RecordError> {
         let mut last_scan: Option<Instant> = None;
+        // Payload topics left with unread messages while the queue held its payloads.
+        let mut pending: Vec<usize> = Vec::new();
         // Relaxed: see `Recorder::finish`.
         while !stop.load(Ordering::Relaxed) {
             if last_scan.is_none_or(|t| t.elapsed() >= Duration::from_millis(500)) {
                 last_scan = Some(Instant::now());
                 self.discover();
             }
-            let ready: Vec<usize> = self.ws.wait(Duration::from_millis(100)).iter().map(|e| e.key).collect();
-            for k in ready {
-                self.drain(k)?;
+            for k in std::mem::take(&mut pending) {
+                self.drain(k, &mut pending);
             }
-            self.maybe_split()?;
+            let timeout = if pending.is_empty() { Duration::from_millis(100) } else { Duration::from_millis(1) };
+            let ready: Vec<usize> = self.ws.wait(timeout).iter().map(|e| e.key).collect();
+            for key in ready {
+                if let Some(k) = self.topics.iter().position(|t| t.key == key) {
+                    if !pending.contains(&k) {
+                        self.drain(k, &mut pending);
+                    }
+                }
+            }
+            if self.writer.as_ref().is_some_and(|w| w.is_finished()) {
+                break; // the writer failed: its error is the result
+            }
         }
-        // What arrived before the stop.
+        // What arrived before the stop, waiting for the writer where payloads queue up.
         for k in 0..self.topics.len() {
-            self.drain(k)?;
+            let t0 = Instant::now();
+            loop {
+                let mut p = Vec::new();
+                self.drain(k, &mut p);
+                if p.is_empty() || t0.elapsed() > Duration::from_secs(5) || self.writer.as_ref().is_none_or(|w| w.is_finished()) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
-        let report = self.report.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        match self.out.take() {
-            Some(out) => out.finish(&report),
+        let (tx, _) = sync_channel(1);
+        drop(std::mem::replace(&mut self.tx, tx)); // the writer sees the end of the queue
+        match self.writer.take() {
+            Some(w) => w.join().unwrap_or(Err(RecordError::Panicked)),
             None => Ok(()),
         }
     }
@@ -262,43 +320,112 @@ impl Loop {
                     continue;
                 }
             };
-            let trigger = match sub.trigger() {
-                Ok(t) => t,
+            let key = match sub.trigger().map_err(|e| e.to_string()).and_then(|t| self.ws.attach(t).map_err(|e| e.to_string())) {
+                Ok(k) => k,
                 Err(e) => {
-                    log::warn!("recorder: topic {name}: {e}");
+                    log::warn!("recorder: topic {name} not recorded: {e}");
                     continue;
                 }
             };
-            if let Err(e) = self.ws.attach(trigger) {
-                log::warn!("recorder: topic {name} not recorded: {e}");
-                continue;
+            if self.tx.send(Job::Topic(TopicMeta { name: name.clone(), ty, depth, reliable })).is_err() {
+                return; // the writer is gone
             }
             let misses0 = sub.misses();
-            self.topics.push(Rec { name, sub, ty, depth, reliable, codec: None, misses0, warned: false });
+            self.topics.push(ReadTopic { name, sub, key, misses0, payloads: false });
         }
     }
 
-    /// Write every unread message of topic `k`.
-    fn drain(&mut self, k: usize) -> Result<(), RecordError> {
+    /// Queue the unread messages of topic `k`; a payload topic stops at the in-flight limit
+    /// (noted in `pending`, settled so that its unread messages do not wake the wait again).
+    fn drain(&mut self, k: usize, pending: &mut Vec<usize>) {
         loop {
-            let got = match self.topics[k].sub.try_recv() {
+            let t = &mut self.topics[k];
+            // Acquire: pairs with the writer's Release decrement (the slot is released).
+            if t.payloads && self.in_flight.load(Ordering::Acquire) >= PAYLOADS_IN_FLIGHT {
+                self.ws.settle(t.key);
+                pending.push(k);
+                break;
+            }
+            let m = match t.sub.try_recv() {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(e) => {
-                    log::warn!("recorder: topic {}: {e}", self.topics[k].name);
+                    log::warn!("recorder: topic {}: {e}", t.name);
                     break;
                 }
             };
-            self.write(k, got)?;
+            let payload = m.is_payload();
+            t.payloads |= payload;
+            if payload {
+                // Relaxed: a count the writer decrements (Release) once the slot is written.
+                self.in_flight.fetch_add(1, Ordering::Relaxed);
+            }
+            if self.tx.send(Job::Msg { topic: k, m, log_time: now_ns(), payload }).is_err() {
+                return; // the writer is gone
+            }
         }
         let t = &self.topics[k];
         let misses = t.sub.misses().saturating_sub(t.misses0);
         self.report.lock().unwrap_or_else(|e| e.into_inner()).topics.entry(t.name.clone()).or_default().misses = misses;
+    }
+}
+
+/// A recorded topic, the writer's side.
+struct WriteTopic {
+    meta: TopicMeta,
+    codec: Option<Codec>,
+    warned: bool,
+}
+
+struct Writer {
+    ns: Namespace,
+    opts: RecordOptions,
+    base: PathBuf,
+    /// The file being written (taken when the recording ends).
+    out: Option<Out>,
+    part: u32,
+    topics: Vec<WriteTopic>,
+    report: Arc<Mutex<RecordReport>>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Job>) -> Result<(), RecordError> {
+        let r = self.work(&rx);
+        // Release the slots of whatever is still queued (after an error).
+        while let Ok(job) = rx.try_recv() {
+            if let Job::Msg { payload: true, .. } = job {
+                // Release: the slot is dropped; pairs with the reader's Acquire load.
+                self.in_flight.fetch_sub(1, Ordering::Release);
+            }
+        }
+        let report = self.report.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let fin = match self.out.take() {
+            Some(out) => out.finish(&report),
+            None => Ok(()),
+        };
+        r.and(fin)
+    }
+
+    fn work(&mut self, rx: &Receiver<Job>) -> Result<(), RecordError> {
+        while let Ok(job) = rx.recv() {
+            match job {
+                Job::Topic(meta) => self.topics.push(WriteTopic { meta, codec: None, warned: false }),
+                Job::Msg { topic, m, log_time, payload } => {
+                    let r = self.write(topic, m, log_time);
+                    if payload {
+                        // Release: the slot is dropped; pairs with the reader's Acquire load.
+                        self.in_flight.fetch_sub(1, Ordering::Release);
+                    }
+                    r?;
+                    self.maybe_split()?;
+                }
+            }
+        }
         Ok(())
     }
 
-    fn write(&mut self, k: usize, m: RawMessage) -> Result<(), RecordError> {
-        let log_time = now_ns();
+    fn write(&mut self, k: usize, m: RawMessage, log_time: u64) -> Result<(), RecordError> {
         let Some(out) = self.out.as_mut() else { return Ok(()) };
         let t = &mut self.topics[k];
         let (codec, data, stamp) = match encode(&self.ns, t, m, &self.opts) {
@@ -306,16 +433,16 @@ impl Loop {
             None => {
                 if !t.warned {
                     t.warned = true;
-                    log::warn!("recorder: topic {}: a message of another kind than its first; skipped (counted)", t.name);
+                    log::warn!("recorder: topic {}: a message of another kind than its first; skipped (counted)", t.meta.name);
                 }
-                self.report.lock().unwrap_or_else(|e| e.into_inner()).topics.entry(t.name.clone()).or_default().skipped += 1;
+                self.report.lock().unwrap_or_else(|e| e.into_inner()).topics.entry(t.meta.name.clone()).or_default().skipped += 1;
                 return Ok(());
             }
         };
         if t.codec.is_none() {
             t.codec = Some(codec);
         }
-        let channel = match out.channels.get(&t.name) {
+        let channel = match out.channels.get(&t.meta.name) {
             Some(&c) => c,
             None => {
                 let c = t.codec.as_ref().expect("set above");
@@ -323,13 +450,13 @@ impl Loop {
                     Some((name, enc, data)) => out.w.add_schema(&name, enc, &data)?,
                     None => 0,
                 };
-                let id = out.w.add_channel(schema_id, &t.name, c.message_encoding(), &c.metadata(&t.ty.name, t.depth, t.reliable))?;
-                out.channels.insert(t.name.clone(), id);
+                let id = out.w.add_channel(schema_id, &t.meta.name, c.message_encoding(), &c.metadata(&t.meta.ty.name, t.meta.depth, t.meta.reliable))?;
+                out.channels.insert(t.meta.name.clone(), id);
                 id
             }
         };
         let mut rep = self.report.lock().unwrap_or_else(|e| e.into_inner());
-        let tr = rep.topics.entry(t.name.clone()).or_default();
+        let tr = rep.topics.entry(t.meta.name.clone()).or_default();
         tr.messages += 1;
         tr.bytes += data.len() as u64;
         let seq = tr.messages as u32;
@@ -363,7 +490,7 @@ impl Loop {
 
 /// The codec, bytes and stamp of one message for topic `t` (None: it does not fit the codec the
 /// topic's channel already has).
-fn encode(ns: &Namespace, t: &Rec, m: RawMessage, opts: &RecordOptions) -> Option<(Codec, Vec<u8>, u64)> {
+fn encode(ns: &Namespace, t: &WriteTopic, m: RawMessage, opts: &RecordOptions) -> Option<(Codec, Vec<u8>, u64)> {
     let codec = if m.is_payload() {
         let p = m.into_payload(ns).ok()?;
         let c = Codec::for_payload(p.kind(), opts.foxglove);
@@ -384,8 +511,8 @@ fn encode(ns: &Namespace, t: &Rec, m: RawMessage, opts: &RecordOptions) -> Optio
     } else if m.is_msgpack() {
         Codec::Dict(opts.dicts)
     } else {
-        let extra = opts.layouts.iter().find(|(n, h, _)| *n == t.ty.name && *h == t.ty.hash).map(|(_, _, f)| f.as_str());
-        Codec::for_pod(&t.ty.name, t.ty.hash, m.bytes().len() as u32, extra)
+        let extra = opts.layouts.iter().find(|(n, h, _)| *n == t.meta.ty.name && *h == t.meta.ty.hash).map(|(_, _, f)| f.as_str());
+        Codec::for_pod(&t.meta.ty.name, t.meta.ty.hash, m.bytes().len() as u32, extra)
     };
     if t.codec.as_ref().is_some_and(|have| std::mem::discriminant(have) != std::mem::discriminant(&codec)) {
         return None;
