@@ -350,12 +350,19 @@ def main():
     ap.add_argument("--no-ref", action="store_true", help="skip the Rust futex reference (no cargo)")
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # TB_WAKE_PIN=1: the driver on CPU 0, every peer on CPU 1 (a diagnostic: no wake-affine
+    # placement of the woken peer on the driver's core).
+    pin = os.environ.get("TB_WAKE_PIN") == "1" and hasattr(os, "sched_setaffinity") and os.cpu_count() >= 2
     if args.peer:
+        if pin:
+            os.sched_setaffinity(0, {1})
         global ROLE
         ROLE = args.peer
         exit_with_parent()
         PEERS[args.peer]()
         return 0
+    if pin:
+        os.sched_setaffinity(0, {0})
     before = None if args.no_ref else reference_pair(args.rounds, "before")
     labels = {"node": "event node `tb.Node(on=...)` in `tb.Scheduler`", "wait": "`tb.wait([ping])` loop",
               "recv": "blocking `ping.recv(timeout)` loop", "async": "asyncio `await ping.recv_async()`"}
