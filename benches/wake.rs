@@ -3,7 +3,10 @@
 //! markdown table of one-way percentiles for every scenario, all measured in one run, with the
 //! ratio against a bare futex ping-pong between the same two processes. See benches/README.md.
 //!
-//! `cargo bench --bench wake [-- --only ref,recv,node,node-spin,ref-b2b,idle] [--rounds N] [--json]`
+//! `cargo bench --bench wake [-- --only ref,recv,node,py-node,node-spin,ref-b2b,idle] [--rounds N] [--json]`
+//!
+//! `py-node` drives a Python event node (a peer of `benches/python/bench_wake.py`, run with
+//! `.venv/bin/python` or `TB_WAKE_PYTHON`; skipped without one) from this Rust driver.
 //!
 //! Every scenario is a ping-pong between this process (A) and a peer (B): the bench binary
 //! re-executes itself with `TB_WAKE_PEER=<role>` and `TB_WAKE_DIR=<namespace dir>` (the pattern
@@ -322,6 +325,80 @@ impl Side for TopicSide {
     }
 }
 
+tensorbus::pod_message! {
+    /// The Python peers' message (`benches/python/bench_wake.py`'s `Ping`): same fields, same
+    /// layout hash, so this driver can ping them.
+    struct Ping {
+        sent_ns: u64,
+        seq: u64,
+    }
+}
+
+/// A's side (Rust) of a scenario whose B is a Python peer of `benches/python/bench_wake.py`
+/// (`--peer ROLE`): which part of the Python rows is the Python driver's, and which the peer's.
+struct PySide {
+    ping: tensorbus::Publisher<Ping>,
+    pong: tensorbus::Subscriber<Ping>,
+    dir: PathBuf,
+    peer: Peer,
+}
+
+impl PySide {
+    /// None when there is no `.venv/bin/python` (the scenario is skipped).
+    fn start(role: &str) -> Option<PySide> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let python = std::env::var_os("TB_WAKE_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join(".venv/bin/python"));
+        if !python.exists() {
+            eprintln!("wake: no {} — the Python-peer row is skipped", python.display());
+            return None;
+        }
+        let dir = bench_dir(&format!("py-{role}"));
+        let ns = open(&dir);
+        let ping: tensorbus::Publisher<Ping> = tensorbus::Publisher::new(&ns, &format!("wake.{role}.ping")).unwrap();
+        let mut pong: tensorbus::Subscriber<Ping> = tensorbus::Subscriber::new(&ns, &format!("wake.{role}.pong")).unwrap();
+        pong.set_spin_window(Duration::ZERO);
+        let mut child = Command::new(python)
+            .arg(root.join("benches/python/bench_wake.py"))
+            .args(["--peer", role])
+            .env("TENSORBUS_SHM_DIR", dir.parent().unwrap())
+            .env("TENSORBUS_NAMESPACE", dir.file_name().unwrap())
+            .env("TENSORBUS_POOL_CLASSES", CLASSES)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut peer = Peer { child, out };
+        assert_eq!(peer.line(), "ready");
+        Some(PySide { ping, pong, dir, peer })
+    }
+}
+
+impl Side for PySide {
+    fn round(&mut self, i: u64) -> (u64, u64) {
+        let t0 = monotonic_ns();
+        self.ping.send(&Ping { sent_ns: t0, seq: i }).unwrap();
+        let m = loop {
+            if let Some(m) = self.pong.recv_timeout(Duration::from_secs(5)).unwrap() {
+                break m;
+            }
+        };
+        let rtt = monotonic_ns() - t0;
+        assert_eq!(m.seq, i, "answers come in order");
+        (m.sent_ns, rtt)
+    }
+
+    fn finish(mut self: Box<Self>) -> String {
+        self.ping.send(&Ping { sent_ns: 0, seq: u64::MAX }).unwrap();
+        let stats = self.peer.line();
+        let _ = self.peer.child.wait();
+        let PySide { ping, pong, dir, peer } = *self;
+        drop((ping, pong, peer));
+        let _ = std::fs::remove_dir_all(&dir);
+        stats.trim_start_matches("stats ").to_string()
+    }
+}
+
 /// A's side of one scenario: one ping-pong round, and the end (B's note, if any).
 trait Side {
     fn round(&mut self, i: u64) -> (u64, u64);
@@ -451,7 +528,7 @@ struct Row {
 }
 
 fn parse_args() -> (Vec<String>, usize, bool) {
-    let mut only = vec!["ref", "recv", "node", "node-spin", "ref-b2b", "idle"].into_iter().map(String::from).collect();
+    let mut only = vec!["ref", "recv", "node", "py-node", "node-spin", "ref-b2b", "idle"].into_iter().map(String::from).collect();
     let (mut rounds, mut json) = (2000, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -509,6 +586,11 @@ fn main() {
     }
     if want("node") {
         paused.push(("node", "(c) tensorbus event node (`Scheduler`, `NodeConfig::on`), spin window 0", Box::new(TopicSide::start("node", Duration::ZERO))));
+    }
+    if want("py-node") {
+        if let Some(side) = PySide::start("node") {
+            paused.push(("py-node", "(e) a Python event node (`tb.Node(on=...)`, bench_wake.py's peer) woken by this Rust driver", Box::new(side)));
+        }
     }
     let mut rows = interleaved(paused, rounds, PAUSE);
     let mut busy: Vec<(&'static str, &'static str, Box<dyn Side>)> = Vec::new();
