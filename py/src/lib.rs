@@ -60,6 +60,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ros2::_ros2_decode, m)?)?;
     m.add_function(wrap_pyfunction!(ros2::_ros2_twist_encode, m)?)?;
     m.add_function(wrap_pyfunction!(ros2::_ros2_twist_decode, m)?)?;
+    m.add_function(wrap_pyfunction!(ros2::_ros2_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(node::budget_remaining, m)?)?;
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;

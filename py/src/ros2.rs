@@ -68,3 +68,9 @@ pub fn _ros2_twist_decode(data: &[u8]) -> PyResult<([f64; 3], [f64; 3])> {
     let t = msgs::Twist::decode(data).map_err(|e| exc::InvalidDescriptorError::new_err(e.to_string()))?;
     Ok(([t.linear.x, t.linear.y, t.linear.z], [t.angular.x, t.angular.y, t.angular.z]))
 }
+
+/// The `RIHS01_...` type hash of a mapped ROS 2 type (None for others).
+#[pyfunction]
+pub fn _ros2_type_hash(type_name: &str) -> Option<String> {
+    tensorbus_ros2::type_hash(type_name)
+}

@@ -131,3 +131,16 @@ def test_hostile_cdr_raises_and_leaks_nothing(tb, fresh_ns):
         tb.ros2.from_cdr("std_msgs/msg/String", raw)
     del img
     assert tb.pool_stats()["used_slots"] == 0
+
+
+@pytest.mark.parametrize("typ", ["sensor_msgs/msg/Image", "sensor_msgs/msg/PointCloud2", "sensor_msgs/msg/PointField", "geometry_msgs/msg/Twist",
+                                 "geometry_msgs/msg/Vector3", "std_msgs/msg/Header", "builtin_interfaces/msg/Time"])
+def test_type_hashes_match_rosbags(tb, typ):
+    jazzy = rosbags_typesys.get_typestore(rosbags_typesys.Stores.ROS2_JAZZY)
+    assert tb.ros2.type_hash(typ) == jazzy.hash_rihs01(typ)
+
+
+def test_type_hash_of_an_unmapped_type_is_an_error(tb):
+    assert tb.ros2.type_hash("sensor_msgs/Image") == tb.ros2.type_hash("sensor_msgs/msg/Image")
+    with pytest.raises(TypeError, match="no type hash"):
+        tb.ros2.type_hash("std_msgs/msg/String")

@@ -19,7 +19,7 @@ from typing import Any
 from . import _native
 from .messages import CmdVel, Twist
 
-__all__ = ["to_cdr", "from_cdr", "TYPES"]
+__all__ = ["to_cdr", "from_cdr", "type_hash", "TYPES"]
 
 #: The ROS 2 type each tensorbus type is sent as.
 TYPES = {
@@ -55,3 +55,13 @@ def from_cdr(ros_type: str, data: bytes, depth: bool = False) -> Any:
         linear, angular = _native._ros2_twist_decode(data)
         return Twist(timestamp_ns=0, linear=tuple(linear), angular=tuple(angular))
     raise TypeError(f"no tensorbus type for ROS 2 type {ros_type!r}; mapped: {', '.join(sorted(set(TYPES.values())))}")
+
+
+def type_hash(ros_type: str) -> str:
+    """The ``RIHS01_...`` type hash (REP 2011) of a mapped ROS 2 type, what rmw_zenoh's key
+    expressions and rosbag2 carry (``sensor_msgs/msg/Image``, ``.../PointCloud2``,
+    ``geometry_msgs/msg/Twist`` and the types they use)."""
+    h = _native._ros2_type_hash(ros_type if "/msg/" in ros_type else ros_type.replace("/", "/msg/", 1))
+    if h is None:
+        raise TypeError(f"no type hash for {ros_type!r}: only the mapped types ({', '.join(sorted(set(TYPES.values())))}) and the types they use")
+    return h
