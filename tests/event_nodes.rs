@@ -8,20 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tensorbus::msgs::CmdVel;
 use tensorbus::{node_fn, NodeConfig, Publisher, Scheduler, SchedulerError, Subscriber};
-use tensorbus_testkit::{self as kit, TempNs, FACADE_CLASSES};
+use tensorbus_testkit::{self as kit, thread_cpu, TempNs, FACADE_CLASSES};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// CPU time of the calling thread (the scheduler's main group runs on it).
-fn thread_cpu() -> Duration {
-    // SAFETY: getrusage writes only into the zeroed struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_THREAD is Linux's per-thread accounting.
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn cmd(i: u64) -> CmdVel {

@@ -21,22 +21,12 @@ use tensorbus_pool::pool::Pool;
 use tensorbus_pool::registry::{self, Registry};
 use tensorbus_pool::ring::{RingSeg, TopicHeader};
 use tensorbus_pool::*;
-use tensorbus_testkit::{self as kit, field, Peer, TempNs};
+use tensorbus_testkit::{self as kit, field, thread_cpu, Peer, TempNs};
 
 // ---- plumbing ----------------------------------------------------------------------------------
 
 fn spawn(role: &str, dir: &Path) -> Peer {
     Peer::spawn(kit::role_child(role, dir))
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    // SAFETY: getrusage writes only into the zeroed struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_THREAD is Linux's per-thread accounting.
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 /// Run `f` on a thread; its result with the wall and CPU time it took. A run that has not

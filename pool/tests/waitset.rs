@@ -10,20 +10,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use tensorbus_pool::ring::MAX_WATCHED;
 use tensorbus_pool::*;
-use tensorbus_testkit::{self as kit, field, Peer, TempNs};
+use tensorbus_testkit::{self as kit, field, thread_cpu, Peer, TempNs};
 
 fn spawn(role: &str, dir: &Path) -> Peer {
     Peer::spawn(kit::role_child(role, dir))
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    // SAFETY: getrusage writes only into the zeroed struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; RUSAGE_THREAD is Linux's per-thread accounting.
-    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn topic(ns: &Namespace, name: &str) -> Topic {

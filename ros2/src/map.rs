@@ -32,19 +32,13 @@ pub enum MapError {
 
 const IMAGE_ENCODINGS: &str = "rgb8, bgr8, rgba8, bgra8, mono8, mono16, yuv422, 32FC1, 32FC3, bayer_rggb8";
 
-/// The `sensor_msgs/image_encodings` name of a tensorbus encoding.
+/// The `sensor_msgs/image_encodings` name of a tensorbus encoding: tensorbus's own name, but for
+/// the float encodings, which ROS spells `32FC1` / `32FC3`.
 pub fn ros_encoding(e: Encoding) -> &'static str {
     match e {
-        Encoding::Mono8 => "mono8",
-        Encoding::Mono16 => "mono16",
-        Encoding::Rgb8 => "rgb8",
-        Encoding::Bgr8 => "bgr8",
-        Encoding::Rgba8 => "rgba8",
-        Encoding::Bgra8 => "bgra8",
-        Encoding::Yuv422 => "yuv422",
         Encoding::Mono32F => "32FC1",
         Encoding::Rgb32F => "32FC3",
-        Encoding::BayerRggb8 => "bayer_rggb8",
+        other => other.name(),
     }
 }
 

@@ -12,7 +12,8 @@
 //!   the child's role and namespace directory travel in `TB_CHILD_ROLE` / `TB_CHILD_DIR`, its
 //!   reports in stdout lines (`READY ...`, `RESULT key=value ...`, read with [`Peer::line`] and
 //!   [`field`]).
-//! - [`Rng`], a seeded xorshift (`TB_SEED` replays a run), and [`is_root`].
+//! - [`Rng`], a seeded xorshift (`TB_SEED` replays a run), [`is_root`], and [`thread_cpu`] (what
+//!   the tests that check a wait sleeps measure).
 //!
 //! The kit depends on `tensorbus-pool`, which has it as a dev-dependency: that cycle works for
 //! integration tests (`tests/*.rs` link the same `tensorbus-pool` as the kit) but not for the
@@ -38,4 +39,14 @@ pub use temp_ns::{open, open_with, TempNs, CLASSES, FACADE_CLASSES, TENSOR_CLASS
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// CPU time the calling thread has used (user + system): how a test checks that a wait slept.
+pub fn thread_cpu() -> std::time::Duration {
+    // SAFETY: getrusage writes only into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_THREAD is Linux's per-thread accounting.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) }, 0);
+    let tv = |t: libc::timeval| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import _protobuf
 import numpy as np
 import pytest
 from _children import Child, env_for
@@ -292,49 +293,17 @@ def test_corrupt_and_truncated_files_raise(tb, fresh_ns, tmp_path):
 
 # ---- foxglove protobuf encoding (foxglove-sdk's own descriptors as the oracle) ----------------
 
-def _pb(buf):
-    """Protobuf wire format -> {field: [values]} (varints int, fixed as raw bytes, len-delimited bytes)."""
-    out, pos = {}, 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            val, pos = _varint(buf, pos)
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            val, pos = bytes(buf[pos:pos + n]), pos + n
-        elif wire == 5:
-            val, pos = bytes(buf[pos:pos + 4]), pos + 4
-        elif wire == 1:
-            val, pos = bytes(buf[pos:pos + 8]), pos + 8
-        else:
-            raise ValueError(f"wire type {wire}")
-        out.setdefault(num, []).append(val)
-    return out
-
-
-def _varint(buf, pos):
-    shift = val = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        val |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return val, pos
-
-
 def _messages(descriptor_set):
     """{".pkg.Message": {field name: (number, type, type_name, repeated)}} of a FileDescriptorSet."""
     out = {}
-    for f in _pb(descriptor_set).get(1, []):
-        fd = _pb(f)
+    for f in _protobuf.fields(descriptor_set).get(1, []):
+        fd = _protobuf.fields(f)
         pkg = fd.get(2, [b""])[0].decode()
         for m in fd.get(4, []):
-            md = _pb(m)
+            md = _protobuf.fields(m)
             fields = {}
             for fl in md.get(2, []):
-                x = _pb(fl)
+                x = _protobuf.fields(fl)
                 fields[x[1][0].decode()] = (x[3][0], x[5][0], x.get(6, [b""])[0].decode(), x.get(4, [1])[0] == 3)
             out[f".{pkg}.{md[1][0].decode()}"] = fields
     return out
@@ -343,7 +312,7 @@ def _messages(descriptor_set):
 def _decode(msgs, name, buf):
     """Decode `buf` as message `name` with the field table of a descriptor set (nested messages too)."""
     import struct
-    raw, out = _pb(buf), {}
+    raw, out = _protobuf.fields(buf), {}
     for fname, (num, typ, tname, repeated) in msgs[name].items():
         vals = raw.get(num, [])
         conv = []

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import _protobuf
 import numpy as np
 import pytest
 from _children import env_for, killed_after
@@ -20,40 +21,6 @@ from test_jupyter import pixels
 # foxglove-sdk 0.30 accepts only the first (its handshake refuses the second with HTTP 400);
 # older servers speak the second.
 SUBPROTOCOLS = ["foxglove.sdk.v1", "foxglove.websocket.v1"]
-
-
-def proto_fields(buf: bytes) -> dict[int, list]:
-    """Protobuf wire format -> {field number: [values]} (varints as int, length-delimited as bytes,
-    fixed32/64 as raw bytes): enough to read a message without the protobuf package."""
-    out: dict[int, list] = {}
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        num, wire = key >> 3, key & 7
-        if wire == 0:
-            val, pos = _varint(buf, pos)
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            val, pos = buf[pos : pos + n], pos + n
-        elif wire == 5:
-            val, pos = buf[pos : pos + 4], pos + 4
-        elif wire == 1:
-            val, pos = buf[pos : pos + 8], pos + 8
-        else:
-            raise ValueError(f"wire type {wire}")
-        out.setdefault(num, []).append(val)
-    return out
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    shift = val = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        val |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return val, pos
 
 
 # FieldDescriptorProto.type codes whose wire value is raw bytes to unpack, and string.
@@ -66,18 +33,18 @@ def message_fields(schema_b64: str, message: str) -> dict[str, tuple[int, int]]:
     advertised schema), read with the wire decoder: FileDescriptorSet.file=1,
     FileDescriptorProto.message_type=4, DescriptorProto.name=1 / field=2,
     FieldDescriptorProto.name=1 / number=3 / type=5."""
-    for f in proto_fields(base64.b64decode(schema_b64))[1]:
-        for m in proto_fields(f).get(4, []):
-            d = proto_fields(m)
+    for f in _protobuf.fields(base64.b64decode(schema_b64))[1]:
+        for m in _protobuf.fields(f).get(4, []):
+            d = _protobuf.fields(m)
             if d[1][0].decode() == message:
-                return {fd[1][0].decode(): (fd[3][0], fd[5][0]) for fd in map(proto_fields, d.get(2, []))}
+                return {fd[1][0].decode(): (fd[3][0], fd[5][0]) for fd in map(_protobuf.fields, d.get(2, []))}
     raise KeyError(message)
 
 
 def decode(schema_b64: str, message: str, payload: bytes) -> dict[str, list]:
     """``payload`` as a ``message`` of the schema: field name -> values (fixed-width numbers
     unpacked, strings decoded, nested messages and bytes as bytes)."""
-    raw = proto_fields(payload)
+    raw = _protobuf.fields(payload)
     out = {}
     for name, (num, typ) in message_fields(schema_b64, message).items():
         vals = raw.get(num, [])
