@@ -263,3 +263,26 @@ def test_spin_settings(tb, fresh_ns):
     tb.Scheduler(spin=0)
     with pytest.raises(tb.TensorbusError, match="spin"):
         tb.Scheduler(spin=-1)
+
+
+def test_a_process_that_used_recv_async_exits_cleanly(tb, fresh_ns):
+    """The watcher thread is stopped and joined at exit: it once took the GIL while the interpreter
+    finalized and aborted the process (SIGABRT, about one exit in six)."""
+    code = """
+import asyncio, tensorbus as tb
+t = tb.Topic("ev.exit", dict)
+while t.recv() is not None:  # the earlier runs' newest message
+    pass
+async def main():
+    for i in range(20):
+        task = asyncio.create_task(t.recv_async(timeout=1))
+        await asyncio.sleep(0)
+        t.send({"i": i})
+        assert (await task) == {"i": i}
+asyncio.run(main())
+"""
+    from _children import run_python
+
+    for _ in range(8):
+        r = run_python(code, namespace=fresh_ns)
+        assert r.returncode == 0, (r.returncode, r.stderr[-2000:])

@@ -405,3 +405,21 @@ def test_foxglove_messages_parse_with_the_protobuf_library(tb, fresh_ns, tmp_pat
     pc = parsed["pb.lidar"]
     assert [(f.name, f.offset, f.type) for f in pc.fields] == [("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("red", 12, 7), ("green", 16, 7), ("blue", 20, 7)]
     assert pc.point_stride == 24 and pc.data == pts.tobytes() and pc.pose.orientation.w == 1.0
+
+
+def test_bad_arguments_are_clear_errors(tb, fresh_ns, tmp_path):
+    with pytest.raises(ValueError, match="compression"):
+        tb.Recorder(tmp_path / "x.mcap", compression="gzip")
+    with pytest.raises(ValueError, match="dicts"):
+        tb.Recorder(tmp_path / "x.mcap", dicts="yaml")
+    with pytest.raises(ValueError, match="split"):
+        tb.Recorder(tmp_path / "x.mcap", split="3 parsecs")
+    with pytest.raises(OSError):
+        tb.Recorder(tmp_path / "no" / "such" / "dir.mcap")
+    path = tmp_path / "ok.mcap"
+    tb.Recorder(path).stop()
+    with pytest.raises(ValueError, match="rate"):
+        tb.replay(path, rate=-1)
+    with pytest.raises(ValueError, match="start"):
+        tb.replay(path, start=-2)
+    assert tb.replay(path, rate=0)["messages"] == 0
