@@ -24,6 +24,11 @@ use tensorbus_tensor::Payload;
 /// Descriptor flag (bit 8): an inline message is MessagePack, not POD bytes.
 pub const FLAG_MSGPACK: u16 = 1 << 8;
 
+/// Descriptor flag (bit 9): the message came from another host through a bridge
+/// (`tensorbus-bridge`), which therefore does not send it back out. Set with
+/// [`RawPublisher::mark_bridged`]; the message itself is unchanged.
+pub const FLAG_BRIDGED: u16 = 1 << 9;
+
 /// Type name carried by MessagePack (dict) topics.
 pub const DICT_TYPE: &str = "dict";
 
@@ -96,6 +101,8 @@ pub struct RawPublisher {
     inner: tensorbus_pool::Publisher,
     ty: TopicType,
     timeout: Duration,
+    /// Descriptor flag bits added to every message sent ([`FLAG_BRIDGED`] or 0).
+    flags: u16,
 }
 
 impl RawPublisher {
@@ -109,13 +116,18 @@ impl RawPublisher {
         let timeout = Duration::from_secs(1);
         let mut inner = topic.publisher();
         inner.set_timeout(timeout);
-        RawPublisher { inner, ty, timeout }
+        RawPublisher { inner, ty, timeout, flags: 0 }
     }
 
     /// How long a reliable send waits for room, and a large message for a free slot (1 s).
     pub fn set_timeout(&mut self, t: Duration) {
         self.timeout = t;
         self.inner.set_timeout(t);
+    }
+
+    /// Mark everything this publisher sends as [`FLAG_BRIDGED`] (what a bridge publishes).
+    pub fn mark_bridged(&mut self) {
+        self.flags |= FLAG_BRIDGED;
     }
 
     pub fn topic(&self) -> &Topic {
@@ -131,7 +143,8 @@ impl RawPublisher {
         m.set_len(bytes.len() as u64);
         m.as_mut_slice().copy_from_slice(bytes);
         let r = m.freeze();
-        let d = Descriptor { kind, len: bytes.len() as u64, ..r.descriptor() };
+        let d = r.descriptor();
+        let d = Descriptor { kind, len: bytes.len() as u64, flags: d.flags | self.flags, ..d };
         Ok(self.inner.send(d, &r)?)
     }
 
@@ -142,7 +155,7 @@ impl RawPublisher {
             return Err(Error::WrongSize { topic: self.topic().name().to_string(), type_name: self.ty.name.clone(), expected: self.ty.size as usize, found: bytes.len() });
         }
         if inline_ok(bytes) {
-            return Ok(self.inner.send_inline(bytes)?);
+            return Ok(self.inner.send_inline_flagged(bytes, self.flags)?);
         }
         self.send_slot(bytes, kind::BYTES)
     }
@@ -150,18 +163,21 @@ impl RawPublisher {
     /// Send an encoded MessagePack blob (inline when small, else through a slot).
     pub fn send_msgpack(&self, bytes: &[u8]) -> Result<u64> {
         if inline_ok(bytes) {
-            return Ok(self.inner.send_inline_flagged(bytes, FLAG_MSGPACK)?);
+            return Ok(self.inner.send_inline_flagged(bytes, FLAG_MSGPACK | self.flags)?);
         }
         self.send_slot(bytes, kind::MSGPACK)
     }
 
     /// Send a frozen payload: only its descriptor travels (zero copies).
     pub fn send_payload(&self, p: &Payload) -> Result<u64> {
-        Ok(self.inner.send(p.descriptor(), p.slot())?)
+        let mut d = p.descriptor();
+        d.flags |= self.flags;
+        Ok(self.inner.send(d, p.slot())?)
     }
 
     /// Send a descriptor for the slot held by `hold` (the pool-level primitive).
-    pub fn send_descriptor(&self, d: Descriptor, hold: &SlotRef) -> Result<u64> {
+    pub fn send_descriptor(&self, mut d: Descriptor, hold: &SlotRef) -> Result<u64> {
+        d.flags |= self.flags;
         Ok(self.inner.send(d, hold)?)
     }
 }
@@ -198,6 +214,10 @@ impl RawMessage {
     /// POD bytes (inline, or `BYTES` in a slot).
     pub fn is_pod(&self) -> bool {
         self.msg.desc.kind == kind::BYTES || (self.msg.desc.kind == kind::INLINE && self.msg.desc.flags & FLAG_MSGPACK == 0)
+    }
+    /// Sent by a bridge: it came from another host ([`FLAG_BRIDGED`]).
+    pub fn is_bridged(&self) -> bool {
+        self.msg.desc.flags & FLAG_BRIDGED != 0
     }
     /// A payload (image, depth, points, tensor): resolve it with [`RawMessage::into_payload`].
     pub fn is_payload(&self) -> bool {
@@ -306,4 +326,18 @@ impl RawSubscriber {
     pub(crate) fn wrong_kind(&self, m: &RawMessage, expected: &'static str) -> Error {
         Error::WrongKind { topic: self.topic().name().to_string(), expected, found: kind_name(&m.msg.desc) }
     }
+}
+
+/// True when `name` matches the glob `pat` (`*` any run, `?` one character).
+pub fn glob(pat: &str, name: &str) -> bool {
+    fn m(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], n) || (!n.is_empty() && m(p, &n[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    m(pat.as_bytes(), name.as_bytes())
 }

@@ -157,19 +157,7 @@ impl Drop for Recorder {
     }
 }
 
-/// True when `name` matches the glob `pat` (`*` any run, `?` one character).
-pub fn glob(pat: &str, name: &str) -> bool {
-    fn m(p: &[u8], n: &[u8]) -> bool {
-        match (p.first(), n.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => m(&p[1..], n) || (!n.is_empty() && m(p, &n[1..])),
-            (Some(b'?'), Some(_)) => m(&p[1..], &n[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &n[1..]),
-            _ => false,
-        }
-    }
-    m(pat.as_bytes(), name.as_bytes())
-}
+pub use tensorbus::raw::glob;
 
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)

@@ -116,6 +116,31 @@ pub fn run(ctx: &Ctx, a: Args) -> CliResult {
         }
     }
 
+    // Bridges to other hosts (their status records; the namespace is only read).
+    if ctx.dir().join("registry").exists() {
+        if let Ok(ns) = ctx.open() {
+            for b in super::bridges::running_bridges(&ns) {
+                let outs = b.topics.iter().filter(|t| t.direction == "out").count();
+                let ins = b.topics.iter().filter(|t| t.direction == "in").count();
+                let what = format!("bridge pid {} (zenoh id {}, scope {:?})", b.pid, b.zid, b.scope);
+                if b.peers.is_empty() {
+                    let eps: Vec<&String> = b.connect.iter().chain(&b.listen).collect();
+                    r.warn(
+                        format!("{what}: connected to no Zenoh peer (endpoints {eps:?})"),
+                        "start the other side's `tensorbus bridge` (one side --listen tcp/0.0.0.0:7447, the other --connect tcp/HOST:7447), check that the TCP port is reachable, and that both use the same --scope",
+                    );
+                } else if b.malformed > 0 {
+                    r.warn(
+                        format!("{what}: {} malformed sample(s) refused", b.malformed),
+                        "a Zenoh client publishes under tensorbus/<scope>/ without the attachment docs/bridge.md describes",
+                    );
+                } else {
+                    r.ok(format!("{what}: connected to {} peer(s), {outs} topic(s) out, {ins} in", b.peers.len()));
+                }
+            }
+        }
+    }
+
     // Locked-memory limit (CUDA pinning registers pool segments).
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into `lim`, which we own.

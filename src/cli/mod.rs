@@ -24,6 +24,7 @@
 //! facade stays free of what they depend on.
 
 mod args;
+pub mod bridges;
 mod ctx;
 mod doctor;
 mod error;

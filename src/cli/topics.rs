@@ -22,11 +22,12 @@ fn stats_of(ns: &Namespace) -> Vec<TopicStats> {
     ns.topic_names().iter().filter_map(|n| RingSeg::open_existing(ns.dir(), n).ok()).map(|r| r.stats()).collect()
 }
 
-fn topic_json(t: &TopicStats, rate: Option<f64>) -> serde_json::Value {
+fn topic_json(t: &TopicStats, rate: Option<f64>, bridged: &str) -> serde_json::Value {
     json!({
         "name": t.name, "type": t.type_name, "depth": t.depth, "policy": policy(t.policy),
         "publishers": t.publishers, "subscribers": t.subscribers, "openers": t.openers,
         "sent": t.sent, "misses": t.misses, "rate_hz": rate,
+        "bridged": if bridged.is_empty() { serde_json::Value::Null } else { bridged.into() },
     })
 }
 
@@ -51,8 +52,9 @@ pub fn list(ctx: &Ctx, mut a: Args) -> CliResult {
     let mut topics = rates(&ns, &stats_of(&ns), Duration::from_millis(250));
     // `_tb.*` topics are tensorbus's own (e.g. the schedulers' live statistics).
     topics.retain(|(t, _)| all || !t.name.starts_with("_tb."));
+    let bridges = super::bridges::running_bridges(&ns);
     if as_json {
-        let v: Vec<_> = topics.iter().map(|(t, r)| topic_json(t, Some(*r))).collect();
+        let v: Vec<_> = topics.iter().map(|(t, r)| topic_json(t, Some(*r), &super::bridges::bridged(&bridges, &t.name))).collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
@@ -60,9 +62,13 @@ pub fn list(ctx: &Ctx, mut a: Args) -> CliResult {
         println!("no topics in namespace {:?}", ctx.name());
         return Ok(0);
     }
-    let mut t = Table::new(&["NAME", "TYPE", ">DEPTH", "POLICY", ">PUBS", ">SUBS", ">SENT", ">RATE"]);
+    let mut head = vec!["NAME", "TYPE", ">DEPTH", "POLICY", ">PUBS", ">SUBS", ">SENT", ">RATE"];
+    if !bridges.is_empty() {
+        head.push("BRIDGED");
+    }
+    let mut t = Table::new(&head);
     for (s, r) in &topics {
-        t.row(vec![
+        let mut row = vec![
             s.name.clone(),
             if s.type_name.is_empty() { "-".into() } else { s.type_name.clone() },
             s.depth.to_string(),
@@ -71,7 +77,12 @@ pub fn list(ctx: &Ctx, mut a: Args) -> CliResult {
             s.subscribers.to_string(),
             s.sent.to_string(),
             format!("{r:.1} Hz"),
-        ]);
+        ];
+        if !bridges.is_empty() {
+            let b = super::bridges::bridged(&bridges, &s.name);
+            row.push(if b.is_empty() { "-".into() } else { b });
+        }
+        t.row(row);
     }
     print!("{}", t.render());
     Ok(0)
@@ -96,8 +107,9 @@ pub fn info(ctx: &Ctx, mut a: Args) -> CliResult {
         rates(&ns, &before, Duration::from_millis(250)).into_iter().find(|(t, _)| t.name == name).ok_or_else(|| CliError::new(format!("topic {name:?} disappeared")))?;
     let ring = RingSeg::open_existing(ns.dir(), &name)?;
     let h = ring.header();
+    let bridged = super::bridges::bridged(&super::bridges::running_bridges(&ns), &name);
     if as_json {
-        let mut v = topic_json(&t, Some(rate));
+        let mut v = topic_json(&t, Some(rate), &bridged);
         v["type_hash"] = json!(format!("{:#x}", h.type_hash));
         v["msg_size"] = json!(h.msg_size);
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -117,6 +129,9 @@ pub fn info(ctx: &Ctx, mut a: Args) -> CliResult {
     println!("sent:        {}", t.sent);
     println!("misses:      {}", t.misses);
     println!("rate:        {rate:.1} Hz");
+    if !bridged.is_empty() {
+        println!("bridged:     {bridged}");
+    }
     Ok(0)
 }
 
