@@ -35,7 +35,7 @@ lint: develop
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf "eclipse-zenoh==1.10.2"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -102,7 +102,7 @@ clean:
 # (cargo-fuzz on the stable toolchain via RUSTC_BOOTSTRAP; `cargo install cargo-fuzz` once).
 # `make soak`: the minutes-long soak (SOAK_SECONDS); its 10 s version is `make soak-short`.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := segment_open descriptor ring_entry msgpack_dict dlpack_import
+FUZZ_TARGETS := segment_open descriptor ring_entry msgpack_dict dlpack_import mcap_read ros2_cdr bridge_wire
 SOAK_SECONDS ?= 180
 
 .PHONY: fuzz fuzz-replay soak soak-short tsan

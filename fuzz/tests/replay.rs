@@ -73,3 +73,7 @@ fn mcap_read() {
 fn ros2_cdr() {
     run("ros2_cdr", tensorbus_fuzz::ros2_cdr);
 }
+#[test]
+fn bridge_wire() {
+    run("bridge_wire", tensorbus_fuzz::bridge_wire);
+}

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod aio;
 mod array;
+mod bridge;
 mod cli;
 mod convert;
 mod cuda;
@@ -53,6 +54,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(aio::_unwatch, m)?)?;
     m.add_function(wrap_pyfunction!(aio::_aio_shutdown, m)?)?;
     m.add_class::<record::PyRecorder>()?;
+    m.add_class::<bridge::PyBridge>()?;
     m.add_class::<record::PyMcapReader>()?;
     m.add_function(wrap_pyfunction!(record::_replay, m)?)?;
     m.add_function(wrap_pyfunction!(record::_record_info, m)?)?;

@@ -59,6 +59,7 @@ from .messages import (
 )
 from .node import Node, Scheduler, budget_remaining, ms, run, us
 from .record import Recorder, read_mcap, record_info, replay
+from .bridge import Bridge
 
 __version__ = _native.__version__
 
@@ -100,6 +101,7 @@ __all__ = [
     "cuda",
     "ros2",
     "Recorder",
+    "Bridge",
     "replay",
     "record_info",
     "read_mcap",

@@ -31,6 +31,7 @@ __all__ = [
     "_unwatch",
     "_aio_shutdown",
     "_Recorder",
+    "_Bridge",
     "_McapReader",
     "_replay",
     "_record_info",
@@ -378,6 +379,19 @@ class _Recorder:
     def __new__(cls, path: str, topics: Optional[list[str]] = None, compression: str = "zstd", split_bytes: Optional[int] = None,
                 split_seconds: Optional[float] = None, dicts: str = "json", layouts: Optional[list[tuple[str, int, str]]] = None,
                 foxglove: bool = False) -> Self: ...
+    def report(self) -> dict[str, Any]: ...
+    def stop(self) -> dict[str, Any]: ...
+
+@final
+class _Bridge:
+    def __new__(cls, connect: Optional[list[str]] = None, listen: Optional[list[str]] = None, export: Optional[list[str]] = None,
+                import_: Optional[list[str]] = None, scope: Optional[str] = None, compression: Optional[list[tuple[str, str]]] = None,
+                config: Optional[str] = None, mode: str = "peer", multicast: bool = False, queue: Optional[int] = None,
+                block_timeout: float = 1.0, ros2: bool = False, domain: int = 0, humble: bool = False, node: Optional[str] = None,
+                ros2_map: Optional[str] = None) -> Self: ...
+    @property
+    def zid(self) -> str: ...
+    def peers(self) -> list[str]: ...
     def report(self) -> dict[str, Any]: ...
     def stop(self) -> dict[str, Any]: ...
 

@@ -1,0 +1,338 @@
+//! Zenoh out to local topics: one Zenoh subscriber on `tensorbus/<scope>/**`; its callback checks
+//! each sample's key and attachment and queues it per topic (bounded), and a writer thread copies
+//! each queued message into a slot it loaned here (one copy, network buffer → slot) and publishes
+//! an ordinary descriptor, flagged `FLAG_BRIDGED` so no bridge here sends it out again.
+//!
+//! Memory stays bounded when this side is slow: a latest-policy topic's queue keeps its newest
+//! [`crate::BridgeOptions::queue`] samples (default: the topic's depth; older ones are dropped
+//! and counted); a reliable
+//! topic's keeps up to [`crate::options::RELIABLE_QUEUE`] and then the callback waits (up to
+//! `block_timeout`), which slows the sender through Zenoh's own flow control.
+//!
+//! Loss accounting: the sender numbers each topic's messages (`bridge_seq`); a gap is a loss on
+//! the way (a frame Zenoh dropped under congestion), counted per topic as `lost`.
+
+use crate::options::{BridgeOptions, RELIABLE_QUEUE};
+use crate::status::Shared;
+use crate::wire::{self, Form, Header, Zid};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use tensorbus::raw::{RawPublisher, TopicConfig};
+use tensorbus::{Namespace, Policy, TopicType};
+use tensorbus_tensor::{DType, Payload, PayloadKind, PayloadMut};
+use zenoh::bytes::ZBytes;
+use zenoh::sample::Sample;
+
+/// One sample waiting for the writer.
+struct Arrived {
+    topic: String,
+    header: Header,
+    data: ZBytes,
+    /// ROS 2 mode: the sample is the CDR of this mapping's ROS type.
+    ros: Option<Arc<RosIn>>,
+}
+
+/// An imported ROS 2 topic: what its samples are, and what they become here.
+pub(crate) struct RosIn {
+    pub ros_type: String,
+    pub tb_type: String,
+}
+
+#[derive(Default)]
+struct Queues {
+    by_topic: BTreeMap<String, VecDeque<Arrived>>,
+    /// Topics with queued samples, in arrival order (each once).
+    ready: VecDeque<String>,
+    closed: bool,
+}
+
+/// The callback's side and the writer's side of the per-topic queues.
+pub(crate) struct Inbox {
+    q: Mutex<Queues>,
+    /// Signalled when a sample is queued (the writer waits) or taken (a reliable callback waits).
+    cv: Condvar,
+}
+
+fn lock(m: &Mutex<Queues>) -> std::sync::MutexGuard<'_, Queues> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Inbox {
+    pub fn new() -> Arc<Inbox> {
+        Arc::new(Inbox { q: Mutex::new(Queues::default()), cv: Condvar::new() })
+    }
+
+    pub fn close(&self) {
+        lock(&self.q).closed = true;
+        self.cv.notify_all();
+    }
+
+    /// The subscriber's callback: check, then queue (or count the drop).
+    pub fn on_sample(&self, s: &Sample, scope: &str, opts: &BridgeOptions, me: &[u8; 16], shared: &Shared) {
+        let key = s.key_expr().as_str();
+        let topic = match wire::topic_of(scope, key) {
+            Ok(t) => t,
+            Err(e) => return shared.malformed(key, &e.to_string()),
+        };
+        if !opts.imports(&topic) {
+            return;
+        }
+        let header = match s.attachment().ok_or(wire::WireError::NoAttachment).and_then(|a| Header::decode(&a.to_bytes())) {
+            Ok(h) => h,
+            Err(e) => return shared.malformed(key, &e.to_string()),
+        };
+        if &header.origin == me {
+            return; // our own sample (Zenoh does not route it back, but be sure)
+        }
+        if let Err(e) = header.check_len(s.payload().len()) {
+            return shared.malformed(key, &e.to_string());
+        }
+        self.push(Arrived { topic, header, data: s.payload().clone(), ros: None }, opts, shared);
+    }
+
+    /// A ROS 2 subscriber's callback (rmw_zenoh's attachment; the CDR is decoded by the writer).
+    pub fn on_ros_sample(&self, s: &Sample, topic: &str, ros: &Arc<RosIn>, opts: &BridgeOptions, shared: &Shared) {
+        let key = s.key_expr().as_str();
+        let (seq, _ts, gid) = match s.attachment().map(|a| crate::ros2::parse_attachment(&a.to_bytes())) {
+            Some(Ok(a)) => a,
+            Some(Err(e)) => return shared.malformed(key, &e),
+            None => return shared.malformed(key, "no attachment (rmw_zenoh sends one with every sample)"),
+        };
+        let header = Header { bridge_seq: seq.max(0) as u64, origin: gid, raw_len: s.payload().len() as u64, ..Header::default() };
+        self.push(Arrived { topic: topic.to_string(), header, data: s.payload().clone(), ros: Some(ros.clone()) }, opts, shared);
+    }
+
+    /// Queue `a` in its topic's queue (bounded; see the module docs), or count the drop.
+    fn push(&self, a: Arrived, opts: &BridgeOptions, shared: &Shared) {
+        let (topic, reliable) = (a.topic.clone(), a.header.reliable);
+        let depth = if a.header.depth == 0 { tensorbus_pool::ring::DEFAULT_DEPTH } else { a.header.depth } as usize;
+        let cap = if reliable { RELIABLE_QUEUE } else { opts.queue.unwrap_or(depth).max(1) };
+        let mut q = lock(&self.q);
+        if reliable {
+            let t0 = Instant::now();
+            while !q.closed && q.by_topic.get(&topic).is_some_and(|d| d.len() >= cap) {
+                let left = opts.block_timeout.saturating_sub(t0.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                q = self.cv.wait_timeout(q, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+        }
+        let dropped = {
+            let Queues { by_topic, ready, .. } = &mut *q;
+            let d = by_topic.entry(topic.clone()).or_default();
+            // Invariant: a topic is in `ready` exactly while its queue is not empty.
+            if d.is_empty() {
+                ready.push_back(topic.clone());
+            }
+            let dropped = d.len() >= cap && d.pop_front().is_some();
+            d.push_back(a);
+            dropped
+        };
+        drop(q);
+        self.cv.notify_all();
+        if dropped {
+            shared.topic(&topic, "in", |t| t.dropped += 1);
+        }
+    }
+
+    /// The next queued sample (round robin over topics), waiting up to `timeout`.
+    fn next(&self, timeout: Duration) -> Option<Arrived> {
+        let mut q = lock(&self.q);
+        let t0 = Instant::now();
+        loop {
+            if let Some(topic) = q.ready.pop_front() {
+                let Queues { by_topic, ready, .. } = &mut *q;
+                let d = by_topic.get_mut(&topic)?;
+                let a = d.pop_front();
+                if !d.is_empty() {
+                    ready.push_back(topic);
+                }
+                drop(q);
+                self.cv.notify_all(); // room for a waiting reliable callback
+                return a;
+            }
+            let left = timeout.saturating_sub(t0.elapsed());
+            if q.closed || left.is_zero() {
+                return None;
+            }
+            q = self.cv.wait_timeout(q, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+    }
+}
+
+/// An imported topic, the writer's side.
+struct InTopic {
+    publisher: RawPublisher,
+    /// Last `bridge_seq` per sending bridge.
+    last: HashMap<[u8; 16], u64>,
+    origins: Vec<[u8; 16]>,
+}
+
+pub(crate) struct Importer {
+    pub ns: Namespace,
+    pub opts: BridgeOptions,
+    pub inbox: Arc<Inbox>,
+    pub shared: Arc<Shared>,
+}
+
+impl Importer {
+    pub fn run(self, stop: &AtomicBool) {
+        let mut topics: HashMap<String, InTopic> = HashMap::new();
+        // Relaxed: a stop flag (the inbox is closed too, which ends the wait).
+        while !stop.load(Ordering::Relaxed) {
+            let Some(a) = self.inbox.next(Duration::from_millis(100)) else { continue };
+            let name = a.topic.clone();
+            match self.write(&mut topics, a) {
+                Ok(n) => self.shared.topic(&name, "in", |t| {
+                    t.messages += 1;
+                    t.bytes += n;
+                }),
+                Err(e) => {
+                    self.shared.topic(&name, "in", |t| t.dropped += 1);
+                    self.shared.warn_once(&format!("{name} (in)"), &e);
+                }
+            }
+        }
+    }
+
+    fn write(&self, topics: &mut HashMap<String, InTopic>, a: Arrived) -> Result<u64, String> {
+        if let Some(ros) = a.ros.clone() {
+            return self.write_ros(topics, a, &ros);
+        }
+        let h = &a.header;
+        let form = h.form.ok_or("no form")?;
+        if !topics.contains_key(&a.topic) {
+            let ty = match form {
+                Form::Payload => {
+                    let k = PayloadKind::from_code(h.kind).ok_or_else(|| format!("unknown payload kind {}", h.kind))?;
+                    let name = if h.type_name.is_empty() { default_type_name(k)?.to_string() } else { h.type_name.clone() };
+                    TopicType { name, hash: 0, size: 0 }
+                }
+                Form::Pod => TopicType { name: h.type_name.clone(), hash: h.type_hash, size: h.msg_size },
+                Form::Dict => TopicType { name: if h.type_name.is_empty() { tensorbus::raw::DICT_TYPE.into() } else { h.type_name.clone() }, hash: 0, size: 0 },
+            };
+            let depth = if h.depth == 0 { tensorbus_pool::ring::DEFAULT_DEPTH } else { h.depth.min(tensorbus_pool::ring::MAX_DEPTH) };
+            let config = TopicConfig { depth, policy: if h.reliable { Policy::Reliable } else { Policy::Latest } };
+            let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, config).map_err(|e| e.to_string())?;
+            publisher.mark_bridged();
+            publisher.set_timeout(self.opts.block_timeout);
+            log::info!("bridge: importing {} from {}", a.topic, Zid(&h.origin));
+            topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
+        }
+        let t = topics.get_mut(&a.topic).expect("inserted above");
+        self.count_gaps(&a.topic, t, h);
+        match form {
+            Form::Payload => {
+                let chunks: Vec<&[u8]> = a.data.slices().collect();
+                let p = payload_from_wire(&self.ns, h, &chunks, self.slot_wait(h))?;
+                t.publisher.send_payload(&p).map_err(|e| e.to_string())?;
+            }
+            Form::Pod => {
+                let b = h.decompress(&a.data.to_bytes()).map_err(|e| e.to_string())?;
+                t.publisher.send_bytes(&b).map_err(|e| e.to_string())?;
+            }
+            Form::Dict => {
+                let b = h.decompress(&a.data.to_bytes()).map_err(|e| e.to_string())?;
+                t.publisher.send_msgpack(&b).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(h.raw_len)
+    }
+
+    /// ROS 2 mode: decode the CDR into a slot (frames) or a message, and publish it.
+    fn write_ros(&self, topics: &mut HashMap<String, InTopic>, a: Arrived, ros: &RosIn) -> Result<u64, String> {
+        if !topics.contains_key(&a.topic) {
+            let ty = crate::ros2::topic_type(&ros.tb_type);
+            let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, TopicConfig::default()).map_err(|e| e.to_string())?;
+            publisher.mark_bridged();
+            publisher.set_timeout(self.opts.block_timeout);
+            topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
+        }
+        let t = topics.get_mut(&a.topic).expect("inserted above");
+        self.count_gaps(&a.topic, t, &a.header);
+        let cdr = a.data.to_bytes();
+        match crate::ros2::decode(&self.ns, &ros.ros_type, &ros.tb_type, &cdr)? {
+            crate::ros2::Incoming::Payload(p) => t.publisher.send_payload(&p).map_err(|e| e.to_string())?,
+            crate::ros2::Incoming::Pod(b) => t.publisher.send_bytes(&b).map_err(|e| e.to_string())?,
+        };
+        Ok(cdr.len() as u64)
+    }
+
+    /// Loss accounting: gaps in a sender's numbering (a restarted sender, a new GID or origin,
+    /// starts a new run: not a loss).
+    fn count_gaps(&self, topic: &str, t: &mut InTopic, h: &Header) {
+        if h.bridge_seq == 0 {
+            return;
+        }
+        let last = t.last.insert(h.origin, h.bridge_seq).unwrap_or(0);
+        if last > 0 && h.bridge_seq > last + 1 {
+            let lost = h.bridge_seq - last - 1;
+            self.shared.topic(topic, "in", |s| s.lost += lost);
+        }
+        if !t.origins.contains(&h.origin) {
+            t.origins.push(h.origin);
+            let remote = t.origins.iter().map(|o| Zid(o).to_string()).collect::<Vec<_>>().join(",");
+            self.shared.topic(topic, "in", |s| s.remote = remote);
+        }
+    }
+
+    /// How long a frame may wait for a free slot: a latest topic would rather drop it.
+    fn slot_wait(&self, h: &Header) -> Duration {
+        if h.reliable {
+            self.opts.block_timeout
+        } else {
+            Duration::from_millis(10)
+        }
+    }
+}
+
+/// A payload sample landed in a slot loaned from `ns`: the header's kind, dtype, shape and aux
+/// are validated as any descriptor's, the bytes (`chunks`: the sample's buffers in order, a
+/// large sample arrives in fragments) copied once into place, or decompressed into it. Waits up
+/// to `wait` for a free slot.
+pub fn payload_from_wire(ns: &Namespace, h: &Header, chunks: &[&[u8]], wait: Duration) -> Result<Payload, String> {
+    let kind = PayloadKind::from_code(h.kind).ok_or_else(|| format!("unknown payload kind {}", h.kind))?;
+    let dtype = DType::from_code(h.dtype).ok_or_else(|| format!("unknown dtype {}", h.dtype))?;
+    let shape: Vec<usize> = h.shape.iter().map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d}"))).collect::<Result<_, _>>()?;
+    let meta = tensorbus_tensor::PayloadMeta::validate(kind, dtype, &shape, h.aux).map_err(|e| e.to_string())?;
+    if meta.nbytes() != h.raw_len {
+        return Err(format!("shape {shape:?} of {} is {} bytes, the sample {}", dtype.name(), meta.nbytes(), h.raw_len));
+    }
+    let wire_len: usize = chunks.iter().map(|c| c.len()).sum();
+    h.check_len(wire_len).map_err(|e| e.to_string())?;
+    let mut m = PayloadMut::new_timeout(ns, kind, dtype, &shape, h.aux, wait).map_err(|e| e.to_string())?;
+    if h.compression == wire::Compression::None {
+        let out = m.data_mut();
+        let mut at = 0;
+        for c in chunks {
+            out[at..at + c.len()].copy_from_slice(c);
+            at += c.len();
+        }
+    } else {
+        let joined;
+        let wire: &[u8] = if chunks.len() == 1 {
+            chunks[0]
+        } else {
+            joined = chunks.concat();
+            &joined
+        };
+        h.decompress_into(wire, m.data_mut()).map_err(|e| e.to_string())?;
+    }
+    m.set_timestamp_ns(h.timestamp_ns);
+    m.set_frame_id(&h.frame_id).map_err(|e| e.to_string())?;
+    Ok(m.freeze())
+}
+
+/// The type name of a payload topic created by a sample that names none (a plain Zenoh client).
+fn default_type_name(k: PayloadKind) -> Result<&'static str, String> {
+    match k {
+        PayloadKind::Image => Ok("Image"),
+        PayloadKind::Depth => Ok("DepthImage"),
+        PayloadKind::Points => Ok("PointCloud"),
+        PayloadKind::Tensor => Ok("Tensor"),
+        PayloadKind::Bytes => Err("payload kind 1 (bytes): send raw bytes as form 2 (POD) instead".into()),
+    }
+}
