@@ -30,7 +30,7 @@ lint: develop
 	RUSTC_BOOTSTRAP=1 cargo rustc -p tensorbus-py --lib --profile check -q -- --cfg tensorbus_exhaustive
 	$(VENV)/bin/ruff check .
 	$(PY) -m mypy.stubtest tensorbus._native
-	$(PY) tools/modgraph.py -q pool/src py/src src tensor/src gpu/src ros2/src record/src cli/src testkit/src
+	$(PY) tools/modgraph.py -q pool/src py/src src tensor/src gpu/src ros2/src record/src bridge/src cli/src testkit/src
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)

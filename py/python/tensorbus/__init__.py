@@ -37,6 +37,7 @@ from ._native import (
     use_namespace,
     wait,
 )
+from .bridge import Bridge
 from .messages import (
     CmdVel,
     Detection,
@@ -59,7 +60,6 @@ from .messages import (
 )
 from .node import Node, Scheduler, budget_remaining, ms, run, us
 from .record import Recorder, read_mcap, record_info, replay
-from .bridge import Bridge
 
 __version__ = _native.__version__
 
