@@ -253,12 +253,12 @@ impl Importer {
         }
         let t = topics.get_mut(&a.topic).expect("inserted above");
         self.count_gaps(&a.topic, t, &a.header);
-        let cdr = a.data.to_bytes();
-        match crate::ros2::decode(&self.ns, &ros.ros_type, &ros.tb_type, &cdr)? {
+        let chunks: Vec<&[u8]> = a.data.slices().collect();
+        match crate::ros2::decode(&self.ns, &ros.ros_type, &ros.tb_type, &chunks)? {
             crate::ros2::Incoming::Payload(p) => t.publisher.send_payload(&p).map_err(|e| e.to_string())?,
             crate::ros2::Incoming::Pod(b) => t.publisher.send_bytes(&b).map_err(|e| e.to_string())?,
         };
-        Ok(cdr.len() as u64)
+        Ok(a.data.len() as u64)
     }
 
     /// Loss accounting: gaps in a sender's numbering (a restarted sender, a new GID or origin,
@@ -334,5 +334,70 @@ fn default_type_name(k: PayloadKind) -> Result<&'static str, String> {
         PayloadKind::Points => Ok("PointCloud"),
         PayloadKind::Tensor => Ok("Tensor"),
         PayloadKind::Bytes => Err("payload kind 1 (bytes): send raw bytes as form 2 (POD) instead".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tensorbus::cli::bridges::BridgeStatus;
+
+    fn arrived(topic: &str, seq: u64, reliable: bool, depth: u32) -> Arrived {
+        let header = Header { form: Some(Form::Dict), bridge_seq: seq, raw_len: 1, reliable, depth, ..Header::default() };
+        Arrived { topic: topic.into(), header, data: ZBytes::from(vec![seq as u8]), ros: None }
+    }
+
+    fn shared() -> (tensorbus_testkit::TempNs, Shared) {
+        let t = tensorbus_testkit::TempNs::new("inbox");
+        let ns = t.open();
+        let s = Shared::new(&ns, BridgeStatus::default());
+        (t, s)
+    }
+
+    #[test]
+    fn a_slow_writer_keeps_the_newest_and_counts_the_rest() {
+        let (_t, sh) = shared();
+        let inbox = Inbox::new();
+        let opts = BridgeOptions { queue: Some(3), ..Default::default() };
+        for seq in 1..=10 {
+            inbox.push(arrived("cam", seq, false, 4), &opts, &sh);
+            inbox.push(arrived("imu", seq, false, 4), &opts, &sh);
+        }
+        // Bounded: 3 per topic, the newest, taken round robin.
+        let got: Vec<(String, u64)> = std::iter::from_fn(|| inbox.next(Duration::ZERO)).map(|a| (a.topic, a.header.bridge_seq)).collect();
+        let want: Vec<(String, u64)> = (8..=10).flat_map(|s| [("cam".to_string(), s), ("imu".to_string(), s)]).collect();
+        assert_eq!(got, want);
+        let r = sh.snapshot();
+        assert!(r.topics.iter().all(|t| t.dropped == 7), "{r:#?}");
+        // Default: the topic's depth.
+        for seq in 1..=10 {
+            inbox.push(arrived("d", seq, false, 4), &BridgeOptions::default(), &sh);
+        }
+        assert_eq!(std::iter::from_fn(|| inbox.next(Duration::ZERO)).count(), 4);
+    }
+
+    #[test]
+    fn a_reliable_topic_waits_for_room_then_drops() {
+        let (_t, sh) = shared();
+        let inbox = Inbox::new();
+        let opts = BridgeOptions { block_timeout: Duration::from_millis(50), ..Default::default() };
+        for seq in 1..=RELIABLE_QUEUE as u64 {
+            inbox.push(arrived("r", seq, true, 4), &opts, &sh);
+        }
+        // Full: the next push waits block_timeout, then drops the oldest.
+        let t0 = Instant::now();
+        inbox.push(arrived("r", 1000, true, 4), &opts, &sh);
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+        assert_eq!(sh.snapshot().topics[0].dropped, 1);
+        // With a reader taking one, a waiting push goes through without a drop.
+        let inbox2 = inbox.clone();
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            inbox2.next(Duration::ZERO).map(|a| a.header.bridge_seq)
+        });
+        let opts = BridgeOptions { block_timeout: Duration::from_secs(5), ..Default::default() };
+        inbox.push(arrived("r", 1001, true, 4), &opts, &sh);
+        assert_eq!(reader.join().unwrap(), Some(2));
+        assert_eq!(sh.snapshot().topics[0].dropped, 1);
     }
 }

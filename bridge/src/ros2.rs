@@ -309,13 +309,23 @@ pub enum Incoming {
     Pod(Vec<u8>),
 }
 
-/// Decode the CDR of `ros_type` into a tensorbus `tb_type` (frames straight into a slot loaned
-/// from `ns`).
-pub fn decode(ns: &Namespace, ros_type: &str, tb_type: &str, cdr: &[u8]) -> Result<Incoming, String> {
+/// Decode the CDR of `ros_type`, held in `chunks` (a sample's buffers, in order), into a
+/// tensorbus `tb_type`. Images go straight from the buffers into a slot loaned from `ns` (one
+/// copy); point clouds and twists are read from one contiguous buffer.
+pub fn decode(ns: &Namespace, ros_type: &str, tb_type: &str, chunks: &[&[u8]]) -> Result<Incoming, String> {
     let e = |x: tensorbus_ros2::MapError| x.to_string();
+    if ros_type == IMAGE {
+        return Ok(Incoming::Payload(tensorbus_ros2::decode_image_chunks(ns, chunks, tb_type == "DepthImage", None).map_err(e)?));
+    }
+    let joined;
+    let cdr: &[u8] = match chunks {
+        [one] => one,
+        _ => {
+            joined = chunks.concat();
+            &joined
+        }
+    };
     match (ros_type, tb_type) {
-        (IMAGE, "DepthImage") => Ok(Incoming::Payload(tensorbus_ros2::decode_depth(ns, cdr, None).map_err(e)?.into_payload())),
-        (IMAGE, _) => Ok(Incoming::Payload(tensorbus_ros2::decode_image(ns, cdr, None).map_err(e)?.into_payload())),
         (POINT_CLOUD2, _) => Ok(Incoming::Payload(tensorbus_ros2::decode_points(ns, cdr, None).map_err(e)?.into_payload())),
         (TWIST, ty) => {
             let t = tensorbus_ros2::Twist::decode(cdr).map_err(|x| x.to_string())?;

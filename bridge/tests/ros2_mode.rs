@@ -148,3 +148,29 @@ fn humble_keys_and_unmapped_types_are_refused_at_start() {
     drop(b);
     z.close().wait().unwrap();
 }
+
+#[test]
+fn a_1080p_ros_image_arrives_in_fragments_and_lands_whole() {
+    let t = TempNs::with_classes("ros2big", "4Kx32,8Mx4");
+    let ns = t.open();
+    let port = free_port();
+    let b = bridge(&ns, port, 3, false, vec![Ros2Topic::parse("cam=/cam:sensor_msgs/msg/Image", false).unwrap()]);
+    let z = client(port);
+    until("the client", || !b.peers().is_empty());
+    std::thread::sleep(Duration::from_millis(300));
+    let (h, w) = (1080usize, 1920usize);
+    let step = w * 3 + 8; // padded rows
+    let data: Vec<u8> = (0..h * step).map(|i| tensorbus_testkit::pattern(3, i)).collect();
+    let hdr = tensorbus_ros2::Header { stamp: tensorbus_ros2::Time::from_ns(42), frame_id: "big" };
+    let cdr = tensorbus_ros2::Image { header: hdr, height: h as u32, width: w as u32, encoding: "rgb8", is_bigendian: 0, step: step as u32, data: &data }.encode();
+    let key = format!("3/cam/sensor_msgs::msg::dds_::Image_/{}", ros2::hash_of(ros2::IMAGE, false));
+    z.put(&key, cdr).attachment(ros2::attachment(1, 1, &[1; 16]).to_vec()).wait().unwrap();
+    until("the frame", || ns.topic_names().contains(&"cam".to_string()) && ns.topic("cam", &Default::default()).unwrap().sent() > 0);
+    let img = Subscriber::<Image>::new(&ns, "cam").unwrap().try_recv().unwrap().expect("the newest frame");
+    assert_eq!((img.height(), img.width(), img.timestamp_ns(), img.frame_id()), (h, w, 42, "big"));
+    for (r, row) in img.data().chunks_exact(w * 3).enumerate() {
+        assert_eq!(row, &data[r * step..r * step + w * 3], "row {r}");
+    }
+    drop(b);
+    z.close().wait().unwrap();
+}

@@ -153,6 +153,10 @@ impl<'a> Reader<'a> {
         }
         Ok(n)
     }
+    /// Where the next field starts (an offset into the input, encapsulation header included).
+    pub fn position(&self) -> usize {
+        self.pos
+    }
     /// A `uint8[]`, borrowed from the input.
     pub fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], CdrError> {
         let n = self.len(1, what)?;

@@ -98,6 +98,75 @@ pub fn decode_image(ns: &Namespace, cdr: &[u8], stamp_ns: Option<u64>) -> Result
     image_from_msg(ns, &RosImage::decode(cdr)?, stamp_ns)
 }
 
+/// The first `n` bytes of a message held in `chunks` (borrowed when the first chunk holds them).
+fn prefix<'c>(chunks: &[&'c [u8]], n: usize) -> std::borrow::Cow<'c, [u8]> {
+    match chunks.first() {
+        Some(c) if c.len() >= n => std::borrow::Cow::Borrowed(&c[..n]),
+        _ => std::borrow::Cow::Owned(chunks.iter().flat_map(|c| c.iter().copied()).take(n).collect()),
+    }
+}
+
+/// Copy `dst.len()` bytes starting at `at` of the message held in `chunks` into `dst`.
+fn copy_from_chunks(chunks: &[&[u8]], mut at: usize, dst: &mut [u8]) {
+    let mut done = 0;
+    for c in chunks {
+        if done == dst.len() {
+            return;
+        }
+        if at >= c.len() {
+            at -= c.len();
+            continue;
+        }
+        let n = (c.len() - at).min(dst.len() - done);
+        dst[done..done + n].copy_from_slice(&c[at..at + n]);
+        done += n;
+        at = 0;
+    }
+}
+
+/// How much of a message's start [`decode_image_chunks`] reads for the fields before the pixels
+/// (a frame id and an encoding name take far less).
+const PREFIX: usize = 4096;
+
+/// [`decode_image`] (or, `depth`, [`decode_depth`]) of a message held in several buffers (a
+/// network sample received in fragments), with the pixels copied once, from the buffers into the
+/// slot. Returns the payload of an `Image` or a `DepthImage`.
+pub fn decode_image_chunks(ns: &Namespace, chunks: &[&[u8]], depth: bool, stamp_ns: Option<u64>) -> Result<tensorbus_tensor::Payload, MapError> {
+    let total: usize = chunks.iter().map(|c| c.len()).sum();
+    let head = prefix(chunks, total.min(PREFIX));
+    let (m, off, n) = RosImage::decode_prefix(&head)?;
+    let need = m.step as u64 * m.height as u64;
+    if (n as u64) < need || off as u64 + n as u64 > total as u64 {
+        return Err(MapError::Shape { what: "sensor_msgs/Image", why: format!("{n} bytes at {off} of {total} for {} rows of step {}", m.height, m.step) });
+    }
+    let rows = |dst: &mut [u8], row: usize, step: usize| {
+        for (i, d) in dst.chunks_exact_mut(row).enumerate() {
+            copy_from_chunks(chunks, off + i * step, d);
+        }
+    };
+    if depth {
+        let unit = match m.encoding.to_ascii_lowercase().as_str() {
+            "16uc1" | "mono16" => DepthUnit::Millimetres,
+            "32fc1" => DepthUnit::Metres,
+            _ => return Err(MapError::Encoding { what: "depth sensor_msgs/Image", encoding: m.encoding.to_string(), supported: "16UC1, mono16, 32FC1" }),
+        };
+        let bpp = unit.dtype().itemsize();
+        let (h, w, step) = check_image(&m, bpp, "depth sensor_msgs/Image")?;
+        let mut d = DepthImageMut::new(ns, h, w, unit)?;
+        rows(d.data_mut(), w * bpp, step);
+        d.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
+        d.set_frame_id(m.header.frame_id)?;
+        return Ok(d.freeze().into_payload());
+    }
+    let enc = Encoding::parse(m.encoding).ok_or_else(|| MapError::Encoding { what: "sensor_msgs/Image", encoding: m.encoding.to_string(), supported: IMAGE_ENCODINGS })?;
+    let (h, w, step) = check_image(&m, enc.bytes_per_pixel(), "sensor_msgs/Image")?;
+    let mut img = ImageMut::new(ns, h, w, enc)?;
+    rows(img.data_mut(), w * enc.bytes_per_pixel(), step);
+    img.set_timestamp_ns(stamp_ns.unwrap_or(m.header.stamp.to_ns()));
+    img.set_frame_id(m.header.frame_id)?;
+    Ok(img.freeze().into_payload())
+}
+
 /// [`decode_image`] of the fields of an image (decoded from CDR or from another encoding).
 pub fn image_from_msg(ns: &Namespace, m: &RosImage<'_>, stamp_ns: Option<u64>) -> Result<Image, MapError> {
     if (m.data.len() as u64) < m.step as u64 * m.height as u64 {
@@ -245,6 +314,37 @@ mod tests {
         let pc = PointCloud::from_points(&ns, PointFields::Xyzi, &pts).unwrap();
         let pb = decode_points(&ns, &encode_points(&pc), None).unwrap();
         assert_eq!((pb.fields(), pb.points()), (PointFields::Xyzi, &pts[..]));
+    }
+
+    #[test]
+    fn an_image_in_fragments_decodes_as_a_whole_one() {
+        let t = TempNs::with_classes("ros2-chunks", TENSOR_CLASSES);
+        let ns = t.open();
+        // 3 rows of 5 bgr8 pixels, step 17 (two pad bytes a row), an odd-length frame id.
+        let data: Vec<u8> = (0..51).map(|i| (i * 7) as u8).collect();
+        let h = Header { stamp: Time::from_ns(5_000_000_006), frame_id: "cam" };
+        let b = RosImage { header: h, height: 3, width: 5, encoding: "bgr8", step: 17, data: &data, ..Default::default() }.encode();
+        let whole = decode_image(&ns, &b, None).unwrap();
+        for i in 0..=b.len() {
+            for j in i..=b.len() {
+                let parts = [&b[..i], &b[i..j], &b[j..]];
+                let p = decode_image_chunks(&ns, &parts, false, None).unwrap();
+                let img = Image::from_payload(p).unwrap();
+                assert_eq!((img.data(), img.timestamp_ns(), img.frame_id()), (whole.data(), 5_000_000_006, "cam"), "split at {i}, {j}");
+            }
+        }
+        // A message cut short, or one whose data length lies, is an error.
+        assert!(decode_image_chunks(&ns, &[&b[..b.len() - 1]], false, None).is_err());
+        let mut lying = b.clone();
+        let at = b.len() - 51 - 4;
+        lying[at..at + 4].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(decode_image_chunks(&ns, &[&lying], false, None).is_err());
+        // Depth, too.
+        let dd = [1u8, 0, 2, 0, 3, 0, 4, 0];
+        let d = RosImage { height: 2, width: 2, encoding: "16UC1", step: 4, data: &dd, ..Default::default() }.encode();
+        let p = decode_image_chunks(&ns, &[&d[..10], &d[10..]], true, None).unwrap();
+        assert_eq!(DepthImage::from_payload(p).unwrap().data(), &dd);
+        assert_eq!(ns.stats().used_slots(), 1, "only `whole` holds a slot");
     }
 
     #[test]

@@ -74,6 +74,25 @@ impl<'a> Image<'a> {
         w.finish()
     }
 
+    /// Decode every field but the pixels from the start of a message whose rest may be elsewhere
+    /// (a sample received in fragments): the image with empty `data`, and where its pixels start
+    /// in the whole message and how many bytes the message says they take.
+    pub fn decode_prefix(prefix: &'a [u8]) -> Result<(Image<'a>, usize, usize), CdrError> {
+        let mut r = Reader::new(prefix)?;
+        let header = Header::read(&mut r)?;
+        let img = Image {
+            header,
+            height: r.u32("height")?,
+            width: r.u32("width")?,
+            encoding: r.string("encoding")?,
+            is_bigendian: r.u8("is_bigendian")?,
+            step: r.u32("step")?,
+            data: &[],
+        };
+        let n = r.u32("data")? as usize;
+        Ok((img, r.position(), n))
+    }
+
     /// Decode, and check that the pixels fill `height` rows of `step` bytes.
     pub fn decode(data: &'a [u8]) -> Result<Image<'a>, CdrError> {
         let mut r = Reader::new(data)?;
