@@ -95,17 +95,8 @@ impl<'a> Image<'a> {
 
     /// Decode, and check that the pixels fill `height` rows of `step` bytes.
     pub fn decode(data: &'a [u8]) -> Result<Image<'a>, CdrError> {
-        let mut r = Reader::new(data)?;
-        let header = Header::read(&mut r)?;
-        let img = Image {
-            header,
-            height: r.u32("height")?,
-            width: r.u32("width")?,
-            encoding: r.string("encoding")?,
-            is_bigendian: r.u8("is_bigendian")?,
-            step: r.u32("step")?,
-            data: r.bytes("data")?,
-        };
+        let (mut img, at, n) = Image::decode_prefix(data)?;
+        img.data = data.get(at..at.saturating_add(n)).ok_or(CdrError::Short { what: "data", need: n, have: data.len().saturating_sub(at) })?;
         let need = img.step as u64 * img.height as u64;
         if (img.data.len() as u64) < need {
             return Err(CdrError::Invalid { what: "data", why: format!("{} bytes, {} rows of step {} need {need}", img.data.len(), img.height, img.step) });

@@ -5,9 +5,7 @@
 //! the facade, so the CLI reads it without depending on Zenoh.
 
 use serde::{Deserialize, Serialize};
-use std::time::{SystemTime, UNIX_EPOCH};
-use tensorbus_pool::descriptor::kind;
-use tensorbus_pool::{Namespace, TopicOptions};
+use tensorbus_pool::Namespace;
 
 /// Topic prefix of the bridges' status records (`_tb.bridge.<pid>`).
 pub const BRIDGE_STATUS_TOPIC_PREFIX: &str = "_tb.bridge.";
@@ -61,10 +59,6 @@ impl BridgeStatus {
     }
 }
 
-pub(crate) fn now_s() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// The newest record of every bridge in `ns` that is still running, by pid.
 pub fn running_bridges(ns: &Namespace) -> Vec<BridgeStatus> {
     let mut out = Vec::new();
@@ -73,19 +67,8 @@ pub fn running_bridges(ns: &Namespace) -> Vec<BridgeStatus> {
         if !super::nodes::pid_alive(pid) {
             continue;
         }
-        let Ok(topic) = ns.topic(&name, &TopicOptions::default()) else { continue };
-        let Some(m) = topic.latest() else { continue };
-        let d = m.desc;
-        let bytes: Vec<u8> = if d.kind == kind::INLINE {
-            m.inline().map(<[u8]>::to_vec).unwrap_or_default()
-        } else {
-            match &m.hold {
-                Some(h) => h.as_slice()[..(d.len as usize).min(h.as_slice().len())].to_vec(),
-                None => continue,
-            }
-        };
-        let Ok(r) = rmp_serde::from_slice::<BridgeStatus>(&bytes) else { continue };
-        if now_s() - r.time < STALE_S {
+        let Some(r) = super::nodes::latest_record::<BridgeStatus>(ns, &name) else { continue };
+        if super::nodes::now_s() - r.time < STALE_S {
             out.push(r);
         }
     }

@@ -47,7 +47,7 @@ pub struct SchedulerRow {
     pub nodes: Vec<NodeRow>,
 }
 
-fn now_s() -> f64 {
+pub(super) fn now_s() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
@@ -55,6 +55,21 @@ pub(super) fn pid_alive(pid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks that the process exists (and may be signalled).
     let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
     r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// The newest MessagePack record on the status topic `name` (a scheduler's `_tb.nodes.<pid>`, a
+/// bridge's `_tb.bridge.<pid>`), if it decodes as a `T`.
+pub(super) fn latest_record<T: serde::de::DeserializeOwned>(ns: &Namespace, name: &str) -> Option<T> {
+    let topic = ns.topic(name, &TopicOptions::default()).ok()?;
+    let m = topic.latest()?;
+    let d = m.desc;
+    let bytes: Vec<u8> = if d.kind == kind::INLINE {
+        m.inline().map(<[u8]>::to_vec).unwrap_or_default()
+    } else {
+        let h = m.hold.as_ref()?;
+        h.as_slice()[..(d.len as usize).min(h.as_slice().len())].to_vec()
+    };
+    rmp_serde::from_slice(&bytes).ok()
 }
 
 /// The newest record of every scheduler in `ns` that is still running, by pid.
@@ -65,18 +80,7 @@ pub fn running_schedulers(ns: &Namespace) -> Vec<SchedulerRow> {
         if !pid_alive(pid) {
             continue;
         }
-        let Ok(topic) = ns.topic(&name, &TopicOptions::default()) else { continue };
-        let Some(m) = topic.latest() else { continue };
-        let d = m.desc;
-        let bytes: Vec<u8> = if d.kind == kind::INLINE {
-            m.inline().map(<[u8]>::to_vec).unwrap_or_default()
-        } else {
-            match &m.hold {
-                Some(h) => h.as_slice()[..(d.len as usize).min(h.as_slice().len())].to_vec(),
-                None => continue,
-            }
-        };
-        let Ok(r) = rmp_serde::from_slice::<SchedulerRow>(&bytes) else { continue };
+        let Some(r) = latest_record::<SchedulerRow>(ns, &name) else { continue };
         if r.running && now_s() - r.time < STALE_S {
             out.push(r);
         }
