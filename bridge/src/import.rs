@@ -14,7 +14,7 @@
 
 use crate::options::{BridgeOptions, RELIABLE_QUEUE};
 use crate::status::Shared;
-use crate::wire::{self, Form, Header, Zid};
+use crate::wire::{self, Form, Header, Refusal, Zid};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -190,7 +190,8 @@ impl Importer {
                     t.messages += 1;
                     t.bytes += n;
                 }),
-                Err(e) => {
+                Err(Refusal::Malformed(e)) => self.shared.malformed(&name, &e),
+                Err(Refusal::Dropped(e)) => {
                     self.shared.topic(&name, "in", |t| t.dropped += 1);
                     self.shared.warn_once(&format!("{name} (in)"), &e);
                 }
@@ -198,17 +199,32 @@ impl Importer {
         }
     }
 
-    fn write(&self, topics: &mut HashMap<String, InTopic>, a: Arrived) -> Result<u64, String> {
+    /// Check, land and publish one sample. Everything about the sample is checked before its
+    /// topic is opened here, so a malformed sample creates nothing.
+    fn write(&self, topics: &mut HashMap<String, InTopic>, a: Arrived) -> Result<u64, Refusal> {
         if let Some(ros) = a.ros.clone() {
             return self.write_ros(topics, a, &ros);
         }
         let h = &a.header;
-        let form = h.form.ok_or("no form")?;
+        let form = h.form.ok_or_else(|| Refusal::malformed("no form"))?;
+        // POD and dict bodies are small: decompressed (and dicts checked) up front.
+        let body = match form {
+            Form::Payload => {
+                check_payload(h).map_err(Refusal::Malformed)?;
+                None
+            }
+            Form::Pod => Some(h.decompress(&a.data.to_bytes()).map_err(Refusal::malformed)?),
+            Form::Dict => {
+                let b = h.decompress(&a.data.to_bytes()).map_err(Refusal::malformed)?;
+                wire::check_dict(&b).map_err(Refusal::Malformed)?;
+                Some(b)
+            }
+        };
         if !topics.contains_key(&a.topic) {
             let ty = match form {
                 Form::Payload => {
-                    let k = PayloadKind::from_code(h.kind).ok_or_else(|| format!("unknown payload kind {}", h.kind))?;
-                    let name = if h.type_name.is_empty() { default_type_name(k)?.to_string() } else { h.type_name.clone() };
+                    let k = PayloadKind::from_code(h.kind).ok_or_else(|| Refusal::malformed(format!("unknown payload kind {}", h.kind)))?;
+                    let name = if h.type_name.is_empty() { default_type_name(k).map_err(Refusal::Malformed)?.to_string() } else { h.type_name.clone() };
                     TopicType { name, hash: 0, size: 0 }
                 }
                 Form::Pod => TopicType { name: h.type_name.clone(), hash: h.type_hash, size: h.msg_size },
@@ -216,7 +232,7 @@ impl Importer {
             };
             let depth = if h.depth == 0 { tensorbus_pool::ring::DEFAULT_DEPTH } else { h.depth.min(tensorbus_pool::ring::MAX_DEPTH) };
             let config = TopicConfig { depth, policy: if h.reliable { Policy::Reliable } else { Policy::Latest } };
-            let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, config).map_err(|e| e.to_string())?;
+            let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, config).map_err(Refusal::dropped)?;
             publisher.mark_bridged();
             publisher.set_timeout(self.opts.block_timeout);
             log::info!("bridge: importing {} from {}", a.topic, Zid(&h.origin));
@@ -224,29 +240,27 @@ impl Importer {
         }
         let t = topics.get_mut(&a.topic).expect("inserted above");
         self.count_gaps(&a.topic, t, h);
-        match form {
-            Form::Payload => {
+        match (form, body) {
+            (Form::Payload, _) => {
                 let chunks: Vec<&[u8]> = a.data.slices().collect();
                 let p = payload_from_wire(&self.ns, h, &chunks, self.slot_wait(h))?;
-                t.publisher.send_payload(&p).map_err(|e| e.to_string())?;
+                t.publisher.send_payload(&p).map_err(Refusal::dropped)?;
             }
-            Form::Pod => {
-                let b = h.decompress(&a.data.to_bytes()).map_err(|e| e.to_string())?;
-                t.publisher.send_bytes(&b).map_err(|e| e.to_string())?;
+            (Form::Pod, Some(b)) => {
+                t.publisher.send_bytes(&b).map_err(Refusal::dropped)?;
             }
-            Form::Dict => {
-                let b = h.decompress(&a.data.to_bytes()).map_err(|e| e.to_string())?;
-                t.publisher.send_msgpack(&b).map_err(|e| e.to_string())?;
+            (_, b) => {
+                t.publisher.send_msgpack(&b.unwrap_or_default()).map_err(Refusal::dropped)?;
             }
         }
         Ok(h.raw_len)
     }
 
     /// ROS 2 mode: decode the CDR into a slot (frames) or a message, and publish it.
-    fn write_ros(&self, topics: &mut HashMap<String, InTopic>, a: Arrived, ros: &RosIn) -> Result<u64, String> {
+    fn write_ros(&self, topics: &mut HashMap<String, InTopic>, a: Arrived, ros: &RosIn) -> Result<u64, Refusal> {
         if !topics.contains_key(&a.topic) {
             let ty = crate::ros2::topic_type(&ros.tb_type);
-            let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, TopicConfig::default()).map_err(|e| e.to_string())?;
+            let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, TopicConfig::default()).map_err(Refusal::dropped)?;
             publisher.mark_bridged();
             publisher.set_timeout(self.opts.block_timeout);
             topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
@@ -255,8 +269,8 @@ impl Importer {
         self.count_gaps(&a.topic, t, &a.header);
         let chunks: Vec<&[u8]> = a.data.slices().collect();
         match crate::ros2::decode(&self.ns, &ros.ros_type, &ros.tb_type, &chunks)? {
-            crate::ros2::Incoming::Payload(p) => t.publisher.send_payload(&p).map_err(|e| e.to_string())?,
-            crate::ros2::Incoming::Pod(b) => t.publisher.send_bytes(&b).map_err(|e| e.to_string())?,
+            crate::ros2::Incoming::Payload(p) => t.publisher.send_payload(&p).map_err(Refusal::dropped)?,
+            crate::ros2::Incoming::Pod(b) => t.publisher.send_bytes(&b).map_err(Refusal::dropped)?,
         };
         Ok(a.data.len() as u64)
     }
@@ -293,17 +307,11 @@ impl Importer {
 /// are validated as any descriptor's, the bytes (`chunks`: the sample's buffers in order, a
 /// large sample arrives in fragments) copied once into place, or decompressed into it. Waits up
 /// to `wait` for a free slot.
-pub fn payload_from_wire(ns: &Namespace, h: &Header, chunks: &[&[u8]], wait: Duration) -> Result<Payload, String> {
-    let kind = PayloadKind::from_code(h.kind).ok_or_else(|| format!("unknown payload kind {}", h.kind))?;
-    let dtype = DType::from_code(h.dtype).ok_or_else(|| format!("unknown dtype {}", h.dtype))?;
-    let shape: Vec<usize> = h.shape.iter().map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d}"))).collect::<Result<_, _>>()?;
-    let meta = tensorbus_tensor::PayloadMeta::validate(kind, dtype, &shape, h.aux).map_err(|e| e.to_string())?;
-    if meta.nbytes() != h.raw_len {
-        return Err(format!("shape {shape:?} of {} is {} bytes, the sample {}", dtype.name(), meta.nbytes(), h.raw_len));
-    }
+pub fn payload_from_wire(ns: &Namespace, h: &Header, chunks: &[&[u8]], wait: Duration) -> Result<Payload, Refusal> {
+    let (kind, dtype, shape) = check_payload(h).map_err(Refusal::Malformed)?;
     let wire_len: usize = chunks.iter().map(|c| c.len()).sum();
-    h.check_len(wire_len).map_err(|e| e.to_string())?;
-    let mut m = PayloadMut::new_timeout(ns, kind, dtype, &shape, h.aux, wait).map_err(|e| e.to_string())?;
+    h.check_len(wire_len).map_err(Refusal::malformed)?;
+    let mut m = PayloadMut::new_timeout(ns, kind, dtype, &shape, h.aux, wait).map_err(Refusal::dropped)?;
     if h.compression == wire::Compression::None {
         let out = m.data_mut();
         let mut at = 0;
@@ -319,11 +327,24 @@ pub fn payload_from_wire(ns: &Namespace, h: &Header, chunks: &[&[u8]], wait: Dur
             joined = chunks.concat();
             &joined
         };
-        h.decompress_into(wire, m.data_mut()).map_err(|e| e.to_string())?;
+        h.decompress_into(wire, m.data_mut()).map_err(Refusal::malformed)?;
     }
     m.set_timestamp_ns(h.timestamp_ns);
-    m.set_frame_id(&h.frame_id).map_err(|e| e.to_string())?;
+    m.set_frame_id(&h.frame_id).map_err(Refusal::malformed)?;
     Ok(m.freeze())
+}
+
+/// A payload header's kind, dtype and shape, validated as any descriptor's, and its byte size
+/// equal to `raw_len`.
+fn check_payload(h: &Header) -> Result<(PayloadKind, DType, Vec<usize>), String> {
+    let kind = PayloadKind::from_code(h.kind).ok_or_else(|| format!("unknown payload kind {}", h.kind))?;
+    let dtype = DType::from_code(h.dtype).ok_or_else(|| format!("unknown dtype {}", h.dtype))?;
+    let shape: Vec<usize> = h.shape.iter().map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d}"))).collect::<Result<_, _>>()?;
+    let meta = tensorbus_tensor::PayloadMeta::validate(kind, dtype, &shape, h.aux).map_err(|e| e.to_string())?;
+    if meta.nbytes() != h.raw_len {
+        return Err(format!("shape {shape:?} of {} is {} bytes, the sample {}", dtype.name(), meta.nbytes(), h.raw_len));
+    }
+    Ok((kind, dtype, shape))
 }
 
 /// The type name of a payload topic created by a sample that names none (a plain Zenoh client).

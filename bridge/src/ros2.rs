@@ -20,6 +20,7 @@
 //! it with XXH3; a GID only has to be unique and stable, nothing recomputes it).
 
 use crate::error::BridgeError;
+use crate::wire::Refusal;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tensorbus::msgs::{CmdVel, Twist as TbTwist};
 use tensorbus::{Namespace, Pod};
@@ -312,8 +313,12 @@ pub enum Incoming {
 /// Decode the CDR of `ros_type`, held in `chunks` (a sample's buffers, in order), into a
 /// tensorbus `tb_type`. Images go straight from the buffers into a slot loaned from `ns` (one
 /// copy); point clouds and twists are read from one contiguous buffer.
-pub fn decode(ns: &Namespace, ros_type: &str, tb_type: &str, chunks: &[&[u8]]) -> Result<Incoming, String> {
-    let e = |x: tensorbus_ros2::MapError| x.to_string();
+pub fn decode(ns: &Namespace, ros_type: &str, tb_type: &str, chunks: &[&[u8]]) -> Result<Incoming, Refusal> {
+    // No pool slot (or none big enough) is a drop; anything else the message's fault.
+    let e = |x: tensorbus_ros2::MapError| match x {
+        tensorbus_ros2::MapError::Payload(p) => Refusal::dropped(p),
+        other => Refusal::malformed(other),
+    };
     if ros_type == IMAGE {
         return Ok(Incoming::Payload(tensorbus_ros2::decode_image_chunks(ns, chunks, tb_type == "DepthImage", None).map_err(e)?));
     }
@@ -328,14 +333,14 @@ pub fn decode(ns: &Namespace, ros_type: &str, tb_type: &str, chunks: &[&[u8]]) -
     match (ros_type, tb_type) {
         (POINT_CLOUD2, _) => Ok(Incoming::Payload(tensorbus_ros2::decode_points(ns, cdr, None).map_err(e)?.into_payload())),
         (TWIST, ty) => {
-            let t = tensorbus_ros2::Twist::decode(cdr).map_err(|x| x.to_string())?;
+            let t = tensorbus_ros2::Twist::decode(cdr).map_err(Refusal::malformed)?;
             let stamp = now_ns();
             Ok(Incoming::Pod(match ty {
                 "Twist" => TbTwist { timestamp_ns: stamp, linear: [t.linear.x, t.linear.y, t.linear.z], angular: [t.angular.x, t.angular.y, t.angular.z] }.as_bytes().to_vec(),
                 _ => CmdVel { timestamp_ns: stamp, linear: t.linear.x as f32, angular: t.angular.z as f32 }.as_bytes().to_vec(),
             }))
         }
-        (t, _) => Err(format!("ROS 2 type {t} has no mapping")),
+        (t, _) => Err(Refusal::malformed(format!("ROS 2 type {t} has no mapping"))),
     }
 }
 

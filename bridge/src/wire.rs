@@ -22,7 +22,8 @@
 //! 11      1   policy       the topic's policy: 0 latest, 1 reliable
 //! 12      4   depth        the topic's ring depth (0: the receiver's default)
 //! 16      8   timestamp_ns the message's capture time (payloads; 0 otherwise)
-//! 24      8   sequence     the sequence number the message had in its own namespace
+//! 24      8   sequence     the sequence number the message had in its own namespace (payloads
+//!                          and messages in a slot; 0 for inline messages, which carry none)
 //! 32      8   bridge_seq   1, 2, 3 ... per topic and origin (0: not counted); gaps are losses
 //! 40      8   raw_len      the message bytes before compression
 //! 48      8   type_hash    the topic type's layout hash (POD types; 0 otherwise)
@@ -158,6 +159,111 @@ pub enum WireError {
     Decompress(&'static str, String),
     #[error("key {0:?} is not tensorbus/<scope>/<topic>")]
     Key(String),
+}
+
+/// Why a received message was not published, as the bridge counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The sample itself is wrong (bad header, lying lengths, a shape the kind does not allow,
+    /// a body that does not decompress, bad MessagePack or CDR): counted as `malformed`.
+    Malformed(String),
+    /// The sample is fine but cannot be published here (the topic carries another type, no pool
+    /// slot in time, a full reliable ring): counted per topic as `dropped`.
+    Dropped(String),
+}
+
+impl Refusal {
+    pub fn malformed(e: impl std::fmt::Display) -> Refusal {
+        Refusal::Malformed(e.to_string())
+    }
+    pub fn dropped(e: impl std::fmt::Display) -> Refusal {
+        Refusal::Dropped(e.to_string())
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Malformed(s) | Refusal::Dropped(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Check that `b` is one MessagePack value a tensorbus dict subscriber decodes (the same rules
+/// as the Python binding's decoder): no trailing bytes, no extension types or reserved markers,
+/// UTF-8 strings, no arrays or maps as map keys, at most 64 levels deep.
+pub fn check_dict(b: &[u8]) -> Result<(), String> {
+    struct R<'a> {
+        b: &'a [u8],
+        at: usize,
+    }
+    impl R<'_> {
+        fn take(&mut self, n: usize) -> Result<&[u8], String> {
+            let s = self.b.get(self.at..self.at.checked_add(n).ok_or("length overflows")?).ok_or("the message ends early")?;
+            self.at += n;
+            Ok(s)
+        }
+        fn be(&mut self, n: usize) -> Result<usize, String> {
+            Ok(self.take(n)?.iter().fold(0usize, |v, &x| (v << 8) | x as usize))
+        }
+        fn left(&self) -> usize {
+            self.b.len() - self.at
+        }
+        /// One value; `key`: it is a map key (arrays and maps are not allowed).
+        fn value(&mut self, depth: usize, key: bool) -> Result<(), String> {
+            if depth > 64 {
+                return Err("nested deeper than 64 levels".into());
+            }
+            let m = self.take(1)?[0];
+            let (n, container) = match m {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => return Ok(()),
+                0xcc..=0xcf => return self.take(1 << (m - 0xcc)).map(|_| ()),
+                0xd0..=0xd3 => return self.take(1 << (m - 0xd0)).map(|_| ()),
+                0xca => return self.take(4).map(|_| ()),
+                0xcb => return self.take(8).map(|_| ()),
+                0xa0..=0xbf | 0xd9 | 0xda | 0xdb => {
+                    let n = match m {
+                        0xd9 => self.be(1)?,
+                        0xda => self.be(2)?,
+                        0xdb => self.be(4)?,
+                        _ => (m & 0x1f) as usize,
+                    };
+                    return std::str::from_utf8(self.take(n)?).map(|_| ()).map_err(|_| "a string is not UTF-8".into());
+                }
+                0xc4..=0xc6 => {
+                    let n = self.be(1 << (m - 0xc4))?;
+                    return self.take(n).map(|_| ());
+                }
+                0x90..=0x9f => ((m & 0x0f) as usize, 1),
+                0xdc => (self.be(2)?, 1),
+                0xdd => (self.be(4)?, 1),
+                0x80..=0x8f => ((m & 0x0f) as usize, 2),
+                0xde => (self.be(2)?, 2),
+                0xdf => (self.be(4)?, 2),
+                _ => return Err(format!("unsupported marker {m:#04x} (tensorbus dicts use no extension types)")),
+            };
+            if key {
+                return Err("a map key is an array or a map".into());
+            }
+            // Every element takes at least a byte: a lying count fails here, not after a long loop.
+            if n.saturating_mul(container) > self.left() {
+                return Err("a container longer than the message".into());
+            }
+            for _ in 0..n {
+                if container == 2 {
+                    self.value(depth + 1, true)?;
+                }
+                self.value(depth + 1, false)?;
+            }
+            Ok(())
+        }
+    }
+    let mut r = R { b, at: 0 };
+    r.value(0, false)?;
+    if r.left() > 0 {
+        return Err(format!("{} trailing bytes after the MessagePack value", r.left()));
+    }
+    Ok(())
 }
 
 impl Header {
@@ -336,16 +442,16 @@ pub fn topic_of(scope: &str, key: &str) -> Result<String, WireError> {
     }
 }
 
-/// A Zenoh id (16 bytes) as hex, short form for tables.
+/// A Zenoh id (16 bytes, as `ZenohId::to_le_bytes` gives them) printed as Zenoh prints it: one
+/// little-endian number in hex; zeros (a plain Zenoh client's samples) as `a Zenoh client`.
 pub struct Zid<'a>(pub &'a [u8; 16]);
 
 impl fmt::Display for Zid<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Zenoh prints its ids little-end first without leading zeros; we print all 16 bytes.
-        for b in self.0.iter().rev().skip_while(|b| **b == 0) {
-            write!(f, "{b:02x}")?;
+        match u128::from_le_bytes(*self.0) {
+            0 => f.write_str("a Zenoh client"),
+            n => write!(f, "{n:x}"),
         }
-        Ok(())
     }
 }
 
@@ -425,6 +531,26 @@ mod tests {
             }
         }
         assert!(compress(Compression::Zstd, &raw).len() < raw.len() / 4);
+    }
+
+    #[test]
+    fn zids_print_as_zenoh_prints_them() {
+        let mut b = [0u8; 16];
+        b[0] = 0x0a;
+        b[15] = 0x0a;
+        assert_eq!(Zid(&b).to_string(), "a00000000000000000000000000000a");
+        assert_eq!(Zid(&[0; 16]).to_string(), "a Zenoh client");
+    }
+
+    #[test]
+    fn dicts_are_checked_as_the_subscribers_decode_them() {
+        let ok = rmp_serde::to_vec_named(&std::collections::BTreeMap::from([("a", 1)])).unwrap();
+        assert_eq!(check_dict(&ok), Ok(()));
+        for bad in [&b"\xc1"[..], b"\x81\xa1a", b"\x01\x02", b"\xd4\x01\x00", b"\xa1\xff", b"\x81\x90\x01"] {
+            assert!(check_dict(bad).is_err(), "{bad:02x?}");
+        }
+        let deep: Vec<u8> = std::iter::repeat_n(0x91u8, 70).chain([0x01]).collect();
+        assert!(check_dict(&deep).is_err());
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn a_ros_node_sees_the_camera_and_drives_cmd_vel() {
     let mut rx = Subscriber::<CmdVel>::new(&ns, "cmd_vel").unwrap();
     let first = rx.try_recv().unwrap().expect("the newest message");
     assert_eq!((first.linear, first.angular), (0.5, -0.25));
-    // Bad CDR, a missing and a short attachment: counted, nothing published.
+    // Bad CDR, a missing and a short attachment: counted as malformed, nothing published.
     z.put(&twist_key, vec![0, 1, 0, 0, 1, 2]).attachment(ros2::attachment(2, 1, &gid).to_vec()).wait().unwrap();
     z.put(&twist_key, twist(1.0, 1.0)).wait().unwrap();
     z.put(&twist_key, twist(1.0, 1.0)).attachment(vec![1, 2, 3]).wait().unwrap();
@@ -117,7 +117,7 @@ fn a_ros_node_sees_the_camera_and_drives_cmd_vel() {
     assert_eq!(m.linear, 2.0);
     until("the counts", || {
         let r = b.report();
-        r.malformed == 2 && r.topics.iter().any(|t| t.name == "cmd_vel" && t.dropped == 1 && t.messages == 2 && t.lost == 1)
+        r.malformed == 3 && r.topics.iter().any(|t| t.name == "cmd_vel" && t.dropped == 0 && t.messages == 2 && t.lost == 1)
     });
     assert_eq!(rx.try_recv().unwrap(), None);
     drop(b);
