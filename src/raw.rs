@@ -203,10 +203,9 @@ impl RawMessage {
     pub fn hold(&self) -> Option<&SlotRef> {
         self.msg.hold.as_ref()
     }
-    /// The publisher's sequence number; None for an inline message (its descriptor's sequence
-    /// word holds message bytes).
-    pub fn sequence(&self) -> Option<u64> {
-        (self.msg.desc.kind != kind::INLINE).then_some(self.msg.desc.sequence)
+    /// The sequence number the publisher's send returned (see [`Delivered::sequence`]).
+    pub fn sequence(&self) -> u64 {
+        self.msg.sequence()
     }
     /// The descriptor's kind byte (`tensorbus::pool::descriptor::kind`).
     pub fn kind(&self) -> u8 {

@@ -233,3 +233,26 @@ fn user_declared_message() {
     tx.send(&m).unwrap();
     assert_eq!(rx.try_recv().unwrap(), Some(m));
 }
+
+#[test]
+fn a_received_message_knows_the_sequence_its_send_returned() {
+    // Inline messages carry no sequence word (their descriptor holds message bytes): the
+    // subscriber reports the entry's position, which is what send returned.
+    let t = TempNs::with_classes("seq", FACADE_CLASSES);
+    let ns = t.open();
+    let ty = tensorbus::TopicType { name: "dict".into(), hash: 0, size: 0 };
+    let tx = RawPublisher::open(&ns, "seq", ty.clone(), TopicConfig::default()).unwrap();
+    let mut rx = RawSubscriber::open(&ns, "seq", ty, TopicConfig::default()).unwrap();
+    let big = vec![0x90u8; 1]; // an empty MessagePack array, inline
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        sent.push(tx.send_msgpack(&big).unwrap());
+    }
+    let mut slot = vec![0xc4, 200];
+    slot.extend([7u8; 200]); // 202 bytes: through a slot
+    sent.push(tx.send_msgpack(&slot).unwrap());
+    let got: Vec<u64> = std::iter::from_fn(|| rx.try_recv().unwrap()).map(|m| m.sequence()).collect();
+    assert_eq!(got, sent);
+    assert_eq!(sent, vec![1, 2, 3, 4]);
+    assert_eq!(ns.topic("seq", &Default::default()).unwrap().latest().unwrap().sequence(), 4);
+}

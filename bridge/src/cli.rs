@@ -4,7 +4,7 @@
 //! ```text
 //! tensorbus bridge [--connect EP]... [--listen EP]... [--config FILE] [--mode peer|client]
 //!                  [--topics GLOBS] [--export GLOBS] [--import GLOBS] [--scope NAME]
-//!                  [--compress GLOB=lz4|zstd]... [--multicast] [--duration S] [--json]
+//!                  [--compress GLOB=lz4|zstd]... [--multicast] [--zenoh-shm] [--duration S] [--json]
 //! tensorbus bridge --ros2 [--domain N] [--humble] [--node NAME] [--ros2-map FILE.toml]
 //!                  [--export TOPIC[=/ros/name[:ros/msg/Type]],...] [--import ...] [--connect/--listen ...]
 //! ```
@@ -42,7 +42,7 @@ impl Command for BridgeCommand {
     fn usage(&self) -> &'static str {
         "  bridge [--connect tcp/HOST:7447] [--listen tcp/0.0.0.0:7447] [--config ZENOH.json5]
          [--topics 'camera.*,cmd_vel'] [--export GLOBS] [--import GLOBS] [--scope NAME]
-         [--compress 'camera.*=lz4'] [--mode peer|client] [--multicast] [--duration S] [--json]
+         [--compress 'camera.*=lz4'] [--mode peer|client] [--multicast] [--zenoh-shm] [--duration S] [--json]
                                            forward topics to and from other hosts over Zenoh
                                            (keys tensorbus/<scope>/<topic>; see docs/bridge.md)
   bridge --ros2 [--domain N] [--humble] [--ros2-map FILE] [--export camera.rgb=/camera/image_raw]
@@ -55,6 +55,7 @@ impl Command for BridgeCommand {
             opts.mode = m;
         }
         opts.multicast = a.flag("--multicast");
+        opts.zenoh_shm = a.flag("--zenoh-shm");
         opts.scope = a.value("--scope")?;
         let both = all(&mut a, "--topics")?;
         opts.export = all(&mut a, "--export")?;

@@ -231,7 +231,7 @@ impl Exporter {
             reliable: t.reliable,
             depth: t.depth,
             origin: self.origin,
-            sequence: m.sequence().unwrap_or(0),
+            sequence: m.sequence(),
             ..Header::default()
         };
         let small;

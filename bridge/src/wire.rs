@@ -22,8 +22,7 @@
 //! 11      1   policy       the topic's policy: 0 latest, 1 reliable
 //! 12      4   depth        the topic's ring depth (0: the receiver's default)
 //! 16      8   timestamp_ns the message's capture time (payloads; 0 otherwise)
-//! 24      8   sequence     the sequence number the message had in its own namespace (payloads
-//!                          and messages in a slot; 0 for inline messages, which carry none)
+//! 24      8   sequence     the sequence number the message had in its own namespace
 //! 32      8   bridge_seq   1, 2, 3 ... per topic and origin (0: not counted); gaps are losses
 //! 40      8   raw_len      the message bytes before compression
 //! 48      8   type_hash    the topic type's layout hash (POD types; 0 otherwise)

@@ -309,3 +309,22 @@ fn status_is_published_for_the_cli() {
     assert!(tensorbus::cli::bridges::bridged(&tensorbus::cli::bridges::running_bridges(&h.a), "s.cmd").starts_with("out"));
     drop((a, b));
 }
+
+#[test]
+fn frames_cross_through_zenoh_shared_memory_on_one_host() {
+    let h = hosts("shm");
+    let a = Bridge::start(&h.a, BridgeOptions { export: vec!["cam".into()], zenoh_shm: true, ..h.opts(true) }).unwrap();
+    let b = Bridge::start(&h.b, BridgeOptions { import: vec!["cam".into()], zenoh_shm: true, ..h.opts(false) }).unwrap();
+    connected(&a, &b);
+    let p = Publisher::<Image>::new(&h.a, "cam").unwrap();
+    p.send(&image(&h.a, 1080, 1920, 0)).unwrap();
+    until("the topic on B", 10, || arrived(&h.b, "cam"));
+    let mut rx = Subscriber::<Image>::new(&h.b, "cam").unwrap();
+    while rx.try_recv().unwrap().is_some() {}
+    for id in 1..=4 {
+        p.send(&image(&h.a, 1080, 1920, id)).unwrap();
+        let img = rx.recv_timeout(Duration::from_secs(5)).unwrap().expect("a frame");
+        assert_eq!(tensorbus_testkit::check(img.data(), id), None, "frame {id}");
+    }
+    drop((a, b));
+}

@@ -50,7 +50,7 @@ pub struct PyBridge {
 #[pymethods]
 impl PyBridge {
     #[new]
-    #[pyo3(signature = (connect=None, listen=None, export=None, import_=None, scope=None, compression=None, config=None, mode="peer", multicast=false, queue=None, block_timeout=1.0, ros2=false, domain=0, humble=false, node=None, ros2_map=None))]
+    #[pyo3(signature = (connect=None, listen=None, export=None, import_=None, scope=None, compression=None, config=None, mode="peer", multicast=false, zenoh_shm=false, queue=None, block_timeout=1.0, ros2=false, domain=0, humble=false, node=None, ros2_map=None))]
     #[allow(clippy::too_many_arguments)] // the Python keyword arguments, one to one
     fn new(
         py: Python<'_>,
@@ -63,6 +63,7 @@ impl PyBridge {
         config: Option<std::path::PathBuf>,
         mode: &str,
         multicast: bool,
+        zenoh_shm: bool,
         queue: Option<usize>,
         block_timeout: f64,
         ros2: bool,
@@ -105,6 +106,7 @@ impl PyBridge {
             config_file: config,
             mode: mode.to_string(),
             multicast,
+            zenoh_shm,
             scope,
             export,
             import: import_,

@@ -178,7 +178,7 @@ impl Topic {
         let mut tail = [0u64; TAIL_WORDS];
         let d = seqlock::read(ring.entry(pos), pos, Some(&mut tail))?;
         let hold = if is_payload(&d) { Some(self.shared.ns.resolve(&d).ok()?) } else { None };
-        Some(Delivered::new(d, tail, hold))
+        Some(Delivered::new(d, tail, hold, head))
     }
 }
 

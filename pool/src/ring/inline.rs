@@ -24,6 +24,8 @@ pub struct Delivered {
     tail: Tail,
     /// A hold on the payload's slot (None for inline and empty messages).
     pub hold: Option<SlotRef>,
+    /// The entry's position in the ring + 1: an inline message's sequence number.
+    pos1: u64,
 }
 const _: () = assert!(offset_of!(Delivered, tail) == size_of::<Descriptor>());
 // Inline bytes are stored as little-endian words; viewing them in place needs a little-endian
@@ -31,8 +33,20 @@ const _: () = assert!(offset_of!(Delivered, tail) == size_of::<Descriptor>());
 const _: () = assert!(cfg!(target_endian = "little"));
 
 impl Delivered {
-    pub(super) fn new(desc: Descriptor, tail: Tail, hold: Option<SlotRef>) -> Delivered {
-        Delivered { desc, tail, hold }
+    /// `pos1`: the entry's ring position + 1.
+    pub(super) fn new(desc: Descriptor, tail: Tail, hold: Option<SlotRef>, pos1: u64) -> Delivered {
+        Delivered { desc, tail, hold, pos1 }
+    }
+
+    /// The sequence number the publisher's send returned: the descriptor's for a payload (or a
+    /// message in a slot), the entry's ring position + 1 for an inline message (whose descriptor
+    /// words hold message bytes).
+    pub fn sequence(&self) -> u64 {
+        if self.desc.is_inline() {
+            self.pos1
+        } else {
+            self.desc.sequence
+        }
     }
 
     /// The inline message's bytes, viewed in place, or None when this is not a valid inline

@@ -44,7 +44,8 @@ impl RingSeg {
             // Relaxed: statistics.
             s.received.fetch_add(1, Ordering::Relaxed);
             self.advance(s, *cursor);
-            return Ok(Some(Delivered::new(d, tail, hold)));
+            // `next` left the cursor just past the entry: its position + 1.
+            return Ok(Some(Delivered::new(d, tail, hold, *cursor)));
         }
     }
 }

@@ -99,9 +99,10 @@ class Bridge:
     (default: the namespace's name; both sides must agree); ``compression``: ``{"camera.*": "lz4"}``
     ("lz4", "zstd" or "none"); ``config``: a Zenoh JSON5 configuration file (the endpoints are applied
     on top); ``mode``: "peer" or "client" (through a router); ``multicast``: Zenoh's multicast scouting
-    (off by default); ``queue``: frames kept per imported latest-policy topic while this side is busy
-    (the newest; older ones are dropped and counted; default: the topic's depth); ``block_timeout``: how long a reliable topic
-    waits for room before a message is dropped and counted.
+    (off by default); ``zenoh_shm``: Zenoh shared memory between two bridges on one host (off by
+    default); ``queue``: frames kept per imported latest-policy topic while this side is busy (the
+    newest; older ones are dropped and counted; default: the topic's depth); ``block_timeout``: how
+    long a reliable topic waits for room before a message is dropped and counted.
 
     ``ros2=True``: ROS 2 mode (rmw_zenoh's keys, attachment, liveliness tokens and CDR; ``docs/ros2.md``):
     ``export``/``import_`` entries are then ``"topic[=/ros/name[:pkg/msg/Type]]"`` (``"camera.rgb=/camera/image_raw"``,
@@ -116,7 +117,8 @@ class Bridge:
                  topics: Union[None, str, Sequence[str]] = None, export: Union[None, str, Sequence[str]] = None,
                  import_: Union[None, str, Sequence[str]] = None, scope: Optional[str] = None,
                  compression: Optional[Dict[str, str]] = None, config: Union[None, str, "os.PathLike[str]"] = None,
-                 mode: str = "peer", multicast: bool = False, queue: Optional[int] = None, block_timeout: float = 1.0,
+                 mode: str = "peer", multicast: bool = False, zenoh_shm: bool = False, queue: Optional[int] = None,
+                 block_timeout: float = 1.0,
                  ros2: bool = False, domain: int = 0, humble: bool = False, node: Optional[str] = None,
                  ros2_map: Union[None, str, "os.PathLike[str]"] = None):
         both = _globs(topics) or []
@@ -130,7 +132,7 @@ class Bridge:
             raise ValueError("nothing to bridge: give topics (both ways), export or import_")
         comp: List[Tuple[str, str]] = list((compression or {}).items())
         self._b = _native._Bridge(_globs(connect), _globs(listen), out, inn, scope, comp,
-                                  os.fspath(config) if config is not None else None, mode, multicast, queue, block_timeout,
+                                  os.fspath(config) if config is not None else None, mode, multicast, zenoh_shm, queue, block_timeout,
                                   ros2, domain, humble, node, map_text)
         self._final: Optional[dict] = None
         self._zid: str = self._b.zid

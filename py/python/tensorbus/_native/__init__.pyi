@@ -386,7 +386,7 @@ class _Recorder:
 class _Bridge:
     def __new__(cls, connect: Optional[list[str]] = None, listen: Optional[list[str]] = None, export: Optional[list[str]] = None,
                 import_: Optional[list[str]] = None, scope: Optional[str] = None, compression: Optional[list[tuple[str, str]]] = None,
-                config: Optional[str] = None, mode: str = "peer", multicast: bool = False, queue: Optional[int] = None,
+                config: Optional[str] = None, mode: str = "peer", multicast: bool = False, zenoh_shm: bool = False, queue: Optional[int] = None,
                 block_timeout: float = 1.0, ros2: bool = False, domain: int = 0, humble: bool = False, node: Optional[str] = None,
                 ros2_map: Optional[str] = None) -> Self: ...
     @property
