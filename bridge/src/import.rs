@@ -32,6 +32,9 @@ struct Arrived {
     data: ZBytes,
     /// ROS 2 mode: the sample is the CDR of this mapping's ROS type.
     ros: Option<Arc<RosIn>>,
+    /// Samples of this topic the queue dropped just before this one (already counted as
+    /// `dropped`: the gap they leave in `bridge_seq` is not a loss on the way).
+    skipped: u64,
 }
 
 /// An imported ROS 2 topic: what its samples are, and what they become here.
@@ -89,7 +92,7 @@ impl Inbox {
         if let Err(e) = header.check_len(s.payload().len()) {
             return shared.malformed(key, &e.to_string());
         }
-        self.push(Arrived { topic, header, data: s.payload().clone(), ros: None }, opts, shared);
+        self.push(Arrived { topic, header, data: s.payload().clone(), ros: None, skipped: 0 }, opts, shared);
     }
 
     /// A ROS 2 subscriber's callback (rmw_zenoh's attachment; the CDR is decoded by the writer).
@@ -101,7 +104,7 @@ impl Inbox {
             None => return shared.malformed(key, "no attachment (rmw_zenoh sends one with every sample)"),
         };
         let header = Header { bridge_seq: seq.max(0) as u64, origin: gid, raw_len: s.payload().len() as u64, ..Header::default() };
-        self.push(Arrived { topic: topic.to_string(), header, data: s.payload().clone(), ros: Some(ros.clone()) }, opts, shared);
+        self.push(Arrived { topic: topic.to_string(), header, data: s.payload().clone(), ros: Some(ros.clone()), skipped: 0 }, opts, shared);
     }
 
     /// Queue `a` in its topic's queue (bounded; see the module docs), or count the drop.
@@ -127,9 +130,12 @@ impl Inbox {
             if d.is_empty() {
                 ready.push_back(topic.clone());
             }
-            let dropped = d.len() >= cap && d.pop_front().is_some();
+            let carry = if d.len() >= cap { d.pop_front().map(|x| x.skipped + 1) } else { None };
             d.push_back(a);
-            dropped
+            if let (Some(n), Some(front)) = (carry, d.front_mut()) {
+                front.skipped += n;
+            }
+            carry.is_some()
         };
         drop(q);
         self.cv.notify_all();
@@ -239,7 +245,7 @@ impl Importer {
             topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
         }
         let t = topics.get_mut(&a.topic).expect("inserted above");
-        self.count_gaps(&a.topic, t, h);
+        self.count_gaps(&a.topic, t, h, a.skipped);
         match (form, body) {
             (Form::Payload, _) => {
                 let chunks: Vec<&[u8]> = a.data.slices().collect();
@@ -266,7 +272,7 @@ impl Importer {
             topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
         }
         let t = topics.get_mut(&a.topic).expect("inserted above");
-        self.count_gaps(&a.topic, t, &a.header);
+        self.count_gaps(&a.topic, t, &a.header, a.skipped);
         let chunks: Vec<&[u8]> = a.data.slices().collect();
         match crate::ros2::decode(&self.ns, &ros.ros_type, &ros.tb_type, &chunks)? {
             crate::ros2::Incoming::Payload(p) => t.publisher.send_payload(&p).map_err(Refusal::dropped)?,
@@ -275,16 +281,19 @@ impl Importer {
         Ok(a.data.len() as u64)
     }
 
-    /// Loss accounting: gaps in a sender's numbering (a restarted sender, a new GID or origin,
-    /// starts a new run: not a loss).
-    fn count_gaps(&self, topic: &str, t: &mut InTopic, h: &Header) {
+    /// Loss accounting: gaps in a sender's numbering, less the `skipped` samples this side's
+    /// queue dropped (counted as `dropped` already); a restarted sender (a new origin or GID)
+    /// starts a new run, not a loss.
+    fn count_gaps(&self, topic: &str, t: &mut InTopic, h: &Header, skipped: u64) {
         if h.bridge_seq == 0 {
             return;
         }
         let last = t.last.insert(h.origin, h.bridge_seq).unwrap_or(0);
         if last > 0 && h.bridge_seq > last + 1 {
-            let lost = h.bridge_seq - last - 1;
-            self.shared.topic(topic, "in", |s| s.lost += lost);
+            let lost = (h.bridge_seq - last - 1).saturating_sub(skipped);
+            if lost > 0 {
+                self.shared.topic(topic, "in", |s| s.lost += lost);
+            }
         }
         if !t.origins.contains(&h.origin) {
             t.origins.push(h.origin);
@@ -365,7 +374,7 @@ mod tests {
 
     fn arrived(topic: &str, seq: u64, reliable: bool, depth: u32) -> Arrived {
         let header = Header { form: Some(Form::Dict), bridge_seq: seq, raw_len: 1, reliable, depth, ..Header::default() };
-        Arrived { topic: topic.into(), header, data: ZBytes::from(vec![seq as u8]), ros: None }
+        Arrived { topic: topic.into(), header, data: ZBytes::from(vec![seq as u8]), ros: None, skipped: 0 }
     }
 
     fn shared() -> (tensorbus_testkit::TempNs, Shared) {
@@ -385,8 +394,10 @@ mod tests {
             inbox.push(arrived("imu", seq, false, 4), &opts, &sh);
         }
         // Bounded: 3 per topic, the newest, taken round robin.
-        let got: Vec<(String, u64)> = std::iter::from_fn(|| inbox.next(Duration::ZERO)).map(|a| (a.topic, a.header.bridge_seq)).collect();
-        let want: Vec<(String, u64)> = (8..=10).flat_map(|s| [("cam".to_string(), s), ("imu".to_string(), s)]).collect();
+        let got: Vec<(String, u64, u64)> = std::iter::from_fn(|| inbox.next(Duration::ZERO)).map(|a| (a.topic, a.header.bridge_seq, a.skipped)).collect();
+        // The first one taken carries the 7 dropped before it (a gap that is not a loss).
+        let want: Vec<(String, u64, u64)> =
+            (8..=10).flat_map(|s| [("cam".to_string(), s, if s == 8 { 7 } else { 0 }), ("imu".to_string(), s, if s == 8 { 7 } else { 0 })]).collect();
         assert_eq!(got, want);
         let r = sh.snapshot();
         assert!(r.topics.iter().all(|t| t.dropped == 7), "{r:#?}");
