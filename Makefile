@@ -15,7 +15,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-record bench-peers clean lint
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-record bench-bridge bench-peers clean lint
 
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
 # (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
@@ -67,7 +67,7 @@ demo-python: develop
 
 # Everything measured side by side: criterion (ours, and vs the iceoryx2 crate), the Python
 # scripts, and the peer harness (which rewrites its section of docs/benchmarks.md and the plots).
-bench: develop bench-rust bench-wake bench-record bench-compare bench-peers
+bench: develop bench-rust bench-wake bench-record bench-bridge bench-compare bench-peers
 
 bench-rust: develop
 	cargo bench --bench pool
@@ -90,6 +90,13 @@ bench-wake: develop
 bench-record: develop
 	cargo build --release -q -p tensorbus-cli
 	$(PY) benches/python/bench_record.py --markdown $(ARGS)
+
+# The Zenoh bridge (issues 18 and 19): `tensorbus bridge` (and its ROS 2 mode) between two
+# namespaces of this machine vs plain eclipse-zenoh pub/sub of the same bytes over loopback TCP:
+# 480p/1080p throughput, small-message and 1080p frame latency, lz4/zstd compression (~4 min;
+# ARGS=--quick for ~1 min).
+bench-bridge: develop
+	$(PY) benches/python/bench_bridge.py --markdown $(ARGS)
 
 # Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
 bench-peers:
