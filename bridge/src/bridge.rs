@@ -57,6 +57,7 @@ impl Bridge {
         let shared = Arc::new(Shared::new(ns, status));
         let stop = Arc::new(AtomicBool::new(false));
         let inbox = Inbox::new();
+        let importer = Arc::new(Importer { ns: ns.clone(), opts: opts.clone(), inbox: inbox.clone(), shared: shared.clone(), topics: Default::default() });
 
         let mut subscribers = Vec::new();
         let mut tokens = Vec::new();
@@ -70,11 +71,11 @@ impl Bridge {
                 // Any hash: a Humble publisher (TypeHashNotSupported) and a Jazzy one both match.
                 let key = crate::ros2::data_key(r.domain, &t.ros_name, &ros_type, "*");
                 let ros = Arc::new(crate::import::RosIn { tb_type: t.tb_type_for(&ros_type).to_string(), ros_type: ros_type.clone() });
-                let (inb, o, sh, topic) = (inbox.clone(), opts.clone(), shared.clone(), t.topic.clone());
+                let (imp, topic) = (importer.clone(), t.topic.clone());
                 let s = session
                     .declare_subscriber(key.clone())
                     .allowed_origin(Locality::Remote)
-                    .callback(move |sample| inb.on_ros_sample(&sample, &topic, &ros, &o, &sh))
+                    .callback(move |sample| imp.on_ros_sample(&sample, &topic, &ros))
                     .wait()
                     .map_err(|e| BridgeError::zenoh(&format!("declaring the subscriber of {key}"), e))?;
                 subscribers.push(s);
@@ -84,11 +85,11 @@ impl Bridge {
                 log::info!("bridge: importing {} from ROS 2 {} ({ros_type})", t.topic, t.ros_name);
             }
         } else if !opts.import.is_empty() {
-            let (inb, o, sh, sc) = (inbox.clone(), opts.clone(), shared.clone(), scope.clone());
+            let (imp, sc) = (importer.clone(), scope.clone());
             let s = session
                 .declare_subscriber(format!("{}/{scope}/**", wire::KEY_ROOT))
                 .allowed_origin(Locality::Remote)
-                .callback(move |sample| inb.on_sample(&sample, &sc, &o, &origin, &sh))
+                .callback(move |sample| imp.on_sample(&sample, &sc, &origin))
                 .wait()
                 .map_err(|e| BridgeError::zenoh("declaring the subscriber", e))?;
             subscribers.push(s);
@@ -108,7 +109,6 @@ impl Bridge {
                 .map_err(|e| BridgeError::Io { what: "the bridge thread".into(), source: e })?,
         );
         if !subscribers.is_empty() {
-            let importer = Importer { ns: ns.clone(), opts, inbox: inbox.clone(), shared: shared.clone() };
             let s = stop.clone();
             threads.push(
                 std::thread::Builder::new()

@@ -1,7 +1,9 @@
 //! Zenoh out to local topics: one Zenoh subscriber on `tensorbus/<scope>/**`; its callback checks
 //! each sample's key and attachment and queues it per topic (bounded), and a writer thread copies
 //! each queued message into a slot it loaned here (one copy, network buffer → slot) and publishes
-//! an ordinary descriptor, flagged `FLAG_BRIDGED` so no bridge here sends it out again.
+//! an ordinary descriptor, flagged `FLAG_BRIDGED` so no bridge here sends it out again. Small
+//! latest-policy messages (commands, dicts) are published by the callback itself, without the
+//! hand-over to the writer ([`lands_directly`]).
 //!
 //! Memory stays bounded when this side is slow: a latest-policy topic's queue keeps its newest
 //! [`crate::BridgeOptions::queue`] samples (default: the topic's depth; older ones are dropped
@@ -72,41 +74,6 @@ impl Inbox {
         self.cv.notify_all();
     }
 
-    /// The subscriber's callback: check, then queue (or count the drop).
-    pub fn on_sample(&self, s: &Sample, scope: &str, opts: &BridgeOptions, me: &[u8; 16], shared: &Shared) {
-        let key = s.key_expr().as_str();
-        let topic = match wire::topic_of(scope, key) {
-            Ok(t) => t,
-            Err(e) => return shared.malformed(key, &e.to_string()),
-        };
-        if !opts.imports(&topic) {
-            return;
-        }
-        let header = match s.attachment().ok_or(wire::WireError::NoAttachment).and_then(|a| Header::decode(&a.to_bytes())) {
-            Ok(h) => h,
-            Err(e) => return shared.malformed(key, &e.to_string()),
-        };
-        if &header.origin == me {
-            return; // our own sample (Zenoh does not route it back, but be sure)
-        }
-        if let Err(e) = header.check_len(s.payload().len()) {
-            return shared.malformed(key, &e.to_string());
-        }
-        self.push(Arrived { topic, header, data: s.payload().clone(), ros: None, skipped: 0 }, opts, shared);
-    }
-
-    /// A ROS 2 subscriber's callback (rmw_zenoh's attachment; the CDR is decoded by the writer).
-    pub fn on_ros_sample(&self, s: &Sample, topic: &str, ros: &Arc<RosIn>, opts: &BridgeOptions, shared: &Shared) {
-        let key = s.key_expr().as_str();
-        let (seq, _ts, gid) = match s.attachment().map(|a| crate::ros2::parse_attachment(&a.to_bytes())) {
-            Some(Ok(a)) => a,
-            Some(Err(e)) => return shared.malformed(key, &e),
-            None => return shared.malformed(key, "no attachment (rmw_zenoh sends one with every sample)"),
-        };
-        let header = Header { bridge_seq: seq.max(0) as u64, origin: gid, raw_len: s.payload().len() as u64, ..Header::default() };
-        self.push(Arrived { topic: topic.to_string(), header, data: s.payload().clone(), ros: Some(ros.clone()), skipped: 0 }, opts, shared);
-    }
-
     /// Queue `a` in its topic's queue (bounded; see the module docs), or count the drop.
     fn push(&self, a: Arrived, opts: &BridgeOptions, shared: &Shared) {
         let (topic, reliable) = (a.topic.clone(), a.header.reliable);
@@ -169,29 +136,110 @@ impl Inbox {
     }
 }
 
-/// An imported topic, the writer's side.
-struct InTopic {
+/// An imported topic.
+pub(crate) struct InTopic {
     publisher: RawPublisher,
     /// Last `bridge_seq` per sending bridge.
     last: HashMap<[u8; 16], u64>,
     origins: Vec<[u8; 16]>,
 }
 
+/// The importing side: the Zenoh callbacks (which check every sample, land small latest-policy
+/// messages themselves and queue the rest) and the writer thread (which lands what is queued).
 pub(crate) struct Importer {
     pub ns: Namespace,
     pub opts: BridgeOptions,
     pub inbox: Arc<Inbox>,
     pub shared: Arc<Shared>,
+    /// The imported topics. The map's lock is held only to find or add a topic; each topic has
+    /// its own, so a frame being copied never delays a command on another topic.
+    pub topics: Mutex<HashMap<String, Arc<Mutex<InTopic>>>>,
 }
 
+/// Whether a sample is landed in the Zenoh callback itself: a latest-policy message, not a
+/// frame (a POD type that travels inline in the ring, a dict, a ROS 2 Twist). It so skips the
+/// hand-over to the writer thread: one wake-up less on a command's path. Whether a sample lands
+/// directly depends only on its topic's type and policy, so a topic's order is kept. A latest
+/// topic never waits on its ring, and waits at most 10 ms for a slot (a dict over 104 bytes).
+fn lands_directly(a: &Arrived) -> bool {
+    let h = &a.header;
+    match &a.ros {
+        Some(r) => r.ros_type == crate::ros2::TWIST,
+        None => {
+            !h.reliable
+                && match h.form {
+                    Some(Form::Dict) => true,
+                    Some(Form::Pod) => h.msg_size > 0 && h.msg_size as usize <= tensorbus::raw::INLINE_MAX,
+                    _ => false,
+                }
+        }
+    }
+}
+
+/// How long a latest-policy topic's publisher here waits for a pool slot before the message is
+/// dropped (and counted): it would rather drop than hold up what comes next.
+const LATEST_WAIT: Duration = Duration::from_millis(10);
+
 impl Importer {
-    pub fn run(self, stop: &AtomicBool) {
-        let mut topics: HashMap<String, InTopic> = HashMap::new();
+    /// The subscriber's callback: check, then land or queue (or count the drop).
+    pub fn on_sample(&self, s: &Sample, scope: &str, me: &[u8; 16]) {
+        let (opts, shared) = (&self.opts, &*self.shared);
+        let key = s.key_expr().as_str();
+        let topic = match wire::topic_of(scope, key) {
+            Ok(t) => t,
+            Err(e) => return shared.malformed(key, &e.to_string()),
+        };
+        if !opts.imports(&topic) {
+            return;
+        }
+        let header = match s.attachment().ok_or(wire::WireError::NoAttachment).and_then(|a| Header::decode(&a.to_bytes())) {
+            Ok(h) => h,
+            Err(e) => return shared.malformed(key, &e.to_string()),
+        };
+        if &header.origin == me {
+            return; // our own sample (Zenoh does not route it back, but be sure)
+        }
+        if let Err(e) = header.check_len(s.payload().len()) {
+            return shared.malformed(key, &e.to_string());
+        }
+        self.arrived(Arrived { topic, header, data: s.payload().clone(), ros: None, skipped: 0 });
+    }
+
+    /// A ROS 2 subscriber's callback (rmw_zenoh's attachment; the CDR is decoded when it lands).
+    pub fn on_ros_sample(&self, s: &Sample, topic: &str, ros: &Arc<RosIn>) {
+        let shared = &*self.shared;
+        let key = s.key_expr().as_str();
+        let (seq, _ts, gid) = match s.attachment().map(|a| crate::ros2::parse_attachment(&a.to_bytes())) {
+            Some(Ok(a)) => a,
+            Some(Err(e)) => return shared.malformed(key, &e),
+            None => return shared.malformed(key, "no attachment (rmw_zenoh sends one with every sample)"),
+        };
+        let header = Header { bridge_seq: seq.max(0) as u64, origin: gid, raw_len: s.payload().len() as u64, ..Header::default() };
+        self.arrived(Arrived { topic: topic.to_string(), header, data: s.payload().clone(), ros: Some(ros.clone()), skipped: 0 });
+    }
+
+    fn arrived(&self, a: Arrived) {
+        if lands_directly(&a) {
+            self.land(a);
+        } else {
+            self.inbox.push(a, &self.opts, &self.shared);
+        }
+    }
+
+    pub fn run(&self, stop: &AtomicBool) {
         // Relaxed: a stop flag (the inbox is closed too, which ends the wait).
         while !stop.load(Ordering::Relaxed) {
-            let Some(a) = self.inbox.next(Duration::from_millis(100)) else { continue };
-            let name = a.topic.clone();
-            match self.write(&mut topics, a) {
+            if let Some(a) = self.inbox.next(Duration::from_millis(100)) {
+                self.land(a);
+            }
+        }
+    }
+
+    /// Land one sample and count what became of it.
+    fn land(&self, a: Arrived) {
+        let name = a.topic.clone();
+        {
+            match self.write(a) {
                 Ok(n) => self.shared.topic(&name, "in", |t| {
                     t.messages += 1;
                     t.bytes += n;
@@ -205,11 +253,22 @@ impl Importer {
         }
     }
 
+    /// The topic `name`, opened with `open` the first time.
+    fn topic(&self, name: &str, open: impl FnOnce() -> Result<InTopic, Refusal>) -> Result<Arc<Mutex<InTopic>>, Refusal> {
+        let mut m = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = m.get(name) {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(Mutex::new(open()?));
+        m.insert(name.to_string(), t.clone());
+        Ok(t)
+    }
+
     /// Check, land and publish one sample. Everything about the sample is checked before its
     /// topic is opened here, so a malformed sample creates nothing.
-    fn write(&self, topics: &mut HashMap<String, InTopic>, a: Arrived) -> Result<u64, Refusal> {
+    fn write(&self, a: Arrived) -> Result<u64, Refusal> {
         if let Some(ros) = a.ros.clone() {
-            return self.write_ros(topics, a, &ros);
+            return self.write_ros(a, &ros);
         }
         let h = &a.header;
         let form = h.form.ok_or_else(|| Refusal::malformed("no form"))?;
@@ -226,7 +285,7 @@ impl Importer {
                 Some(b)
             }
         };
-        if !topics.contains_key(&a.topic) {
+        let t = self.topic(&a.topic, || {
             let ty = match form {
                 Form::Payload => {
                     let k = PayloadKind::from_code(h.kind).ok_or_else(|| Refusal::malformed(format!("unknown payload kind {}", h.kind)))?;
@@ -240,11 +299,11 @@ impl Importer {
             let config = TopicConfig { depth, policy: if h.reliable { Policy::Reliable } else { Policy::Latest } };
             let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, config).map_err(Refusal::dropped)?;
             publisher.mark_bridged();
-            publisher.set_timeout(self.opts.block_timeout);
+            publisher.set_timeout(if h.reliable { self.opts.block_timeout } else { LATEST_WAIT });
             log::info!("bridge: importing {} from {}", a.topic, Zid(&h.origin));
-            topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
-        }
-        let t = topics.get_mut(&a.topic).expect("inserted above");
+            Ok(InTopic { publisher, last: HashMap::new(), origins: Vec::new() })
+        })?;
+        let t = &mut *t.lock().unwrap_or_else(|e| e.into_inner());
         self.count_gaps(&a.topic, t, h, a.skipped);
         match (form, body) {
             (Form::Payload, _) => {
@@ -263,15 +322,15 @@ impl Importer {
     }
 
     /// ROS 2 mode: decode the CDR into a slot (frames) or a message, and publish it.
-    fn write_ros(&self, topics: &mut HashMap<String, InTopic>, a: Arrived, ros: &RosIn) -> Result<u64, Refusal> {
-        if !topics.contains_key(&a.topic) {
+    fn write_ros(&self, a: Arrived, ros: &RosIn) -> Result<u64, Refusal> {
+        let t = self.topic(&a.topic, || {
             let ty = crate::ros2::topic_type(&ros.tb_type);
             let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, TopicConfig::default()).map_err(Refusal::dropped)?;
             publisher.mark_bridged();
-            publisher.set_timeout(self.opts.block_timeout);
-            topics.insert(a.topic.clone(), InTopic { publisher, last: HashMap::new(), origins: Vec::new() });
-        }
-        let t = topics.get_mut(&a.topic).expect("inserted above");
+            publisher.set_timeout(LATEST_WAIT);
+            Ok(InTopic { publisher, last: HashMap::new(), origins: Vec::new() })
+        })?;
+        let t = &mut *t.lock().unwrap_or_else(|e| e.into_inner());
         self.count_gaps(&a.topic, t, &a.header, a.skipped);
         let chunks: Vec<&[u8]> = a.data.slices().collect();
         match crate::ros2::decode(&self.ns, &ros.ros_type, &ros.tb_type, &chunks)? {
@@ -307,7 +366,7 @@ impl Importer {
         if h.reliable {
             self.opts.block_timeout
         } else {
-            Duration::from_millis(10)
+            LATEST_WAIT
         }
     }
 }

@@ -317,8 +317,13 @@ fn frames_cross_through_zenoh_shared_memory_on_one_host() {
     let b = Bridge::start(&h.b, BridgeOptions { import: vec!["cam".into()], zenoh_shm: true, ..h.opts(false) }).unwrap();
     connected(&a, &b);
     let p = Publisher::<Image>::new(&h.a, "cam").unwrap();
-    p.send(&image(&h.a, 1080, 1920, 0)).unwrap();
-    until("the topic on B", 10, || arrived(&h.b, "cam"));
+    // Until the first frame is through (Zenoh sets its shared memory up on first use).
+    let t0 = Instant::now();
+    while !arrived(&h.b, "cam") {
+        assert!(t0.elapsed() < Duration::from_secs(10), "no frame reached B");
+        p.send(&image(&h.a, 1080, 1920, 0)).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let mut rx = Subscriber::<Image>::new(&h.b, "cam").unwrap();
     while rx.try_recv().unwrap().is_some() {}
     for id in 1..=4 {
