@@ -199,15 +199,23 @@ impl Exporter {
         Ok(key)
     }
 
-    /// ROS 2 mode: one message as CDR with rmw_zenoh's attachment; returns the CDR's size.
+    /// ROS 2 mode: one message as CDR with rmw_zenoh's attachment; returns the CDR's size. An
+    /// image's pixels are not copied: the sample is the CDR's prefix followed by the slot.
     fn send_ros(&self, t: &mut OutTopic, m: RawMessage) -> Result<u64, String> {
         let ros = t.ros.as_ref().expect("ROS 2 mode");
-        let cdr = if m.is_payload() {
+        let cdr: zenoh::bytes::ZBytes = if m.is_payload() && ros.ros_type == ros2::IMAGE {
+            // The CDR up to the pixels, then the slot itself: no copy of the frame here.
             let p = m.into_payload(&self.ns).map_err(|e| e.to_string())?;
-            ros2::encode(Outgoing::Payload(&p), &ros.ros_type)?
+            let mut w = zenoh::bytes::ZBytes::writer();
+            w.append(tensorbus_ros2::image_prefix(&p).map_err(|e| e.to_string())?.into());
+            w.append(crate::slotbuf::SlotBuf::new(p).into_zbytes());
+            w.finish()
+        } else if m.is_payload() {
+            let p = m.into_payload(&self.ns).map_err(|e| e.to_string())?;
+            ros2::encode(Outgoing::Payload(&p), &ros.ros_type)?.into()
         } else if m.is_pod() {
             let b = t.sub.pod_bytes(&m).map_err(|e| e.to_string())?;
-            ros2::encode(Outgoing::Pod { type_name: &t.ty.name, bytes: b }, &ros.ros_type)?
+            ros2::encode(Outgoing::Pod { type_name: &t.ty.name, bytes: b }, &ros.ros_type)?.into()
         } else {
             return Err(format!("a {} message has no ROS 2 mapping", tensorbus::raw::kind_name(m.descriptor())));
         };

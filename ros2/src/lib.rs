@@ -21,7 +21,7 @@ pub mod msgs;
 pub use cdr::CdrError;
 pub use hash::type_hash;
 pub use map::{
-    decode_depth, decode_image, decode_image_chunks, decode_points, depth_from_msg, encode_depth, encode_image, encode_points, image_from_msg, points_from_msg, ros_encoding,
-    MapError,
+    decode_depth, decode_image, decode_image_chunks, decode_points, depth_from_msg, encode_depth, encode_image, encode_points, image_from_msg, image_prefix, points_from_msg,
+    ros_encoding, MapError,
 };
 pub use msgs::{Header, Image, PointCloud2, PointField, Time, Twist, Vector3};

@@ -50,6 +50,26 @@ fn ros_image<'a>(h: usize, w: usize, encoding: &'a str, bpp: usize, ts: u64, fra
     RosImage { header: header(ts, frame_id), height: h as u32, width: w as u32, encoding, is_bigendian: 0, step: (w * bpp) as u32, data }.encode()
 }
 
+/// The CDR of a `sensor_msgs/msg/Image` of `p` (an `Image` or a `DepthImage`) up to its pixels:
+/// followed by `p.data()` it is the whole message ([`encode_image`] / [`encode_depth`]).
+pub fn image_prefix(p: &tensorbus_tensor::Payload) -> Result<Vec<u8>, MapError> {
+    let (enc, bpp) = match p.kind() {
+        tensorbus_tensor::PayloadKind::Image => {
+            let e = Encoding::from_code(p.aux()).ok_or_else(|| MapError::Shape { what: "image", why: format!("encoding code {}", p.aux()) })?;
+            (ros_encoding(e), e.bytes_per_pixel())
+        }
+        tensorbus_tensor::PayloadKind::Depth => match DepthUnit::from_code(p.aux()) {
+            Some(DepthUnit::Millimetres) => ("16UC1", 2),
+            Some(DepthUnit::Metres) => ("32FC1", 4),
+            None => return Err(MapError::Shape { what: "depth image", why: format!("unit code {}", p.aux()) }),
+        },
+        k => return Err(MapError::Shape { what: "sensor_msgs/Image", why: format!("a {} payload", k.name()) }),
+    };
+    let (h, w) = (p.shape()[0], p.shape()[1]);
+    let m = RosImage { header: header(p.timestamp_ns(), p.frame_id()), height: h as u32, width: w as u32, encoding: enc, is_bigendian: 0, step: (w * bpp) as u32, data: &[] };
+    Ok(m.encode_prefix(p.data().len(), 0))
+}
+
 /// `img` as the CDR of a `sensor_msgs/msg/Image`.
 pub fn encode_image(img: &Image) -> Vec<u8> {
     let e = img.encoding();
@@ -314,6 +334,28 @@ mod tests {
         let pc = PointCloud::from_points(&ns, PointFields::Xyzi, &pts).unwrap();
         let pb = decode_points(&ns, &encode_points(&pc), None).unwrap();
         assert_eq!((pb.fields(), pb.points()), (PointFields::Xyzi, &pts[..]));
+    }
+
+    #[test]
+    fn the_prefix_and_the_pixels_are_the_whole_message() {
+        let t = TempNs::with_classes("ros2-prefix", TENSOR_CLASSES);
+        let ns = t.open();
+        for (enc, w) in [(Encoding::Rgb8, 5), (Encoding::Mono16, 3), (Encoding::Mono32F, 1)] {
+            let mut m = ImageMut::new(&ns, 3, w, enc).unwrap();
+            m.data_mut().iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+            m.set_timestamp_ns(1_700_000_000_000_000_007);
+            m.set_frame_id("odd").unwrap();
+            let img = m.freeze();
+            let mut whole = image_prefix(img.payload()).unwrap();
+            whole.extend_from_slice(img.data());
+            assert_eq!(whole, encode_image(&img), "{enc:?}");
+        }
+        let mut d = DepthImageMut::new(&ns, 2, 3, DepthUnit::Metres).unwrap();
+        d.data_mut().fill(7);
+        let d = d.freeze();
+        let mut whole = image_prefix(d.payload()).unwrap();
+        whole.extend_from_slice(d.data());
+        assert_eq!(whole, encode_depth(&d));
     }
 
     #[test]

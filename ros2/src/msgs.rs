@@ -63,14 +63,24 @@ impl<'a> Image<'a> {
     pub const TYPE: &'static str = "sensor_msgs/msg/Image";
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new(self.data.len() + 64 + self.header.frame_id.len() + self.encoding.len());
+        let mut b = self.encode_prefix(self.data.len(), self.data.len());
+        b.extend_from_slice(self.data);
+        b
+    }
+
+    /// The message up to its pixels, saying they are `data_len` bytes (`data` itself is not
+    /// written): the pixels, which are the last field, follow as they are, so a sender can hand
+    /// the network this prefix and the pixels' own buffer without copying them (`spare`: extra
+    /// capacity to reserve).
+    pub fn encode_prefix(&self, data_len: usize, spare: usize) -> Vec<u8> {
+        let mut w = Writer::new(spare + 64 + self.header.frame_id.len() + self.encoding.len());
         self.header.write(&mut w);
         w.u32(self.height);
         w.u32(self.width);
         w.string(self.encoding);
         w.u8(self.is_bigendian);
         w.u32(self.step);
-        w.bytes(self.data);
+        w.len(data_len);
         w.finish()
     }
 
