@@ -247,6 +247,18 @@ impl RawMessage {
     }
 }
 
+/// Subscribe to the existing topic `name`, whatever it carries (its own type, depth and policy),
+/// and attach its trigger to `ws`: what a recorder or a bridge does with each topic it finds.
+/// Returns the subscriber and its key in `ws`.
+pub fn watch(ns: &Namespace, name: &str, ws: &mut tensorbus_pool::WaitSet) -> Result<(RawSubscriber, usize)> {
+    let topic = ns.topic(name, &TopicOptions::default())?;
+    let h = topic.ring().header();
+    let ty = TopicType { name: topic.type_name(), hash: h.type_hash, size: h.msg_size };
+    let mut sub = RawSubscriber::new(&topic, ty)?;
+    let key = ws.attach(sub.trigger()?)?;
+    Ok((sub, key))
+}
+
 /// Receives untyped messages from one topic.
 #[derive(Debug)]
 pub struct RawSubscriber {

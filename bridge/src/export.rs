@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tensorbus::raw::{RawMessage, RawSubscriber};
-use tensorbus::{Namespace, Policy, TopicOptions, TopicType};
+use tensorbus::{Namespace, Policy, TopicType};
 use tensorbus_pool::WaitSet;
 use zenoh::qos::{CongestionControl, Priority};
 use zenoh::Wait;
@@ -101,30 +101,15 @@ impl Exporter {
             if !self.opts.exports(&name) || topics.iter().any(|t| t.name == name) || self.refused.contains(&name) {
                 continue;
             }
-            let topic = match self.ns.topic(&name, &TopicOptions::default()) {
-                Ok(t) => t,
-                Err(e) => {
-                    log::warn!("bridge: topic {name}: {e}");
-                    continue;
-                }
-            };
-            let h = topic.ring().header();
-            let ty = TopicType { name: topic.type_name(), hash: h.type_hash, size: h.msg_size };
-            let (depth, reliable) = (topic.depth(), topic.policy() == Policy::Reliable);
-            let mut sub = match RawSubscriber::new(&topic, ty.clone()) {
+            let (sub, key) = match tensorbus::raw::watch(&self.ns, &name, &mut self.ws) {
                 Ok(s) => s,
                 Err(e) => {
                     log::warn!("bridge: topic {name} not exported: {e}");
                     continue;
                 }
             };
-            let key = match sub.trigger().map_err(|e| e.to_string()).and_then(|t| self.ws.attach(t).map_err(|e| e.to_string())) {
-                Ok(k) => k,
-                Err(e) => {
-                    log::warn!("bridge: topic {name} not exported: {e}");
-                    continue;
-                }
-            };
+            let ty = sub.topic_type().clone();
+            let (depth, reliable) = (sub.topic().depth(), sub.topic().policy() == Policy::Reliable);
             let misses0 = sub.misses();
             let compression = self.opts.compression_of(&name);
             let mut t = OutTopic { name: name.clone(), sub, key, ty, depth, reliable, compression, publisher: None, seq: 0, misses0, ros: None };

@@ -30,7 +30,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tensorbus::raw::{RawMessage, RawSubscriber};
-use tensorbus::{Namespace, TopicOptions, TopicType};
+use tensorbus::{Namespace, TopicType};
 use tensorbus_pool::{Interrupter, WaitSet};
 
 /// Messages the reader may queue for the writer.
@@ -291,30 +291,15 @@ impl Reader {
             if !self.wanted(&name) || self.topics.iter().any(|t| t.name == name) {
                 continue;
             }
-            let topic = match self.ns.topic(&name, &TopicOptions::default()) {
-                Ok(t) => t,
-                Err(e) => {
-                    log::warn!("recorder: topic {name}: {e}");
-                    continue;
-                }
-            };
-            let h = topic.ring().header();
-            let ty = TopicType { name: topic.type_name(), hash: h.type_hash, size: h.msg_size };
-            let (depth, reliable) = (topic.depth(), topic.policy() == tensorbus::Policy::Reliable);
-            let mut sub = match RawSubscriber::new(&topic, ty.clone()) {
+            let (sub, key) = match tensorbus::raw::watch(&self.ns, &name, &mut self.ws) {
                 Ok(s) => s,
-                Err(e) => {
-                    log::warn!("recorder: topic {name}: {e}");
-                    continue;
-                }
-            };
-            let key = match sub.trigger().map_err(|e| e.to_string()).and_then(|t| self.ws.attach(t).map_err(|e| e.to_string())) {
-                Ok(k) => k,
                 Err(e) => {
                     log::warn!("recorder: topic {name} not recorded: {e}");
                     continue;
                 }
             };
+            let ty = sub.topic_type().clone();
+            let (depth, reliable) = (sub.topic().depth(), sub.topic().policy() == tensorbus::Policy::Reliable);
             if self.tx.send(Job::Topic(TopicMeta { name: name.clone(), ty, depth, reliable })).is_err() {
                 return; // the writer is gone
             }
