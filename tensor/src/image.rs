@@ -43,7 +43,9 @@ impl Image {
     pub fn from_array(ns: &Namespace, shape: &[usize], dtype: DType, encoding: Option<Encoding>, data: &[u8]) -> Result<Image, PayloadError> {
         let enc = match encoding {
             Some(e) => e,
-            None => Encoding::infer(shape, dtype).ok_or(PayloadError::BadShape { kind: "image", shape: shape.to_vec(), reason: "encoding cannot be inferred; pass one" })?,
+            None => {
+                Encoding::infer(shape, dtype).ok_or_else(|| PayloadError::BadShape { kind: "image", shape: shape.to_vec(), reason: "encoding cannot be inferred; pass one" })?
+            }
         };
         Ok(Image::from_payload_unchecked(Payload::from_bytes(ns, PayloadKind::Image, dtype, shape, enc.code(), data)?))
     }

@@ -87,7 +87,7 @@ impl PayloadMeta {
                 return Err(PayloadError::DimTooLarge { axis, dim: d });
             }
             dims[axis] = d;
-            n = n.checked_mul(d as u64).ok_or(PayloadError::Overflow { shape: shape.to_vec(), dtype })?;
+            n = n.checked_mul(d as u64).ok_or_else(|| PayloadError::Overflow { shape: shape.to_vec(), dtype })?;
         }
         // Every byte must be addressable in this process (matters on 32-bit targets).
         if n > isize::MAX as u64 {
