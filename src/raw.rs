@@ -32,27 +32,34 @@ pub const FLAG_BRIDGED: u16 = 1 << 9;
 /// Type name carried by MessagePack (dict) topics.
 pub const DICT_TYPE: &str = "dict";
 
-/// How a topic is created (an existing topic keeps its own depth and policy).
+/// How a topic is created (an existing topic keeps its own depth, policy and history).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TopicConfig {
     /// Ring entries (1..=4096); the most frames the topic pins.
     pub depth: u32,
     /// `Latest` overwrites the oldest entry; `Reliable` makes senders wait for the slowest reader.
     pub policy: Policy,
+    /// Frames kept for late joiners and `latest()` once every subscriber has read them: 1 (the
+    /// newest, default) or 0 (none; a publisher's next loan reuses the slot just dropped).
+    pub history: u32,
 }
 
 impl Default for TopicConfig {
     fn default() -> Self {
-        TopicConfig { depth: tensorbus_pool::ring::DEFAULT_DEPTH, policy: Policy::Latest }
+        TopicConfig { depth: tensorbus_pool::ring::DEFAULT_DEPTH, policy: Policy::Latest, history: 1 }
     }
 }
 
 impl TopicConfig {
     pub fn reliable(depth: u32) -> TopicConfig {
-        TopicConfig { depth, policy: Policy::Reliable }
+        TopicConfig { depth, policy: Policy::Reliable, history: 1 }
     }
     pub fn latest(depth: u32) -> TopicConfig {
-        TopicConfig { depth, policy: Policy::Latest }
+        TopicConfig { depth, policy: Policy::Latest, history: 1 }
+    }
+    /// The same with `history` frames kept for late joiners (0 or 1).
+    pub fn with_history(self, history: u32) -> TopicConfig {
+        TopicConfig { history, ..self }
     }
 }
 
@@ -67,7 +74,7 @@ fn describe(name: &str, hash: u64, size: u32) -> String {
 /// Open (creating if needed) topic `name` carrying `ty`. A topic carrying another type (name,
 /// size or layout hash) is `TopicError::TypeMismatch` naming both.
 pub fn open_topic(ns: &Namespace, name: &str, ty: &TopicType, config: TopicConfig) -> Result<Topic> {
-    let topic = ns.topic(name, &TopicOptions { ty: ty.clone(), depth: config.depth, policy: config.policy })?;
+    let topic = ns.topic(name, &TopicOptions { ty: ty.clone(), depth: config.depth, policy: config.policy, history: config.history })?;
     // The pool compares only the names for a topic already open in this process.
     let h = topic.ring().header();
     let existing = topic.type_name();

@@ -11,6 +11,11 @@ from scenarios import frame
 NOT_OFFERED = {}
 BLOCKING = False  # sys_tensorbus_blocking sleeps on the topic futex instead of polling
 _tag = f"tb{os.getpid()}"
+# Frames are published on history-0 topics (no frame kept for late joiners), the semantics of
+# iceoryx2's default service (publisher-history-size 0): the next loan reuses the slot the
+# readers just dropped. The default history 1 (the newest kept) is measured beside it in
+# `make bench-compare` (docs/benchmarks.md).
+HISTORY = 0
 
 
 def version():
@@ -25,12 +30,12 @@ def _api(name):
 
 
 def publish_copy(shape):
-    src, t = frame(shape), tb.Topic(_tag + ".copy", tb.Image)
+    src, t = frame(shape), tb.Topic(_tag + ".copy", tb.Image, history=HISTORY)
     return lambda: t.send(tb.Image.from_numpy(src))
 
 
 def publish_loan(shape):
-    t = tb.Topic(_tag + ".loan", tb.Image)
+    t = tb.Topic(_tag + ".loan", tb.Image, history=HISTORY)
 
     def op():
         img = tb.Image(shape[0], shape[1], "rgb8")
@@ -90,7 +95,7 @@ class Endpoint:
 
     def __init__(self, role, kind, shape, tag):
         self.tag, self.kind, self.shape = tag, kind, shape
-        self.data = tb.Topic(tag + ".d", tb.Image if kind == "frame" else None)
+        self.data = tb.Topic(tag + ".d", tb.Image, history=HISTORY) if kind == "frame" else tb.Topic(tag + ".d")
         self.ack = tb.Topic(tag + ".a")
         self.src = frame(shape) if kind == "frame" else None
         self.timeout = 0.05 if BLOCKING else 0.0

@@ -292,14 +292,17 @@ pub fn descriptor(data: &[u8]) {
 /// A live topic ring scribbled on (entries, stamps, head, lock, holder, subscriber table), then
 /// received from, sent into and reaped.
 ///
-/// Input: byte 0: frames sent before the scribble (`% 8`); byte 1 bit 0: reliable policy;
+/// Input: byte 0: frames sent before the scribble (`% 8`); byte 1 bit 0: reliable policy, bit 1:
+/// history 0;
 /// then `(offset, len, bytes)` patch records over the ring past its segment header.
 pub fn ring_entry(data: &[u8]) {
     let dir = scratch("ring");
     let _ = std::fs::remove_dir_all(&dir);
     let mut inp = Input::new(data);
     let frames = inp.u8() % 8;
-    let opts = TopicOptions { depth: 4, policy: if inp.u8() & 1 != 0 { tensorbus_pool::Policy::Reliable } else { tensorbus_pool::Policy::Latest }, ..Default::default() };
+    let flags = inp.u8();
+    let policy = if flags & 1 != 0 { tensorbus_pool::Policy::Reliable } else { tensorbus_pool::Policy::Latest };
+    let opts = TopicOptions { depth: 4, policy, history: u32::from(flags & 2 == 0), ..Default::default() };
     {
         let ns = Namespace::open_dir(&dir, config()).expect("namespace");
         let t = ns.topic("t", &opts).expect("topic");

@@ -156,6 +156,8 @@ pub enum TopicError {
     BadName(String),
     #[error("topic {topic}: a wait-set watches at most {limit} triggers; split the topics over several wait-sets (threads)")]
     TooManyWatched { topic: String, limit: usize },
+    #[error("topic {topic}: history must be 0 (keep no frame for late joiners) or 1 (keep the newest), got {history}")]
+    BadHistory { topic: String, history: u32 },
     #[error("topic {topic}: too many subscribers (limit {limit})")]
     TooManySubscribers { topic: String, limit: usize },
     #[error(transparent)]

@@ -114,6 +114,18 @@ fn child_entry() {
                 let _ = p.send(Descriptor { timestamp_ns: id, ..r.descriptor() }, &r);
             }
         }
+        "drain0" => {
+            // A history-0 subscriber: each payload receive may take the writer lock to drop the
+            // topic's references (`release_read`), so a kill can land while it holds the lock.
+            let t = ns.topic("h0", &TopicOptions { history: 0, ..Default::default() }).unwrap();
+            let mut s = t.subscriber().unwrap();
+            ctl.send_inline(b"ready").unwrap();
+            loop {
+                if let Some((d, h)) = s.try_recv().unwrap().map(Delivered::into_parts) {
+                    assert_eq!(check(h.unwrap().as_slice(), d.timestamp_ns), None);
+                }
+            }
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -250,6 +262,45 @@ fn killing_a_sender_at_random_moments_leaves_a_working_ring() {
     for id in 0..6 {
         send_frame(&ns, &p, id);
         recv_verify(&mut s, id);
+    }
+    drop((s, p, topic, ctl));
+    ns.reap();
+    let st = ns.stats();
+    assert_eq!(st.used_slots(), 0, "{st:?}");
+    assert_eq!(kit::all_slots_free(&t.dir), Ok(12), "every slot FREE, no holder bit left");
+    assert_eq!(st.participants.len(), 1, "only this process remains: {:?}", st.participants);
+}
+
+#[test]
+fn killing_a_history0_receiver_at_random_moments_leaves_a_working_ring() {
+    // The receiver may die holding the writer lock (history 0 releases on receive): the next
+    // send takes the lock over and repairs; nothing leaks.
+    let t = TempNs::new("xp-h0");
+    let ns = t.open();
+    let mut ctl = ns.topic("ctl", &TopicOptions::default()).unwrap().subscriber().unwrap();
+    let topic = ns.topic("h0", &TopicOptions { history: 0, ..Default::default() }).unwrap();
+    let p = topic.publisher();
+    let mut rng = Instant::now().elapsed().as_nanos() as u64 | 1;
+    let mut id = 0u64;
+    for _ in 0..20 {
+        let mut child = start("drain0", &t.dir);
+        wait_ready(&mut ctl);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let until = Instant::now() + Duration::from_micros(rng % 20_000);
+        while Instant::now() < until {
+            id += 1;
+            send_frame(&ns, &p, id);
+        }
+        kill9(&mut child);
+        ns.reap();
+    }
+    assert!(id > 0);
+    let mut s = topic.subscriber().unwrap();
+    for k in 1..=6 {
+        send_frame(&ns, &p, id + k);
+        recv_verify(&mut s, id + k);
     }
     drop((s, p, topic, ctl));
     ns.reap();

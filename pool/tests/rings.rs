@@ -316,3 +316,79 @@ fn topic_pins_only_the_newest_frame_once_every_subscriber_has_read() {
     drop((a, b, p, topic));
     assert_eq!(ns.stats().used_slots(), 0, "{:?}", ns.stats());
 }
+
+#[test]
+fn history_zero_keeps_no_frame_and_the_next_loan_reuses_the_slot_just_dropped() {
+    // History 0 (iceoryx2's default): once every live subscriber has read a frame, the topic
+    // drops its reference — at once when there is no subscriber, else on the receive that read
+    // it last — so the slot frees when the reader drops it and the next loan gets that slot.
+    let t = TempNs::new("ring-history0");
+    let ns = t.open();
+    let topic = ns.topic("cam", &TopicOptions { depth: 4, history: 0, ..Default::default() }).unwrap();
+    assert_eq!(topic.history(), 0);
+    let p = topic.publisher();
+    let mut slots = Vec::new();
+    for id in 0..5u64 {
+        let mut m = ns.try_acquire(1000).unwrap();
+        slots.push(m.slot());
+        fill(m.as_mut_slice(), id);
+        let r = m.freeze();
+        p.send(Descriptor { timestamp_ns: id, ..r.descriptor() }, &r).unwrap();
+        drop(r);
+        assert_eq!(ns.stats().used_slots(), 0, "no subscriber, history 0: nothing pinned after {id}");
+    }
+    assert!(slots.windows(2).all(|w| w[0] == w[1]), "every loan reused the slot just freed: {slots:?}");
+    assert!(topic.latest().is_none(), "history 0 keeps nothing for latest()");
+    let mut a = topic.subscriber().unwrap();
+    assert_eq!(recv_frame(&mut a), None, "a late joiner starts with the next send");
+    assert_eq!(a.misses(), 0);
+    let mut b = topic.subscriber().unwrap();
+    send_frame(&ns, &p, 5, 1000);
+    assert_eq!(ns.stats().used_slots(), 1, "unread by a and b: pinned");
+    assert_eq!(recv_frame(&mut a), Some(5));
+    assert_eq!(ns.stats().used_slots(), 1, "b has not read it");
+    // b reads it last: its receive drops the topic's reference; dropping b's hold frees the slot.
+    let (d, h) = b.try_recv().unwrap().unwrap().into_parts();
+    assert_eq!(d.timestamp_ns, 5);
+    assert_eq!(ns.stats().used_slots(), 1, "b's own hold keeps it");
+    let was = h.as_ref().unwrap().slot();
+    drop(h);
+    assert_eq!(ns.stats().used_slots(), 0, "read by everyone and dropped: free");
+    let m = ns.try_acquire(1000).unwrap();
+    assert_eq!(m.slot(), was, "the next loan reuses the slot the last reader dropped");
+    drop(m);
+    send_frame(&ns, &p, 6, 1000);
+    assert_eq!(recv_frame(&mut a), Some(6));
+    assert_eq!(recv_frame(&mut b), Some(6));
+    assert_eq!(ns.stats().used_slots(), 0);
+    // A slow subscriber still keeps up to depth frames (latest policy), and reads them intact.
+    for id in 7..17u64 {
+        send_frame(&ns, &p, id, 1000);
+        assert_eq!(recv_frame(&mut a), Some(id));
+    }
+    assert_eq!(ns.stats().used_slots(), 4, "b lags: depth frames pinned");
+    let got: Vec<u64> = std::iter::from_fn(|| recv_frame(&mut b)).collect();
+    assert_eq!(got, vec![13, 14, 15, 16]);
+    assert_eq!(ns.stats().used_slots(), 0, "b caught up: nothing pinned");
+    drop((a, b, p, topic));
+    assert_eq!(ns.stats().used_slots(), 0, "{:?}", ns.stats());
+    // An existing topic keeps its history; a history past 1 is a clear error.
+    assert_eq!(ns.topic("cam", &TopicOptions::default()).unwrap().history(), 0);
+    let e = ns.topic("other", &TopicOptions { history: 2, ..Default::default() }).unwrap_err();
+    assert!(matches!(e, TopicError::BadHistory { history: 2, .. }), "{e}");
+}
+
+#[test]
+fn history_one_keeps_the_newest_for_late_joiners() {
+    let t = TempNs::new("ring-history1");
+    let ns = t.open();
+    let topic = ns.topic("cam", &TopicOptions::default()).unwrap();
+    assert_eq!(topic.history(), 1);
+    let p = topic.publisher();
+    send_frame(&ns, &p, 1, 1000);
+    let mut a = topic.subscriber().unwrap();
+    assert_eq!(recv_frame(&mut a), Some(1));
+    assert_eq!(ns.stats().used_slots(), 1, "read by everyone, still kept for the next late joiner");
+    let mut b = topic.subscriber().unwrap();
+    assert_eq!(recv_frame(&mut b), Some(1));
+}

@@ -205,7 +205,7 @@ impl PyTopic {
         self.deliver(py, got.map_err(tb_err)?)
     }
 
-    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64) -> PyResult<PyTopic> {
+    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64, history: u32) -> PyResult<PyTopic> {
         if !(timeout >= 0.0 && timeout.is_finite()) {
             return Err(exc::TopicError::new_err(format!("timeout must be >= 0 seconds, got {timeout}")));
         }
@@ -217,9 +217,12 @@ impl PyTopic {
         if depth == 0 || depth > tensorbus_pool::ring::MAX_DEPTH {
             return Err(exc::TopicError::new_err(format!("depth must be 1..={}, got {depth}", tensorbus_pool::ring::MAX_DEPTH)));
         }
+        if history > 1 {
+            return Err(exc::TopicError::new_err(format!("history must be 0 (keep no frame for late joiners) or 1 (keep the newest), got {history}")));
+        }
         let (mode, tt) = Self::mode_of(ty)?;
         let ns = default_ns()?;
-        let cfg = TopicConfig { depth, policy };
+        let cfg = TopicConfig { depth, policy, history };
         let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(to_py)?;
         Ok(PyTopic {
             topic,
@@ -236,9 +239,9 @@ impl PyTopic {
 #[pymethods]
 impl PyTopic {
     #[new]
-    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest", timeout=1.0))]
-    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64) -> PyResult<PyTopic> {
-        PyTopic::open(py, name, r#type, depth, policy, timeout)
+    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest", timeout=1.0, history=1))]
+    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64, history: u32) -> PyResult<PyTopic> {
+        PyTopic::open(py, name, r#type, depth, policy, timeout, history)
     }
 
     /// Publish a message; returns its sequence number. Payloads travel by descriptor (a loaned
@@ -318,6 +321,11 @@ impl PyTopic {
         } else {
             "latest"
         }
+    }
+    /// Frames kept for late joiners and `latest()` once every subscriber has read them (0 or 1).
+    #[getter]
+    fn history(&self) -> u32 {
+        self.topic.history()
     }
     /// Messages sent on this topic (all publishers).
     #[getter]

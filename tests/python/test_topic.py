@@ -229,3 +229,41 @@ def test_parent_publishes_child_receives_zero_copy(tb, fresh_ns):
         assert child.expect("", timeout=30) == "ok"
     finally:
         child.finish()
+
+
+def test_history_zero_reuses_the_slot_the_readers_dropped(tb, fresh_ns):
+    """history=0 keeps no frame for late joiners, so the next from_numpy writes into the slot
+    just freed (cache-warm); the default history=1 keeps the newest, so loans alternate."""
+    src = np.arange(64 * 64 * 3, dtype=np.uint8).reshape(64, 64, 3)
+    assert tb.Topic("keep1", tb.Image).history == 1
+    t = tb.Topic("keep0", tb.Image, history=0)
+    assert t.history == 0
+
+    def publish(topic):
+        img = tb.Image.from_numpy(src)
+        ptr = img.data_ptr
+        topic.send(img)
+        return ptr
+
+    ptrs = [publish(t) for _ in range(4)]
+    assert len(set(ptrs)) == 1, "no subscriber, history 0: every frame reuses one slot"
+    keep1 = tb.Topic("keep1", tb.Image)
+    ptrs1 = [publish(keep1) for _ in range(4)]
+    assert ptrs1[0] != ptrs1[1], "history 1 keeps the newest, so the next loan takes another slot"
+    assert keep1.latest().data_ptr == ptrs1[-1]
+
+    late = tb.Topic("keep0", tb.Image)
+    assert late.recv() is None, "a late joiner of a history-0 topic starts with the next send"
+    reader = tb.Topic("keep0", tb.Image)
+    assert reader.recv() is None  # subscribes
+    late_ptr = publish(t)
+    r = reader.recv()
+    assert r.data_ptr == late_ptr and (r.to_numpy() == src).all()
+    assert late.recv().data_ptr == late_ptr
+    del r
+    gc.collect()
+    assert publish(t) == late_ptr, "read by both and dropped: the next frame reuses the slot"
+    assert reader.recv().data_ptr == late_ptr
+
+    with pytest.raises(tb.TopicError, match="history must be 0"):
+        tb.Topic("keep2", tb.Image, history=2)

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tensorbus::tensor::{Encoding, ImageMut};
-use tensorbus::{Image, Namespace, PoolConfig, Topic};
+use tensorbus::{Image, Namespace, PoolConfig, Topic, TopicConfig};
 
 tensorbus::pod_message! {
     /// The 64-byte POD message both systems carry (tensorbus: inline in the ring entry, which carries up to 104 B).
@@ -112,25 +112,31 @@ fn frames(c: &mut Criterion) {
         let src: Vec<u8> = (0..n).map(|i| i as u8).collect();
         let t = Topic::<Image>::open(&ns, &format!("frame{label}")).unwrap();
         let (tp, mut ts) = (t.publisher(), t.subscriber().unwrap());
+        let t0 = Topic::<Image>::open_with(&ns, &format!("frame{label}-h0"), TopicConfig::default().with_history(0)).unwrap();
+        let (hp, mut hs) = (t0.publisher(), t0.subscriber().unwrap());
         let (ip, is) = iox_slice_pair(&node, &iox_name(&format!("frame{label}")), n);
 
-        // (b) zero-copy: loan, touch each page, send, receive, read a byte.
+        // (b) zero-copy: loan, touch each page, send, receive, read a byte. `tensorbus` is the
+        // default topic (history 1: the newest frame kept for late joiners), `tensorbus_h0`
+        // the same with history 0, iceoryx2's default.
         let mut g = c.benchmark_group("loan_touch_send_recv");
         g.throughput(Throughput::Bytes(n as u64));
-        g.bench_function(BenchmarkId::new("tensorbus", label), |b| {
-            b.iter(|| {
-                let mut f = ImageMut::new(&ns, h, w, Encoding::Rgb8).unwrap();
-                let d = f.data_mut();
-                for i in (0..n).step_by(PAGE) {
-                    d[i] = i as u8;
-                }
-                let f = f.freeze();
-                tp.send(&f).unwrap();
-                drop(f);
-                let got = ts.try_recv().unwrap().unwrap();
-                black_box(got.data()[0]);
-            })
-        });
+        for (id, (tp, ts)) in [("tensorbus", (&tp, &mut ts)), ("tensorbus_h0", (&hp, &mut hs))] {
+            g.bench_function(BenchmarkId::new(id, label), |b| {
+                b.iter(|| {
+                    let mut f = ImageMut::new(&ns, h, w, Encoding::Rgb8).unwrap();
+                    let d = f.data_mut();
+                    for i in (0..n).step_by(PAGE) {
+                        d[i] = i as u8;
+                    }
+                    let f = f.freeze();
+                    tp.send(&f).unwrap();
+                    drop(f);
+                    let got = ts.try_recv().unwrap().unwrap();
+                    black_box(got.data()[0]);
+                })
+            });
+        }
         g.bench_function(BenchmarkId::new("iceoryx2", label), |b| {
             b.iter(|| {
                 let mut f = ip.loan_slice_uninit(n).unwrap();
@@ -151,15 +157,17 @@ fn frames(c: &mut Criterion) {
         // (c) copy-in: one memcpy from a prepared Vec into the loaned buffer, send, receive.
         let mut g = c.benchmark_group("copy_in_send_recv");
         g.throughput(Throughput::Bytes(n as u64));
-        g.bench_function(BenchmarkId::new("tensorbus", label), |b| {
-            b.iter(|| {
-                let f = Image::from_bytes(&ns, h, w, Encoding::Rgb8, black_box(&src)).unwrap();
-                tp.send(&f).unwrap();
-                drop(f);
-                let got = ts.try_recv().unwrap().unwrap();
-                black_box(got.data()[0]);
-            })
-        });
+        for (id, (tp, ts)) in [("tensorbus", (&tp, &mut ts)), ("tensorbus_h0", (&hp, &mut hs))] {
+            g.bench_function(BenchmarkId::new(id, label), |b| {
+                b.iter(|| {
+                    let f = Image::from_bytes(&ns, h, w, Encoding::Rgb8, black_box(&src)).unwrap();
+                    tp.send(&f).unwrap();
+                    drop(f);
+                    let got = ts.try_recv().unwrap().unwrap();
+                    black_box(got.data()[0]);
+                })
+            });
+        }
         g.bench_function(BenchmarkId::new("iceoryx2", label), |b| {
             b.iter(|| {
                 let f = ip.loan_slice_uninit(n).unwrap().write_from_slice(black_box(&src));
@@ -177,7 +185,7 @@ fn frames(c: &mut Criterion) {
             })
         });
         g.finish();
-        drop((tp, ts, t, ip, is));
+        drop((tp, ts, t, hp, hs, t0, ip, is));
     }
     drop(ns);
     let _ = std::fs::remove_dir_all(&dir);
@@ -241,12 +249,7 @@ fn echo(system: &str, name: &str) {
 struct Peer(Child);
 impl Peer {
     fn spawn(system: &str, name: &str) -> Peer {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .env("TB_CMP_ECHO", system)
-            .env("TB_CMP_NAME", name)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = Command::new(std::env::current_exe().unwrap()).env("TB_CMP_ECHO", system).env("TB_CMP_NAME", name).stdin(Stdio::null()).spawn().unwrap();
         Peer(child)
     }
 }

@@ -51,11 +51,15 @@ pub struct TopicOptions {
     pub ty: TopicType,
     pub depth: u32,
     pub policy: Policy,
+    /// Frames kept for late joiners and `latest()` once every live subscriber has read them:
+    /// 1 (the newest; default) or 0 (none, so a publisher's next loan reuses the slot the
+    /// subscribers just dropped, cache-warm). Fixed when the topic is created.
+    pub history: u32,
 }
 
 impl Default for TopicOptions {
     fn default() -> Self {
-        TopicOptions { ty: TopicType::default(), depth: DEFAULT_DEPTH, policy: Policy::Latest }
+        TopicOptions { ty: TopicType::default(), depth: DEFAULT_DEPTH, policy: Policy::Latest, history: 1 }
     }
 }
 
@@ -95,7 +99,12 @@ impl Namespace {
             return Ok(Topic { shared });
         }
         let ring = match opts {
-            Some(opts) => RingSeg::open_or_create(self.dir(), name, &opts.ty, opts.depth, opts.policy)?,
+            Some(opts) => {
+                if opts.history > 1 {
+                    return Err(TopicError::BadHistory { topic: name.to_string(), history: opts.history });
+                }
+                RingSeg::open_or_create(self.dir(), name, &opts.ty, opts.depth, opts.policy, opts.history)?
+            }
             None => RingSeg::open_existing(self.dir(), name)?,
         };
         // AcqRel: register as opener.
@@ -121,6 +130,10 @@ impl Topic {
     }
     pub fn policy(&self) -> Policy {
         self.shared.ring.policy()
+    }
+    /// Frames kept for late joiners once every subscriber has read them (0 or 1).
+    pub fn history(&self) -> u32 {
+        self.shared.ring.history()
     }
     pub fn type_name(&self) -> String {
         self.shared.ring.type_name()

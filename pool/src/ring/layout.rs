@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! 0     SegmentHeader (64)
-//! 64    TopicHeader (384): name, type, depth, policy; then three cache lines:
+//! 64    TopicHeader (384): name, type, depth, policy, history; then three cache lines:
 //!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
 //!       C notify/progress futex words and their sleeper bitmaps
 //! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
@@ -43,7 +43,10 @@ pub struct TopicHeader {
     pub msg_size: u32,
     pub depth: u32,
     pub policy: u32,
-    pub _p0: u32,
+    /// Entries kept for late joiners and `latest()` once every live subscriber has read them:
+    /// 1 (the newest, the default) or 0 (none: the publisher's next loan can reuse the slot a
+    /// subscriber just dropped, as iceoryx2's default history 0 does). Set at creation.
+    pub history: u32,
     pub _p1: [u64; 5],
     // --- line A (offset 256 in the segment): what a spinning reader polls ---
     /// Next position to write; entries `< head` are published.
@@ -114,7 +117,9 @@ const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_
 pub(super) const LAYOUT: u64 = layout_hash(&[
     // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
     // 7: `woke_ns`, the time of the last wake of sleeping receivers.
-    7,
+    // 8: `history` (0 or 1) in what was padding.
+    8,
+    offset_of!(TopicHeader, history),
     INLINE_MAX,
     offset_of!(TopicHeader, sleepers),
     offset_of!(TopicHeader, writer_sleepers),

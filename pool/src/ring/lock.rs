@@ -50,6 +50,13 @@ impl RingSeg {
         self.lock_contended(ns, me, bound, start)
     }
 
+    /// Take the writer lock only if it is free now (one CAS, no wait).
+    pub(super) fn try_lock(&self, ns: &Namespace) -> bool {
+        let me = ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64;
+        // Acquire: as in `lock`.
+        self.header().lock.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
+    }
+
     #[cold]
     #[inline(never)]
     fn lock_contended(&self, ns: &Namespace, me: u64, bound: Duration, start: &mut Option<Instant>) -> Result<(), Held> {

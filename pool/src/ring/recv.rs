@@ -44,6 +44,9 @@ impl RingSeg {
             // Relaxed: statistics.
             s.received.fetch_add(1, Ordering::Relaxed);
             self.advance(s, *cursor);
+            if hold.is_some() {
+                self.release_read(ns, *cursor);
+            }
             // `next` left the cursor just past the entry: its position + 1.
             return Ok(Some(Delivered::new(d, tail, hold, *cursor)));
         }

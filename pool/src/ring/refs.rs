@@ -6,7 +6,11 @@
 //! entries that every live subscriber has already read (their readers hold the slots themselves
 //! by then), keeping only the newest for late joiners: a topic whose subscribers keep up pins one
 //! frame, not `depth`, so a publisher's next loan finds a recently used, cache-warm slot.
-//! `released` is that watermark.
+//! `released` is that watermark. A topic with history 0 keeps not even the newest: once every
+//! live subscriber has read it (at once when there is none), its reference goes too — on the
+//! next send, or on the receive that read it last (`release_read`, which takes the lock only
+//! if it is free) — so the slot frees as soon as the readers drop their views and the
+//! publisher's next loan reuses it (the pool hands out the slot freed last).
 //!
 //! The topic's `holder` index is shared memory too: before it is used to clear slot bits or to
 //! free a registry entry, the entry it names must be an ACTIVE topic entry with this topic's
@@ -33,8 +37,9 @@ impl RingSeg {
     pub(super) fn recompute_refs(&self, ns: &Namespace) -> u32 {
         let Some(bit) = self.holder_bit(ns) else { return 0 };
         let head = self.header().head.load(Ordering::Acquire);
-        // Relaxed: under the lock. Entries below `released` hold nothing (clamped: shared memory).
-        let from = head.saturating_sub(self.depth as u64).max(self.header().released.load(Ordering::Relaxed).min(head.saturating_sub(1)));
+        // Relaxed: under the lock. Entries below `released` hold nothing (clamped: shared memory;
+        // the newest entry is below it only under history 0).
+        let from = head.saturating_sub(self.depth as u64).max(self.header().released.load(Ordering::Relaxed).min(head.saturating_sub(self.keep)));
         let live: Vec<Descriptor> = (from..head).filter_map(|p| self.read_entry(p)).filter(is_payload).collect();
         let mut freed = 0;
         for id in 0..MAX_POOLS as u8 {
@@ -117,9 +122,10 @@ impl RingSeg {
         Ok(idx)
     }
 
-    /// Under the lock, `pos` just published: drop the references of the entries before it that
+    /// Under the lock, `pos` the newest published entry: drop the references of the entries that
     /// every live subscriber has read (positions below the smallest cursor), and move the
-    /// `released` watermark past them. The newest entry is kept for late joiners and `latest()`.
+    /// `released` watermark past them. The newest entry is kept for late joiners and `latest()`
+    /// unless the topic's history is 0.
     pub(super) fn release_consumed(&self, ns: &Namespace, pos: u64, released: u64) {
         // A raw presence check: `drop_ref` verifies the index before it releases anything
         // (a verification here too cost a payload send ~5 ns).
@@ -131,10 +137,12 @@ impl RingSeg {
         // u64::MAX must not turn this into a loop over 2^64 entries (found by
         // tests/hardening.rs: the victim spun here for minutes).
         let lo = released.max(self.oldest_held(pos));
-        if lo >= pos {
+        // Exclusive: positions from here on stay held (pos + 1 - history).
+        let upto = pos.saturating_add(1).saturating_sub(self.keep);
+        if lo >= upto {
             return;
         }
-        let bound = self.min_live_cursor(ns).min(pos);
+        let bound = self.min_live_cursor(ns).min(upto);
         if bound <= lo {
             return;
         }
@@ -149,6 +157,27 @@ impl RingSeg {
                 self.drop_ref(ns, &d, p + 1, pos.saturating_add(1));
             }
         }
+    }
+
+    /// History 0, after this subscriber read a payload entry (`cursor` just past it): if that
+    /// may have been the last read of some entry, drop what every live subscriber has read,
+    /// so the slot frees when the readers drop their views. Only if the writer lock is free: a
+    /// writer holding it does the same in its send. A receiver that dies holding the lock is
+    /// a dead writer to the next one (`lock.rs` repairs).
+    pub(super) fn release_read(&self, ns: &Namespace, cursor: u64) {
+        let h = self.header();
+        // Relaxed: a filter; `release_consumed` re-reads it under the lock.
+        if self.keep != 0 || h.released.load(Ordering::Relaxed) >= cursor || !self.try_lock(ns) {
+            return;
+        }
+        // Acquire: pairs with the writer's Release of head (the entries below it are complete).
+        let head = h.head.load(Ordering::Acquire);
+        if head > 0 {
+            // Relaxed: under the lock. Clamped: shared memory.
+            let released = h.released.load(Ordering::Relaxed).min(head);
+            self.release_consumed(ns, head - 1, released);
+        }
+        self.unlock();
     }
 
     /// The oldest position still in the ring once `pos` is published (`pos + 1 - depth`, without

@@ -16,6 +16,8 @@ use std::path::Path;
 pub struct RingSeg {
     pub(super) seg: Segment,
     pub(super) depth: u32,
+    /// The header's `history` as validated on open (0 or 1): what `released` may not pass.
+    pub(super) keep: u64,
     pub(super) name: String,
     /// The last verified holder: `holder << 48 | (entry word & WORD_LOW)`, or 0. Process-local.
     pub(super) holder_ok: AtomicU64,
@@ -31,9 +33,10 @@ impl std::fmt::Debug for RingSeg {
 }
 
 impl RingSeg {
-    pub(super) fn open_or_create(dir: &Path, name: &str, ty: &TopicType, depth: u32, policy: Policy) -> Result<RingSeg, TopicError> {
+    pub(super) fn open_or_create(dir: &Path, name: &str, ty: &TopicType, depth: u32, policy: Policy, history: u32) -> Result<RingSeg, TopicError> {
         check_name(name)?;
         let depth = depth.clamp(1, MAX_DEPTH);
+        let history = history.min(1);
         let size = ENTRIES_AT + depth as usize * size_of::<Entry>();
         let (seg, _) = Segment::open_or_create(&dir.join(file_name(name)), SegmentKind::Topic, LAYOUT, size, |seg| {
             // SAFETY: fresh private mapping; the header lies in bounds.
@@ -44,6 +47,7 @@ impl RingSeg {
             h.msg_size = ty.size;
             h.depth = depth;
             h.policy = policy as u32;
+            h.history = history;
         })?;
         let ring = Self::validate(seg, name)?;
         let h = ring.header();
@@ -84,10 +88,14 @@ impl RingSeg {
         if h.policy > 1 {
             return Err(OpenError::BadHeader { path, field: "policy", value: h.policy as u64 }.into());
         }
+        if h.history > 1 {
+            return Err(OpenError::BadHeader { path, field: "history", value: h.history as u64 }.into());
+        }
+        let keep = h.history as u64;
         if str_field(&h.name) != name {
             return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
         }
-        Ok(RingSeg { seg, depth, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
+        Ok(RingSeg { seg, depth, keep, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
     }
 
     pub fn header(&self) -> &TopicHeader {
@@ -119,6 +127,10 @@ impl RingSeg {
         } else {
             Policy::Latest
         }
+    }
+    /// Entries kept for late joiners once every subscriber has read them (0 or 1).
+    pub fn history(&self) -> u32 {
+        self.keep as u32
     }
     pub fn type_name(&self) -> String {
         str_field(&self.header().type_name)

@@ -21,7 +21,8 @@ impl RingSeg {
         registry::pid(w) == (owner >> 32) as u32 && registry::st(w) == ST_ACTIVE
     }
 
-    /// Claim a free (or dead owner's) entry for this process, its cursor at the newest entry.
+    /// Claim a free (or dead owner's) entry for this process, its cursor at the newest entry
+    /// (history 1) or past it (history 0: a late joiner starts with the next send).
     /// None when all [`MAX_SUBS`] are live (the caller reaps and tries once more).
     pub(super) fn try_claim_sub(&self, ns: &Namespace) -> Option<usize> {
         let owner = (ns.holder_index() as u64 + 1) | ((crate::process::current_pid() as u64) << 32);
@@ -35,7 +36,7 @@ impl RingSeg {
                 // Acquire: pairs with the writer's Release of head.
                 let head = self.header().head.load(Ordering::Acquire);
                 // Release: the cursor is valid before a reliable writer reads it.
-                s.cursor.store(head.saturating_sub(1), Ordering::Release);
+                s.cursor.store(head.saturating_sub(self.keep), Ordering::Release);
                 // Relaxed: statistics.
                 s.misses.store(0, Ordering::Relaxed);
                 s.received.store(0, Ordering::Relaxed);

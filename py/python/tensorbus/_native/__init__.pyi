@@ -288,9 +288,13 @@ class Topic:
         policy: ``"latest"`` (overwrite, count misses) or ``"reliable"`` (send waits).
         timeout: seconds a reliable send waits for the slowest subscriber before raising
             :class:`SendTimeoutError` (default 1).
+        history: frames kept for late joiners and ``latest()`` once every subscriber has read
+            them: 1 (the newest, default) or 0 (none: the slot frees as soon as the readers drop
+            it, so the next ``from_numpy`` or loan reuses a cache-warm slot; a subscriber that
+            joins later starts with the next send). Fixed when the topic is created.
     """
 
-    def __new__(cls, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0) -> Self: ...
+    def __new__(cls, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0, history: int = 1) -> Self: ...
     def send(self, msg: Any) -> int:
         """Publish a message; returns its sequence number. A loaned payload is frozen by sending it.
 
@@ -326,6 +330,8 @@ class Topic:
     def depth(self) -> int: ...
     @property
     def policy(self) -> str: ...
+    @property
+    def history(self) -> int: ...
     @property
     def sent(self) -> int: ...
     @property
