@@ -315,3 +315,16 @@ def test_field_defaults_in_class_body_become_constructor_defaults(tb):
         bias: tb.f32 = 0.0
 
     assert (Gains().gain, Gains(bias=2.0).bias) == (1.0, 2.0)
+
+
+def test_messages_pickle_copy_and_compare(tb):
+    import copy
+    import pickle
+
+    m = tb.Imu(orientation=(0.0, 0.0, 0.5, 0.5), linear_acceleration=(0.0, 0.0, 9.81), timestamp_ns=3)
+    for got in (pickle.loads(pickle.dumps(m)), copy.copy(m), copy.deepcopy(m)):
+        assert type(got) is tb.Imu and got == m and got is not m
+    c = copy.copy(m)
+    c.timestamp_ns = 4
+    assert c != m and m.timestamp_ns == 3
+    assert repr(tb.CmdVel(1.0, 0.5, timestamp_ns=2)) == "CmdVel(timestamp_ns=2, linear=1.0, angular=0.5)"

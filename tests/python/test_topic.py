@@ -241,29 +241,28 @@ def test_history_zero_reuses_the_slot_the_readers_dropped(tb, fresh_ns):
 
     def publish(topic):
         img = tb.Image.from_numpy(src)
-        ptr = img.data_ptr
         topic.send(img)
-        return ptr
+        return img.slot[:2]  # (pool, slot); data_ptr differs between a loan and the sent frame
 
-    ptrs = [publish(t) for _ in range(4)]
-    assert len(set(ptrs)) == 1, "no subscriber, history 0: every frame reuses one slot"
+    slots = [publish(t) for _ in range(4)]
+    assert len(set(slots)) == 1, "no subscriber, history 0: every frame reuses one slot"
     keep1 = tb.Topic("keep1", tb.Image)
-    ptrs1 = [publish(keep1) for _ in range(4)]
-    assert ptrs1[0] != ptrs1[1], "history 1 keeps the newest, so the next loan takes another slot"
-    assert keep1.latest().data_ptr == ptrs1[-1]
+    slots1 = [publish(keep1) for _ in range(4)]
+    assert slots1[0] != slots1[1], "history 1 keeps the newest, so the next loan takes another slot"
+    assert keep1.latest().slot[:2] == slots1[-1]
 
     late = tb.Topic("keep0", tb.Image)
     assert late.recv() is None, "a late joiner of a history-0 topic starts with the next send"
     reader = tb.Topic("keep0", tb.Image)
     assert reader.recv() is None  # subscribes
-    late_ptr = publish(t)
+    late_slot = publish(t)
     r = reader.recv()
-    assert r.data_ptr == late_ptr and (r.to_numpy() == src).all()
-    assert late.recv().data_ptr == late_ptr
+    assert r.slot[:2] == late_slot and (r.to_numpy() == src).all()
+    assert late.recv().slot[:2] == late_slot
     del r
     gc.collect()
-    assert publish(t) == late_ptr, "read by both and dropped: the next frame reuses the slot"
-    assert reader.recv().data_ptr == late_ptr
+    assert publish(t) == late_slot, "read by both and dropped: the next frame reuses the slot"
+    assert reader.recv().slot[:2] == late_slot
 
     with pytest.raises(tb.TopicError, match="history must be 0"):
         tb.Topic("keep2", tb.Image, history=2)
