@@ -166,8 +166,7 @@ impl PyTopic {
                 if !ok {
                     return Err(exc::TopicTypeError::new_err(format!("topic {} carries {want}, not {}", self.topic.name(), msg.get_type().name()?)));
                 }
-                let bytes = codec.pack(msg)?;
-                publisher.send_bytes(&bytes).map_err(to_py)
+                codec.with_packed(msg, |bytes| publisher.send_bytes(bytes))?.map_err(to_py)
             }
             Mode::Dict | Mode::Any if msg.cast::<PyDict>().is_ok() => {
                 let blob = message::encode(msg)?;
