@@ -15,7 +15,7 @@ _tag = f"tb{os.getpid()}"
 # iceoryx2's default service (publisher-history-size 0): the next loan reuses the slot the
 # readers just dropped. The default history 1 (the newest kept) is measured beside it in
 # `make bench-compare` (docs/benchmarks.md).
-HISTORY = 0
+HISTORY = int(os.environ.get("TB_PEERS_HISTORY", "0"))
 
 
 def version():
