@@ -142,12 +142,12 @@ impl Namespace {
             // Acquire: pairs with freeze's Release (the payload may have been frozen since).
             let w = s.word.load(Ordering::Acquire);
             let g = s.generation.load(Ordering::Relaxed);
-            if word::state(w) != word::READY || g != d.generation {
+            if !word::is_frozen(w) || g != d.generation {
                 return Err(stale(g));
             }
         } else {
-            word::add_holder(&s.word, self.holder_index(), word::tag_of(d.generation)).map_err(|_| stale(s.generation.load(Ordering::Relaxed)))?;
-            // Relaxed: ordered after add_holder's Acquire; stable while we hold the bit.
+            pool.hold(d.slot, self.holder_index(), word::tag_of(d.generation)).map_err(|_| stale(s.generation.load(Ordering::Relaxed)))?;
+            // Relaxed: ordered after the hold's SeqCst load of the word; stable while we hold.
             let g = s.generation.load(Ordering::Relaxed);
             if g != d.generation {
                 pool.release(d.slot, self.holder_index());

@@ -120,7 +120,7 @@ impl SlotMut {
         // A lease a fork child inherited is its parent's, still being written: the child must
         // not publish it. Its SlotRef is inert (see `Namespace::is_inherited`).
         if !self.ns.is_inherited() {
-            crate::word::freeze(&pool.slot(self.slot).word);
+            pool.freeze(self.slot, self.ns.holder_index());
         }
         // Same offset in the alias: `ptr` is always the start of our slot's payload.
         debug_assert_eq!(self.ptr, pool.payload_ptr(self.slot));

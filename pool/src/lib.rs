@@ -3,7 +3,8 @@
 //! - [`nsdir`]: namespace directories opened without following links, owner and mode checked;
 //! - [`segment`]: named, validated, race-free shared-memory segments under the namespace dir;
 //! - [`registry`]: processes and topic rings registered as *holders* (pid + start time);
-//! - [`word`]: the per-slot state word whose holder bitmap makes every hold crash-atomic;
+//! - [`holders`]: holder sets, one bit per holder (1,024), for slots, openers and publishers;
+//! - [`word`]: the per-slot state word and holder set that make every hold crash-atomic;
 //! - [`pool`]: fixed-size, 256-byte aligned slots in size classes, claimed by CAS;
 //! - [`lease`]: `SlotMut` (exclusive, writable) → `SlotRef` (shared, read-only);
 //! - [`descriptor`]: the 64-byte descriptor that travels instead of the payload;
@@ -26,6 +27,7 @@
 //! ```
 
 pub mod descriptor;
+pub mod holders;
 pub mod ring;
 pub mod sync;
 pub mod word;

@@ -8,11 +8,11 @@
 //! too.
 
 use crate::error::OpenError;
+use crate::holders::HolderMask;
 use crate::namespace::{open_table, Namespace, PoolConfig, MAX_POOLS};
 use crate::pool::Pool;
 use crate::registry::{Registry, KIND_PROCESS};
 use crate::ring::{topic_names, RingSeg};
-use crate::sync::Ordering;
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -79,18 +79,21 @@ impl Namespace {
         let _serial = ns.reap_lock();
         let dead = ns.registry().reap_dead_entries(Some(ns.holder_index()));
         let mut report = ReapReport { processes: dead.len() as u32, slots_freed: 0 };
-        let dead_mask: u64 = dead.iter().fold(0, |m, &(i, _)| m | (1u64 << i));
-        for id in 0..MAX_POOLS as u8 {
-            if let Some(pool) = ns.pool_existing(id) {
-                for &(d, _) in &dead {
-                    report.slots_freed += pool.clear_holder(d);
+        let mut dead_set = HolderMask::default();
+        for &(i, _) in &dead {
+            dead_set.insert(i);
+        }
+        if !dead.is_empty() {
+            for id in 0..MAX_POOLS as u8 {
+                if let Some(pool) = ns.pool_existing(id) {
+                    report.slots_freed += pool.clear_holders(&dead_set);
                 }
             }
         }
         // Rings: dead openers, dead subscribers, locks held by the dead.
         for name in topic_names(ns.dir()) {
             if let Ok(ring) = RingSeg::open_existing(ns.dir(), &name) {
-                report.slots_freed += ring.reap(&ns, dead_mask);
+                report.slots_freed += ring.reap(&ns, &dead_set);
             }
         }
         for &(d, w) in &dead {
@@ -145,10 +148,8 @@ fn release_everywhere(dir: &Path, i: u32) {
     }
     for name in topic_names(dir) {
         if let Ok(ring) = RingSeg::open_existing(dir, &name) {
-            let h = ring.header();
-            // AcqRel: as every opener/publisher bit change (see `ring/reap.rs`).
-            h.openers.fetch_and(!(1u64 << i), Ordering::AcqRel);
-            h.publishers.fetch_and(!(1u64 << i), Ordering::AcqRel);
+            ring.openers().remove(i);
+            ring.publishers().remove(i);
         }
     }
 }

@@ -6,6 +6,7 @@
 //! 0       SegmentHeader (64)
 //! 64      PoolHeader (64): slot_size, slots, id, claim hint, counters
 //! 128     SlotHeader[slots] (256 each): state word, generation, metadata area
+//! ...     HolderSet[slots] (128 each): who holds each slot, one bit per holder (`holders.rs`)
 //! ...     padding to a 4096 boundary
 //! data    slots * slot_size payload bytes; slot_size is a multiple of 4096
 //! ```
@@ -20,9 +21,11 @@
 //!
 //! Claiming scans the state words from a rotating hint and takes the first FREE one with a CAS
 //! (see `word.rs`): a lock-free allocator whose "free list" is the set of FREE words, so a crash
-//! between two steps of a list operation can never lose a slot.
+//! between two steps of a list operation can never lose a slot. A slot's holders are bits in its
+//! holder set; the reaper clears a dead holder's bits and closes what that left without holders.
 
 use crate::error::OpenError;
+use crate::holders::{self, HolderMask, HolderSet, MAX_HOLDERS};
 use crate::segment::{layout_hash, Segment, SegmentKind};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::word;
@@ -78,10 +81,16 @@ const HEADERS_AT: usize = 128;
 // Headers sit at their alignment (the mapping is page aligned): what lets `Pool::header` and
 // `Pool::slot` use `Segment::at_validated`.
 const _: () = assert!(64usize.is_multiple_of(align_of::<PoolHeader>()) && HEADERS_AT.is_multiple_of(align_of::<SlotHeader>()));
-pub const LAYOUT: u64 = layout_hash(&[2, size_of::<PoolHeader>(), size_of::<SlotHeader>(), offset_of!(SlotHeader, meta), HEADERS_AT, PAYLOAD_ALIGN]);
+// 3: holder sets after the slot headers (1,024 holders), a new slot word (`word.rs`).
+pub const LAYOUT: u64 = layout_hash(&[3, size_of::<PoolHeader>(), size_of::<SlotHeader>(), offset_of!(SlotHeader, meta), HEADERS_AT, PAYLOAD_ALIGN, size_of::<HolderSet>()]);
+
+/// Where the holder sets of a pool with `slots` slots start in its segment.
+pub fn sets_offset(slots: u32) -> usize {
+    HEADERS_AT + slots as usize * size_of::<SlotHeader>()
+}
 
 fn data_offset(slots: u32) -> usize {
-    (HEADERS_AT + slots as usize * size_of::<SlotHeader>()).next_multiple_of(4096)
+    (sets_offset(slots) + slots as usize * size_of::<HolderSet>()).next_multiple_of(4096)
 }
 
 /// The slot size a pool created for a class of `size` bytes gets (whole pages).
@@ -214,6 +223,15 @@ impl Pool {
         unsafe { self.seg.at_validated::<SlotHeader>(HEADERS_AT + i as usize * size_of::<SlotHeader>()) }
     }
 
+    /// Holder set of slot `i`; `i` must be `< slots()`.
+    pub fn holder_set(&self, i: u32) -> &[crate::sync::AtomicU64] {
+        assert!(i < self.slots);
+        // SAFETY: i < slots (asserted): the set lies between the slot headers and the payload
+        // area, inside the segment validated against `slots` on open; 8-byte aligned.
+        let set = unsafe { self.seg.at_validated::<HolderSet>(sets_offset(self.slots) + i as usize * size_of::<HolderSet>()) };
+        &set.words
+    }
+
     /// Pointer to slot `i`'s payload in the read-write mapping (256-byte aligned, `slot_size`
     /// bytes): for the writer holding the slot (`SlotMut`) only.
     pub fn payload_ptr(&self, i: u32) -> *mut u8 {
@@ -307,46 +325,96 @@ impl Pool {
         None
     }
 
-    /// Remove `holder` from slot `i`; wakes claimers waiting on a full pool when it frees.
+    /// Remove `holder`'s hold on slot `i` (its bit, or the writer's hold of a slot it abandons);
+    /// wakes claimers waiting on a full pool when the slot frees.
     pub fn release(&self, i: u32, holder: u32) -> word::Removed {
-        let r = word::remove_holder(&self.slot(i).word, holder);
+        let r = word::remove_holder(&self.slot(i).word, self.holder_set(i), holder);
         if r == word::Removed::Freed {
-            let h = self.header();
-            // Relaxed: a hint. The next claim starts at the slot just freed, whose pages are
-            // still hot in this core's cache (LIFO reuse beats round-robin for big frames).
-            h.hint.store(i, Ordering::Relaxed);
-            // SeqCst pair with a waiter's waiters++ / freed load (Dekker): either it sees our
-            // bump or we see its registration.
-            h.freed.fetch_add(1, Ordering::SeqCst);
-            if h.waiters.load(Ordering::SeqCst) > 0 {
-                crate::futex::wake_all(&h.freed);
-            }
+            self.freed(i);
         }
         r
     }
 
-    /// Slots in use and per-holder counts (index -> slots held).
-    pub fn usage(&self) -> (u32, [u32; word::HOLDER_BITS as usize]) {
+    /// Take a hold for `holder` on frozen slot `i` carrying generation tag `tag`.
+    pub fn hold(&self, i: u32, holder: u32, tag: u64) -> Result<(), word::HoldFail> {
+        let r = word::add_holder(&self.slot(i).word, self.holder_set(i), holder, tag);
+        if matches!(r, Ok(true) | Err((_, true))) {
+            self.freed(i); // helping a close in progress freed the slot
+        }
+        r.map(|_| ()).map_err(|(e, _)| e)
+    }
+
+    /// Move `holder`'s writable hold of slot `i` into the holder set and publish the slot.
+    pub fn freeze(&self, i: u32, holder: u32) -> bool {
+        word::freeze(&self.slot(i).word, self.holder_set(i), holder)
+    }
+
+    /// True if `holder` holds slot `i` through the holder set.
+    pub fn holds(&self, i: u32, holder: u32) -> bool {
+        holders::contains(self.holder_set(i), holder)
+    }
+
+    /// Slot `i` was freed: point the next claim at it and wake waiting claimers.
+    fn freed(&self, i: u32) {
+        let h = self.header();
+        // Relaxed: a hint. The next claim starts at the slot just freed, whose pages are
+        // still hot in this core's cache (LIFO reuse beats round-robin for big frames).
+        h.hint.store(i, Ordering::Relaxed);
+        // SeqCst pair with a waiter's waiters++ / freed load (Dekker): either it sees our
+        // bump or we see its registration.
+        h.freed.fetch_add(1, Ordering::SeqCst);
+        if h.waiters.load(Ordering::SeqCst) > 0 {
+            crate::futex::wake_all(&h.freed);
+        }
+    }
+
+    /// Slots in use and per-holder counts (index -> slots held; a writer counts its WRITING
+    /// slots).
+    pub fn usage(&self) -> (u32, Vec<u32>) {
         let mut used = 0;
-        let mut per = [0u32; word::HOLDER_BITS as usize];
+        let mut per = vec![0u32; MAX_HOLDERS];
         for i in 0..self.slots {
             // Relaxed: a statistic snapshot.
             let w = self.slot(i).word.load(Ordering::Relaxed);
             if word::state(w) != word::FREE {
                 used += 1;
-                let mut hs = word::holders(w);
-                while hs != 0 {
-                    let b = hs.trailing_zeros();
-                    per[b as usize] += 1;
-                    hs &= hs - 1;
+                if let Some(wr) = word::writer(w).filter(|_| word::state(w) == word::WRITING) {
+                    per[wr as usize % MAX_HOLDERS] += 1;
                 }
+                holders::for_each(self.holder_set(i), |h| per[h as usize % MAX_HOLDERS] += 1);
             }
         }
         (used, per)
     }
 
-    /// Remove `holder`'s bit from every slot (the reaper's job). Returns slots freed.
+    /// Release every hold of `holder` (the reaper's job, and a topic's dissolution). Returns
+    /// slots freed.
     pub fn clear_holder(&self, holder: u32) -> u32 {
-        (0..self.slots).filter(|&i| self.release(i, holder) == word::Removed::Freed).count() as u32
+        let mut one = HolderMask::default();
+        one.insert(holder);
+        self.clear_holders(&one)
+    }
+
+    /// The reaper's sweep: clear the bits of the `dead` holders in every slot, free the slots
+    /// they were writing, and close every slot left frozen without holders (by them, or by a
+    /// releaser killed between clearing its bit and closing). Returns slots freed.
+    pub fn clear_holders(&self, dead: &HolderMask) -> u32 {
+        let mut freed = 0;
+        for i in 0..self.slots {
+            let (w, set) = (&self.slot(i).word, self.holder_set(i));
+            holders::remove_all(set, dead);
+            // Relaxed: each step below re-checks with its own CAS.
+            let cur = w.load(Ordering::Relaxed);
+            let done = match word::state(cur) {
+                word::WRITING => word::writer(cur).is_some_and(|h| dead.contains(h)) && word::abandon(w, word::writer(cur).unwrap_or(0)),
+                word::READY | word::CLOSING => holders::is_empty(set) && word::close(w, set),
+                _ => false,
+            };
+            if done {
+                self.freed(i);
+                freed += 1;
+            }
+        }
+        freed
     }
 }

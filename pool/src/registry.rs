@@ -1,11 +1,11 @@
 //! The namespace registry: a table of holders (processes and topic rings), one bit each in every
-//! slot word (see `word.rs`).
+//! holder set (a slot's holders, a topic's openers and publishers; see `holders.rs`).
 //!
 //! Layout (segment `registry`): the 64-byte segment header, then [`MAX_HOLDERS`] entries of
 //! 64 bytes each:
 //!
 //! ```text
-//! HolderEntry.word:  63..56 state | 55..48 kind | 47..40 reaper+1 | 39..32 unused | 31..0 pid
+//! HolderEntry.word:  63..56 state | 55..48 kind | 47..32 reaper+1 | 31..0 pid
 //! state: 0 FREE, 1 CLAIMING (pid written, name being written), 2 ACTIVE, 3 REAPING
 //! kind:  1 PROCESS, 2 TOPIC
 //! ```
@@ -28,7 +28,7 @@ use std::mem::{offset_of, size_of};
 use std::path::Path;
 
 /// Holders per namespace: processes plus topic rings that carry payloads.
-pub const MAX_HOLDERS: usize = crate::word::HOLDER_BITS as usize;
+pub const MAX_HOLDERS: usize = crate::holders::MAX_HOLDERS;
 /// Bytes of a holder name the registry keeps (longer names are cut).
 pub const NAME_LEN: usize = 40;
 
@@ -64,7 +64,7 @@ struct RegistryLayout {
 }
 const _: () = assert!(size_of::<RegistryLayout>() == 128 + 64 * MAX_HOLDERS);
 const LAYOUT: u64 = layout_hash(&[
-    2, // v2: pid_ns, CAS to ACTIVE
+    3, // v2: pid_ns, CAS to ACTIVE; v3: 1,024 entries, a 16-bit reaper field
     size_of::<RegistryLayout>(),
     offset_of!(RegistryLayout, entries),
     size_of::<HolderEntry>(),
@@ -73,7 +73,7 @@ const LAYOUT: u64 = layout_hash(&[
 
 #[inline]
 pub fn pack(state: u64, kind: u64, reaper: u64, pid: u32) -> u64 {
-    (state << 56) | (kind << 48) | (reaper << 40) | pid as u64
+    (state << 56) | (kind << 48) | ((reaper & 0xffff) << 32) | pid as u64
 }
 #[inline]
 pub fn st(w: u64) -> u64 {
@@ -85,7 +85,7 @@ pub fn kind(w: u64) -> u64 {
 }
 #[inline]
 pub fn reaper(w: u64) -> u64 {
-    (w >> 40) & 0xff
+    (w >> 32) & 0xffff
 }
 #[inline]
 pub fn pid(w: u64) -> u32 {
@@ -140,6 +140,11 @@ impl Registry {
         let pid_ns = process::pid_namespace();
         for attempt in 0..3 {
             for (i, e) in self.layout().entries.iter().enumerate() {
+                // Relaxed: a filter, so a full table costs loads, not a failed CAS per entry
+                // (the CAS below decides).
+                if e.word.load(Ordering::Relaxed) != 0 {
+                    continue;
+                }
                 let claiming = pack(ST_CLAIMING, kind, 0, pid);
                 // AcqRel on success: we own the entry; Acquire pairs with the previous owner's
                 // free (Release) so its stale name writes do not overtake ours.
@@ -154,7 +159,20 @@ impl Registry {
                 self.reap_dead_entries(None);
             }
         }
-        Err(OpenError::TooManyHolders { limit: MAX_HOLDERS })
+        Err(self.full())
+    }
+
+    /// The error for a full table: the limit, how many processes and topics hold the entries,
+    /// and the first few of them by name.
+    pub fn full(&self) -> OpenError {
+        let all = self.snapshots();
+        let processes = all.iter().filter(|s| s.kind == KIND_PROCESS).count();
+        let topics = all.iter().filter(|s| s.kind == KIND_TOPIC).count();
+        let mut sample: Vec<String> = all.iter().take(4).map(|s| if s.kind == KIND_TOPIC { format!("topic {}", s.name) } else { format!("{} (pid {})", s.name, s.pid) }).collect();
+        if all.len() > 4 {
+            sample.push(format!("and {} more", all.len() - 4));
+        }
+        OpenError::TooManyHolders { limit: MAX_HOLDERS, processes, topics, sample: sample.join(", ") }
     }
 
     /// With the entry in state CLAIMING (`claiming`, ours): write who we are and go ACTIVE.
@@ -177,7 +195,7 @@ impl Registry {
     /// cleaning up by hand. Dead entries left REAPING by a dead reaper are taken over as well.
     pub fn claim_dead(&self, kind: u64, name: &str, clear: impl Fn(u32)) -> Result<u32, OpenError> {
         let pid = process::current_pid();
-        let start = process::own_start_time().ok_or(OpenError::TooManyHolders { limit: MAX_HOLDERS })?;
+        let start = process::own_start_time().ok_or_else(|| self.full())?;
         for i in 0..MAX_HOLDERS as u32 {
             let e = self.entry(i);
             // Acquire: pairs with the claimer's Release CAS to ACTIVE (start time, namespace).
@@ -204,7 +222,7 @@ impl Registry {
                 }
             }
         }
-        Err(OpenError::TooManyHolders { limit: MAX_HOLDERS })
+        Err(self.full())
     }
 
     /// Free entry `i` (its bits must be cleared everywhere already).

@@ -2,13 +2,16 @@
 //!
 //! A counter of sleepers (`waiters += 1`, sleep, `waiters -= 1`) stays non-zero forever when a
 //! sleeper is killed in its sleep, and every later waker then pays a futex_wake syscall. Here a
-//! sleeper registers as a bit in a 64-bit bitmap, one bit per process (its holder index), and
-//! the registration heals:
+//! sleeper registers as a bit in a 64-bit bitmap, and the registration heals. Holders 0..62
+//! (the first processes of the namespace) have a bit each; holders 63 and up share bit 63
+//! ([`SHARED_BIT`]), which only wakers clear (a word per holder would make every send load 16
+//! words instead of one):
 //!
 //! - a sleeper re-asserts its bit before every sleep, and sleeps at most [`SLEEP_CAP`], so a bit
 //!   cleared wrongly (a scribble) costs it at most one cap of latency;
-//! - the last sleeping thread of a process clears the bit when it stops waiting ([`Local`]
-//!   counts them, so one thread never clears the bit under another that still sleeps);
+//! - the last sleeping thread of a process clears its own bit when it stops waiting ([`Local`]
+//!   counts them, so one thread never clears the bit under another that still sleeps); the
+//!   shared bit stays for the next waker to heal, which costs that waker one futile wake;
 //! - a waker whose futex_wake woke nobody clears the bits it saw (a dead sleeper's bit goes at
 //!   the first send after its death), then bumps the word again and wakes again;
 //! - the reaper clears the bits of dead holders.
@@ -29,7 +32,8 @@
 //! - L sees no bit, L before R: the bit was re-set between L and R (R saw it), so W runs after
 //!   B and returns at once, as above.
 //! - L sees no bit, R before L: some clear came between R and L. Not a [`Local`] clear (this
-//!   sleeper is counted), not the reaper's (it clears dead processes only): a waker's C, whose
+//!   sleeper is counted, and nobody clears the shared bit that way), not the reaper's (it
+//!   clears the own bits of dead processes only): a waker's C, whose
 //!   B2 and second wake follow R, so W either returns at once or is woken by that second wake.
 //!
 //! The waker's fast path (nobody sleeps) is the bump and one load, as with a counter.
@@ -85,10 +89,26 @@ fn wake_slow(word: &AtomicU32, bits: &AtomicU64, seen_bits: u64, wakes: Option<&
     crate::futex::wake_all(word);
 }
 
-/// Clear the bits of dead holders (the reaper): they can never sleep again.
-pub fn clear_dead(bits: &AtomicU64, dead_mask: u64) {
-    // SeqCst: like C; only dead processes' bits go, so no live sleeper depends on this clear.
-    bits.fetch_and(!dead_mask, Ordering::SeqCst);
+/// The bit that holders 63 and up share.
+pub const SHARED_BIT: u64 = 1 << 63;
+
+/// The sleeper bit of holder `holder`, and whether it is its own.
+fn bit_of(holder: u32) -> (u64, bool) {
+    if holder < 63 {
+        (1 << holder, true)
+    } else {
+        (SHARED_BIT, false)
+    }
+}
+
+/// Clear the own bits of dead holders (the reaper): they can never sleep again. The shared bit
+/// is left to the wakers.
+pub fn clear_dead(bits: &AtomicU64, dead: &crate::holders::HolderMask) {
+    let own = dead.low_word() & !SHARED_BIT;
+    if own != 0 {
+        // SeqCst: like C; only dead processes' bits go, so no live sleeper depends on this clear.
+        bits.fetch_and(!own, Ordering::SeqCst);
+    }
 }
 
 /// Threads of this process sleeping on one word (process-local).
@@ -102,6 +122,8 @@ pub struct Sleeper<'a> {
     word: &'a AtomicU32,
     bits: &'a AtomicU64,
     me: u64,
+    /// `me` is this process's own bit (not the shared one): dropping the last sleeper clears it.
+    own: bool,
     local: &'a Local,
 }
 
@@ -109,7 +131,8 @@ impl<'a> Sleeper<'a> {
     /// Register the calling thread of the process with holder index `holder`.
     pub fn enter(word: &'a AtomicU32, bits: &'a AtomicU64, holder: u32, local: &'a Local) -> Sleeper<'a> {
         *local.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        Sleeper { word, bits, me: 1u64.checked_shl(holder).unwrap_or(0), local }
+        let (me, own) = bit_of(holder);
+        Sleeper { word, bits, me, own, local }
     }
 
     /// A and S of the protocol: assert our bit, then read the word. Check the condition after
@@ -121,10 +144,10 @@ impl<'a> Sleeper<'a> {
     }
 
     /// R of the protocol: our bit is still set (else a waker cleared it since `arm`: arm
-    /// again and re-check before sleeping). Always true for a process without a bit.
+    /// again and re-check before sleeping).
     pub fn armed(&self) -> bool {
         // SeqCst: R of the protocol.
-        self.me == 0 || self.bits.load(Ordering::SeqCst) & self.me != 0
+        self.bits.load(Ordering::SeqCst) & self.me != 0
     }
 
     /// The futex word this sleeper sleeps on (for a wait on several words at once, W over
@@ -147,7 +170,7 @@ impl Drop for Sleeper<'_> {
     fn drop(&mut self) {
         let mut n = self.local.count.lock().unwrap_or_else(|e| e.into_inner());
         *n = n.saturating_sub(1);
-        if *n == 0 {
+        if *n == 0 && self.own {
             // SeqCst: ordered with the protocol's other bit operations. Under the local lock,
             // so no other thread of this process is between `enter` and here: none sleeps.
             self.bits.fetch_and(!self.me, Ordering::SeqCst);

@@ -38,3 +38,15 @@ pub use imp::{AtomicBool, AtomicU32, AtomicU64};
 pub fn fence(order: Ordering) {
     imp::std_fence(order)
 }
+
+/// Where a SeqCst read-modify-write is followed by SeqCst loads that must not be reordered
+/// before it (the Dekker pairs of the holder-set protocol, `word.rs`). The Rust (C++20) model
+/// already forbids that reordering between SeqCst operations, so in a normal build this is
+/// nothing; loom models SeqCst accesses more weakly (as AcqRel, see its docs) but does model a
+/// SeqCst fence, so under `--cfg loom` this is one, and the models check the ordering the real
+/// build gets from SeqCst.
+#[inline(always)]
+pub fn sc_point() {
+    #[cfg(loom)]
+    imp::std_fence(Ordering::SeqCst);
+}

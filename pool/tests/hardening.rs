@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tensorbus_pool::pool::{PoolHeader, SlotHeader};
-use tensorbus_pool::ring::{Entry, SubEntry, TopicHeader, MAX_SUBS};
+use tensorbus_pool::ring::{Entry, SubEntry, TopicHeader, ENTRIES_AT, OPENERS_AT, PUBLISHERS_AT, SUBS_AT};
 use tensorbus_pool::*;
 use tensorbus_testkit::{self as kit, check, field, fill, Peer, Rng, TempNs};
 
@@ -54,8 +54,6 @@ fn poke32(path: &Path, at: usize, v: u32) {
 const POOL_HDR: usize = 64;
 const SLOTS_AT: usize = 128;
 const TOPIC_HDR: usize = 64;
-const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
-const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
 /// Registry: header 64 + reaps counter line 64, then 64-byte holder entries.
 const REG_ENTRIES_AT: usize = 128;
 
@@ -213,7 +211,10 @@ fn sigkill_during_a_reap_then_the_next_reap_finishes_it() {
         std::thread::sleep(Duration::from_micros(2_000 + rng.below(25_000)));
         reaper.kill9();
         let pool = tensorbus_pool::pool::Pool::open(&t.dir, 0).unwrap();
-        let still = (0..pool.slots()).filter(|&i| word::holders(pool.slot(i).word.load(std::sync::atomic::Ordering::Acquire)) & (1 << hidx) != 0).count();
+        // Slots the dead holder still holds, or that the killed reaper took its bit from and
+        // had not closed yet (frozen with an empty holder set): the next reap frees exactly these.
+        let not_free = |i| tensorbus_pool::word::state(pool.slot(i).word.load(std::sync::atomic::Ordering::Acquire)) != tensorbus_pool::word::FREE;
+        let still = (0..pool.slots()).filter(|&i| pool.holds(i, hidx) || not_free(i)).count();
         let reg = tensorbus_pool::registry::Registry::open(&t.dir).unwrap();
         let reaping = tensorbus_pool::registry::st(reg.entry(hidx).word.load(std::sync::atomic::Ordering::Acquire)) == tensorbus_pool::registry::ST_REAPING;
         if still > 0 && still < HELD {
@@ -322,11 +323,13 @@ fn scribbled_slot_words_and_generations_are_misses_or_errors() {
         let slot = rng.below(8) as usize;
         let at = POOL_HDR + size_of::<PoolHeader>() + slot * size_of::<SlotHeader>();
         assert_eq!(POOL_HDR + size_of::<PoolHeader>(), SLOTS_AT);
-        if rng.below(3) == 0 {
-            // The state word: arbitrary state, tag and holder bits.
-            poke(&p, at + offset_of!(SlotHeader, word), rng.next());
-        } else {
-            poke32(&p, at + offset_of!(SlotHeader, generation), rng.next() as u32);
+        let slots = 8; // pool 0 of kit::CLASSES
+        match rng.below(4) {
+            // The state word: arbitrary state, tag, round and writer.
+            0 => poke(&p, at + offset_of!(SlotHeader, word), rng.next()),
+            // A word of the slot's holder set: arbitrary holders.
+            1 => poke(&p, POOL_HDR + tensorbus_pool::pool::sets_offset(slots) + slot * 128 + 8 * rng.below(16) as usize, rng.next()),
+            _ => poke32(&p, at + offset_of!(SlotHeader, generation), rng.next() as u32),
         }
     });
     assert!(field(&result, "sent") > 0, "{result}");
@@ -339,8 +342,9 @@ fn scribbled_ring_head_cursors_stamps_and_lock_are_misses_not_crashes() {
         let depth = 4;
         let extreme = [u64::MAX, u64::MAX - 1, 1 << 63, (1 << 63) - 1, 0, rng.below(100)];
         let v = if rng.below(2) == 0 { extreme[rng.below(6) as usize] } else { rng.next() };
-        match rng.below(7) {
+        match rng.below(8) {
             0 => poke(&p, TOPIC_HDR + offset_of!(TopicHeader, head), v),
+            7 => poke(&p, [OPENERS_AT, PUBLISHERS_AT][rng.below(2) as usize] + 8 * rng.below(16) as usize, v),
             1 => poke(&p, SUBS_AT + rng.below(2) as usize * size_of::<SubEntry>() + offset_of!(SubEntry, cursor), v),
             2 => poke(&p, SUBS_AT + rng.below(2) as usize * size_of::<SubEntry>() + offset_of!(SubEntry, owner), v),
             3 => poke(&p, ENTRIES_AT + rng.below(depth) as usize * size_of::<Entry>() + offset_of!(Entry, stamp), v),
@@ -361,9 +365,9 @@ fn scribbled_registry_entries_are_survived() {
         let i = rng.below(56) as usize;
         let w = match rng.below(3) {
             0 => rng.next(),
-            // Plausible words: state 1..3, kind 1..2, any reaper byte, a dead or live pid.
-            1 => (1 + rng.below(3)) << 56 | (1 + rng.below(2)) << 48 | (rng.below(256)) << 40 | rng.below(1 << 22),
-            _ => 3 << 56 | 1 << 48 | 0xff << 40 | 1,
+            // Plausible words: state 1..3, kind 1..2, any reaper field, a dead or live pid.
+            1 => (1 + rng.below(3)) << 56 | (1 + rng.below(2)) << 48 | (rng.below(1 << 16)) << 32 | rng.below(1 << 22),
+            _ => 3 << 56 | 1 << 48 | 0xffff << 32 | 1,
         };
         poke(&p, REG_ENTRIES_AT + i * 64, w);
     });
@@ -428,8 +432,8 @@ fn scribbled_values_that_once_panicked() {
         }
     }
     let _ = s.latest();
-    // A REAPING entry naming reaper 255 (registry.rs `reap_dead_entries`).
-    poke(&t.dir.join("registry"), REG_ENTRIES_AT + 30 * 64, 3 << 56 | 1 << 48 | 0xff << 40 | 1);
+    // A REAPING entry naming a reaper past the table (registry.rs `reap_dead_entries`).
+    poke(&t.dir.join("registry"), REG_ENTRIES_AT + 30 * 64, 3 << 56 | 1 << 48 | 0xffff << 32 | 1);
     ns.reap();
     drop((s, p, topic));
     ns.reap();

@@ -24,6 +24,11 @@ fn slot_word(dir: &Path, r: &SlotRef) -> u64 {
     p.slot(r.slot()).word.load(Ordering::Acquire)
 }
 
+/// True if holder `h` holds the slot `r` names (its bit in the slot's holder set).
+fn holds(dir: &Path, r: &SlotRef, h: u32) -> bool {
+    pool::Pool::open(dir, r.pool()).unwrap().holds(r.slot(), h)
+}
+
 // ---- the child side ----------------------------------------------------------------------------
 
 #[test]
@@ -136,7 +141,7 @@ fn child_fork(dir: &Path) {
     assert_eq!(check(frame.as_slice(), 1), None, "the child's claims overwrote the parent's frame");
     let w = slot_word(dir, &frame);
     assert_eq!(word::state(w), word::READY, "the child released the parent's hold");
-    assert_ne!(word::holders(w) & (1 << ns.holder_index()), 0);
+    assert!(holds(dir, &frame, ns.holder_index()));
     // The parent's subscriber still sees both messages: "a", then the child's "b".
     let next = |s: &mut Subscriber| s.try_recv().unwrap().map(tensorbus_pool::Delivered::into_parts).map(|(d, _)| d.inline_bytes().unwrap().0[0]);
     assert_eq!(next(&mut sub), Some(b'a'));
@@ -194,8 +199,7 @@ fn a_process_never_reaps_itself() {
     let start = e.start_time.load(Ordering::Relaxed);
     e.start_time.store(start + 12345, Ordering::Relaxed);
     assert_eq!(ns.reap().processes, 0);
-    let w = slot_word(&t.dir, &r);
-    assert_ne!(word::holders(w) & (1 << ns.holder_index()), 0, "the process reaped itself");
+    assert!(holds(&t.dir, &r, ns.holder_index()), "the process reaped itself");
     assert_eq!(registry::st(e.word.load(Ordering::Acquire)), ST_ACTIVE);
     e.start_time.store(start, Ordering::Relaxed);
 }
@@ -223,8 +227,7 @@ fn holders_in_another_pid_namespace_are_never_reaped() {
     let mine = ns.try_acquire(100).unwrap().freeze();
     // The container reaps: we survive.
     run_ok(in_pid_namespace("reap", &t.dir));
-    let w = slot_word(&t.dir, &mine);
-    assert_ne!(word::holders(w) & (1 << ns.holder_index()), 0, "a process in another PID namespace reaped us");
+    assert!(holds(&t.dir, &mine, ns.holder_index()), "a process in another PID namespace reaped us");
     // We reap while a holder inside the container lives: it survives.
     let mut sub = ns.topic("ctl", &TopicOptions::default()).unwrap().subscriber().unwrap();
     let mut holder = in_pid_namespace("hold", &t.dir).stdout(Stdio::null()).spawn().unwrap();

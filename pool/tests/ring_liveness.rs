@@ -278,7 +278,7 @@ fn scribbled_topic_holder_naming_another_entry_is_not_used() {
     let b_idx = header(&b).holder.load(Ordering::SeqCst) - 1;
     let reg = Registry::open(&t.dir).unwrap();
     let pool = Pool::open(&t.dir, 0).unwrap();
-    let has_bit = |slot: u32, bit: u32| tensorbus_pool::word::holders(pool.slot(slot).word.load(Ordering::SeqCst)) & (1 << bit) != 0;
+    let has_bit = |slot: u32, bit: u32| pool.holds(slot, bit);
     assert!(has_bit(child_slot, child_idx) && has_bit(b_frame.slot(), b_idx));
 
     // Topics whose `holder` is scribbled to name the child's process entry, and b's entry; each

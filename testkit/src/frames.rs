@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use tensorbus_pool::{pool::Pool, word};
+use tensorbus_pool::{holders, pool::Pool, word};
 
 /// Byte `i` of frame `id`: every byte depends on both, so a torn or recycled frame shows.
 #[inline]
@@ -22,8 +22,8 @@ pub fn check(buf: &[u8], id: u64) -> Option<usize> {
     buf.iter().enumerate().position(|(i, &b)| b != pattern(id, i))
 }
 
-/// Every slot of every pool segment in `dir` is FREE with no holder bits: the number of slots, or
-/// the first one that is not.
+/// Every slot of every pool segment in `dir` is FREE with an empty holder set: the number of
+/// slots, or the first one that is not.
 pub fn all_slots_free(dir: &Path) -> Result<u32, String> {
     let mut total = 0;
     for id in 0..16u8 {
@@ -32,8 +32,10 @@ pub fn all_slots_free(dir: &Path) -> Result<u32, String> {
             // Acquire: pairs with the release of the last holder, so a FREE word seen here is
             // the slot's final state for this count.
             let w = p.slot(i).word.load(Ordering::Acquire);
-            if word::state(w) != word::FREE || word::holders(w) != 0 {
-                return Err(format!("pool {id} slot {i}: state {} holders {:#x}", word::state(w), word::holders(w)));
+            let mut held = Vec::new();
+            holders::for_each(p.holder_set(i), |h| held.push(h));
+            if word::state(w) != word::FREE || !held.is_empty() {
+                return Err(format!("pool {id} slot {i}: state {} holders {held:?}", word::state(w)));
             }
             total += 1;
         }

@@ -107,8 +107,7 @@ impl Namespace {
             }
             None => RingSeg::open_existing(self.dir(), name)?,
         };
-        // AcqRel: register as opener.
-        ring.header().openers.fetch_or(1u64 << self.holder_index(), Ordering::AcqRel);
+        ring.openers().insert(self.holder_index());
         let shared = Arc::new(TopicShared { ns: self.clone(), ring });
         let weak: Weak<dyn Any + Send + Sync> = Arc::downgrade(&shared) as _;
         open.push((name.to_string(), weak));
@@ -159,9 +158,7 @@ impl Topic {
     pub fn publisher(&self) -> Publisher {
         let topic = self.here().map(Cow::into_owned).unwrap_or_else(|_| self.clone());
         if !topic.shared.ns.is_inherited() {
-            let bit = 1u64 << topic.shared.ns.holder_index();
-            // Relaxed: statistics bitmap.
-            topic.shared.ring.header().publishers.fetch_or(bit, Ordering::Relaxed);
+            topic.shared.ring.publishers().insert(topic.shared.ns.holder_index());
         }
         Publisher { topic, timeout: Duration::from_secs(1) }
     }

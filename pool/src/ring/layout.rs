@@ -7,12 +7,14 @@
 //!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
 //!       C notify/progress futex words and their sleeper bitmaps
 //! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
-//! ...   Entry[depth] (128 each, see `seqlock.rs`): stamp, the 64-byte descriptor as 8 words,
+//! 4544  HolderSet openers, HolderSet publishers (128 each: one bit per holder, `holders.rs`)
+//! 4800  Entry[depth] (128 each, see `seqlock.rs`): stamp, the 64-byte descriptor as 8 words,
 //!       then 7 tail words (bytes 48..104 of a long inline message)
 //! ```
 
 use super::seqlock::{Entry, INLINE_MAX};
 use crate::descriptor;
+use crate::holders::HolderSet;
 use crate::error::TopicError;
 use crate::segment::layout_hash;
 use crate::sync::{AtomicU32, AtomicU64};
@@ -60,10 +62,9 @@ pub struct TopicHeader {
     /// The topic's holder index + 1 in the registry (0: none allocated yet).
     pub holder: AtomicU32,
     pub _pb0: u32,
-    /// Bitmap of processes (holder indices) that have the topic open.
-    pub openers: AtomicU64,
-    /// Bitmap of processes that publish on it.
-    pub publishers: AtomicU64,
+    /// Unused (the opener and publisher bitmaps of layout 8; now holder sets after the
+    /// subscriber table, see `OPENERS_AT`).
+    pub _pb1: [u64; 2],
     /// Positions below this no longer hold their slots: every live subscriber had read them
     /// when a later send released them (the newest entry is always kept). Written under `lock`.
     pub released: AtomicU64,
@@ -109,8 +110,13 @@ pub struct SubEntry {
 }
 const _: () = assert!(size_of::<SubEntry>() == 64);
 
-pub(super) const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
-pub(super) const ENTRIES_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
+pub const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
+/// The processes (holder indices) that have the topic open: the topic dissolves when the last
+/// one closes it.
+pub const OPENERS_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
+/// The processes that publish on it (statistics).
+pub const PUBLISHERS_AT: usize = OPENERS_AT + size_of::<HolderSet>();
+pub const ENTRIES_AT: usize = PUBLISHERS_AT + size_of::<HolderSet>();
 // Every structure sits at its alignment (the mapping is page aligned): what lets `RingSeg`'s
 // accessors use `Segment::at_validated`.
 const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ENTRIES_AT.is_multiple_of(align_of::<Entry>()));
@@ -118,7 +124,10 @@ pub(super) const LAYOUT: u64 = layout_hash(&[
     // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
     // 7: `woke_ns`, the time of the last wake of sleeping receivers.
     // 8: `history` (0 or 1) in what was padding.
-    8,
+    // 9: openers and publishers became holder sets of 1,024 bits after the subscriber table.
+    9,
+    OPENERS_AT,
+    ENTRIES_AT,
     offset_of!(TopicHeader, history),
     INLINE_MAX,
     offset_of!(TopicHeader, sleepers),

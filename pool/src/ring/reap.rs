@@ -6,19 +6,19 @@ use super::layout::MAX_SUBS;
 use super::lock::CLOSE_BOUND;
 use super::seg::RingSeg;
 use crate::namespace::{Namespace, MAX_POOLS};
+use crate::holders::{self, HolderMask};
 use crate::sleepers;
 use crate::sync::Ordering;
 
 impl RingSeg {
     /// Drop dead openers, publishers and subscribers; repair a dead writer's lock; dissolve the
     /// topic's references when no process has it open. Returns slots freed.
-    pub fn reap(&self, ns: &Namespace, dead_mask: u64) -> u32 {
+    pub fn reap(&self, ns: &Namespace, dead: &HolderMask) -> u32 {
         let h = self.header();
-        // AcqRel: clear dead bits atomically with concurrent openers.
-        h.openers.fetch_and(!dead_mask, Ordering::AcqRel);
-        h.publishers.fetch_and(!dead_mask, Ordering::AcqRel);
-        sleepers::clear_dead(&h.sleepers, dead_mask);
-        sleepers::clear_dead(&h.writer_sleepers, dead_mask);
+        self.openers().remove_all(dead);
+        self.publishers().remove_all(dead);
+        sleepers::clear_dead(&h.sleepers, dead);
+        sleepers::clear_dead(&h.writer_sleepers, dead);
         for i in 0..MAX_SUBS {
             let s = self.sub(i);
             let owner = s.owner.load(Ordering::Acquire);
@@ -28,7 +28,7 @@ impl RingSeg {
         }
         let lock = h.lock.load(Ordering::Acquire);
         let dead_locker = lock != 0 && !self.locker_alive(ns, lock);
-        let orphaned = h.openers.load(Ordering::Acquire) == 0 && h.holder.load(Ordering::Acquire) != 0;
+        let orphaned = self.openers().is_empty() && h.holder.load(Ordering::Acquire) != 0;
         if !dead_locker && (!orphaned || lock != 0) {
             // Nothing to do, or a live process holds the lock of an orphaned topic: the last
             // closer dissolving it, or a stuck one. Either way not worth a wait here (reaps run
@@ -43,10 +43,9 @@ impl RingSeg {
     /// None when a live holder kept the lock: the topic stays orphaned (no openers, a holder)
     /// for the next reaper.
     pub(super) fn lock_then_dissolve(&self, ns: &Namespace) -> Option<u32> {
-        let h = self.header();
         self.lock(ns, CLOSE_BOUND, &mut None).ok()?;
-        // Acquire: the last closers' AcqRel clears of `openers`.
-        let freed = if h.openers.load(Ordering::Acquire) == 0 { self.dissolve(ns) } else { 0 };
+        // SeqCst loads (`is_empty`): ordered after the last closers' clears.
+        let freed = if self.openers().is_empty() { self.dissolve(ns) } else { 0 };
         self.unlock();
         Some(freed)
     }
@@ -54,12 +53,11 @@ impl RingSeg {
     /// A handle of this process closed the topic: clear our publisher and opener bits, and
     /// dissolve the topic if we were its last opener (bounded by [`CLOSE_BOUND`]).
     pub(crate) fn close(&self, ns: &Namespace) {
-        let bit = 1u64 << ns.holder_index();
-        let h = self.header();
-        h.publishers.fetch_and(!bit, Ordering::AcqRel);
-        // AcqRel: the last closer sees every other closer's clear.
-        let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
-        if prev & !bit == 0 {
+        let me = ns.holder_index();
+        self.publishers().remove(me);
+        // The last closer's scan sees every other closer's clear (`holders.rs`); dissolving
+        // re-checks under the lock.
+        if self.openers().remove(me) != holders::Removal::Others {
             self.lock_then_dissolve(ns);
         }
     }
@@ -68,19 +66,19 @@ impl RingSeg {
     /// publisher bits; dissolve the topic if it was the last opener.
     pub fn leave(&self, ns: &Namespace) {
         let me = ns.holder_index();
-        let bit = 1u64 << me;
         let owner = (me as u64 + 1) | ((crate::process::current_pid() as u64) << 32);
         for i in 0..MAX_SUBS {
             // AcqRel: free only entries that are ours.
             let _ = self.sub(i).owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
         }
         let h = self.header();
-        h.publishers.fetch_and(!bit, Ordering::AcqRel);
+        self.publishers().remove(me);
         // We sleep on nothing here any more (handles are inert after `leave`).
-        sleepers::clear_dead(&h.sleepers, bit);
-        sleepers::clear_dead(&h.writer_sleepers, bit);
-        let prev = h.openers.fetch_and(!bit, Ordering::AcqRel);
-        if prev & bit != 0 && prev & !bit == 0 {
+        let mut gone = HolderMask::default();
+        gone.insert(me);
+        sleepers::clear_dead(&h.sleepers, &gone);
+        sleepers::clear_dead(&h.writer_sleepers, &gone);
+        if self.openers().remove(me) == holders::Removal::Emptied {
             self.lock_then_dissolve(ns);
         }
         // Wake reliable writers that may have been waiting on our cursor.

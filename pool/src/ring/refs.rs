@@ -45,12 +45,11 @@ impl RingSeg {
         for id in 0..MAX_POOLS as u8 {
             let Some(pool) = ns.pool_existing(id) else { continue };
             for i in 0..pool.slots() {
-                let s = pool.slot(i);
-                // Acquire: see the slot's generation as of the word we read.
-                if s.word.load(Ordering::Acquire) & (1u64 << bit) == 0 {
+                if !pool.holds(i, bit) {
                     continue;
                 }
-                let g = s.generation.load(Ordering::Relaxed);
+                // Relaxed: ordered after `holds`' SeqCst load; stable while the topic holds it.
+                let g = pool.slot(i).generation.load(Ordering::Relaxed);
                 if !live.iter().any(|d| d.pool == id && d.slot == i && d.generation == g) && pool.release(i, bit) == word::Removed::Freed {
                     freed += 1;
                 }

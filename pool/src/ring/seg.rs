@@ -2,7 +2,8 @@
 //! entries, ring entries). The protocols on it live in the sibling files: the seqlock in
 //! `seqlock.rs`, the writer lock in `lock.rs`, slot references in `refs.rs`, and so on.
 
-use super::layout::{check_name, file_name, set_str, str_field, Policy, SubEntry, TopicHeader, TopicType, ENTRIES_AT, LAYOUT, MAX_DEPTH, MAX_SUBS, SUBS_AT};
+use super::layout::{check_name, file_name, set_str, str_field, Policy, SubEntry, TopicHeader, TopicType, ENTRIES_AT, LAYOUT, MAX_DEPTH, MAX_SUBS, OPENERS_AT, PUBLISHERS_AT, SUBS_AT};
+use crate::holders::HolderSet;
 use super::seqlock::{self, Entries, Entry, Tail};
 use crate::descriptor::Descriptor;
 use crate::error::{OpenError, TopicError};
@@ -101,6 +102,17 @@ impl RingSeg {
     pub fn header(&self) -> &TopicHeader {
         // SAFETY: validated on open: the segment is at least ENTRIES_AT long, past the header.
         unsafe { self.seg.at_validated::<TopicHeader>(64) }
+    }
+    /// The processes that have the topic open (holder set).
+    pub fn openers(&self) -> &HolderSet {
+        // SAFETY: validated on open: the segment is at least ENTRIES_AT long, past this set;
+        // 8-byte aligned (a multiple of 64 from the page-aligned base).
+        unsafe { self.seg.at_validated::<HolderSet>(OPENERS_AT) }
+    }
+    /// The processes that publish on it (holder set, statistics).
+    pub fn publishers(&self) -> &HolderSet {
+        // SAFETY: as in `openers`.
+        unsafe { self.seg.at_validated::<HolderSet>(PUBLISHERS_AT) }
     }
     pub(super) fn sub(&self, i: usize) -> &SubEntry {
         // SAFETY: i < MAX_SUBS; the table lies within the validated segment.

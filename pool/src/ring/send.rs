@@ -66,8 +66,8 @@ impl RingSeg {
             if let Some(r) = hold {
                 let bit = self.topic_holder(ns)?;
                 let pool = ns.pool_existing(r.pool()).expect("held pool is open");
-                // The sender holds the slot, so it is READY with a non-empty bitmap.
-                word::add_holder(&pool.slot(r.slot()).word, bit, word::tag_of(r.generation())).map_err(|_| SendError::Descriptor {
+                // The sender holds the slot, so it is READY with a non-empty holder set.
+                pool.hold(r.slot(), bit, word::tag_of(r.generation())).map_err(|_| SendError::Descriptor {
                     topic: self.name.clone(),
                     source: DescriptorError::Stale { pool: r.pool(), slot: r.slot(), expected: r.generation(), found: 0 },
                 })?;

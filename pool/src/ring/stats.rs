@@ -36,9 +36,9 @@ impl RingSeg {
             type_name: self.type_name(),
             depth: self.depth,
             policy: self.policy(),
-            publishers: h.publishers.load(Ordering::Relaxed).count_ones(),
+            publishers: self.publishers().count(),
             subscribers,
-            openers: h.openers.load(Ordering::Relaxed).count_ones(),
+            openers: self.openers().count(),
             sent: h.sent.load(Ordering::Relaxed),
             misses,
         }

@@ -12,7 +12,7 @@ use crate::sync::Ordering;
 impl RingSeg {
     /// True when subscriber owner word `owner` names an ACTIVE registry entry with its pid.
     pub(super) fn live_subscriber(&self, ns: &Namespace, owner: u64) -> bool {
-        let idx = (owner & 0xff) as u32;
+        let idx = owner as u32;
         if idx == 0 || idx as usize > registry::MAX_HOLDERS {
             return false;
         }
