@@ -107,7 +107,8 @@ clean:
 
 # Hardening (docs/reliability.md). `make fuzz`: every libFuzzer target for FUZZ_SECONDS each
 # (cargo-fuzz on the stable toolchain via RUSTC_BOOTSTRAP; `cargo install cargo-fuzz` once).
-# `make soak`: the minutes-long soak (SOAK_SECONDS); its 10 s version is `make soak-short`.
+# `make soak`: the minutes-long soak (SOAK_SECONDS) and 10,000 processes that come and go (issue 15);
+# the 10 s soak is `make soak-short` (the 1,000-process churn runs in `make test-rust`).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := segment_open descriptor ring_entry msgpack_dict dlpack_import mcap_read ros2_cdr bridge_wire
 SOAK_SECONDS ?= 180
@@ -125,6 +126,7 @@ fuzz-replay:
 
 soak:
 	TB_SOAK_SECS=$(SOAK_SECONDS) cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak --nocapture
+	cargo test --release -p tensorbus-pool --test scale -- --ignored --exact come_and_go_long --nocapture
 
 soak-short:
 	cargo test -p tensorbus-pool --test hardening_soak -- --ignored --exact soak_short --nocapture

@@ -32,7 +32,8 @@ pub const FLAG_BRIDGED: u16 = 1 << 9;
 /// Type name carried by MessagePack (dict) topics.
 pub const DICT_TYPE: &str = "dict";
 
-/// How a topic is created (an existing topic keeps its own depth, policy and history).
+/// How a topic is created (an existing topic keeps its own depth, policy, history and
+/// subscriber table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TopicConfig {
     /// Ring entries (1..=4096); the most frames the topic pins.
@@ -42,24 +43,30 @@ pub struct TopicConfig {
     /// Frames kept for late joiners and `latest()` once every subscriber has read them: 1 (the
     /// newest, default) or 0 (none; a publisher's next loan reuses the slot just dropped).
     pub history: u32,
+    /// Subscribers the topic can have at once (1..=1,024; default 64).
+    pub max_subscribers: u32,
 }
 
 impl Default for TopicConfig {
     fn default() -> Self {
-        TopicConfig { depth: tensorbus_pool::ring::DEFAULT_DEPTH, policy: Policy::Latest, history: 1 }
+        TopicConfig { depth: tensorbus_pool::ring::DEFAULT_DEPTH, policy: Policy::Latest, history: 1, max_subscribers: tensorbus_pool::ring::DEFAULT_SUBS }
     }
 }
 
 impl TopicConfig {
     pub fn reliable(depth: u32) -> TopicConfig {
-        TopicConfig { depth, policy: Policy::Reliable, history: 1 }
+        TopicConfig { depth, policy: Policy::Reliable, ..TopicConfig::default() }
     }
     pub fn latest(depth: u32) -> TopicConfig {
-        TopicConfig { depth, policy: Policy::Latest, history: 1 }
+        TopicConfig { depth, policy: Policy::Latest, ..TopicConfig::default() }
     }
     /// The same with `history` frames kept for late joiners (0 or 1).
     pub fn with_history(self, history: u32) -> TopicConfig {
         TopicConfig { history, ..self }
+    }
+    /// The same with room for `n` subscribers at once (1..=1,024).
+    pub fn with_max_subscribers(self, n: u32) -> TopicConfig {
+        TopicConfig { max_subscribers: n, ..self }
     }
 }
 
@@ -74,7 +81,7 @@ fn describe(name: &str, hash: u64, size: u32) -> String {
 /// Open (creating if needed) topic `name` carrying `ty`. A topic carrying another type (name,
 /// size or layout hash) is `TopicError::TypeMismatch` naming both.
 pub fn open_topic(ns: &Namespace, name: &str, ty: &TopicType, config: TopicConfig) -> Result<Topic> {
-    let topic = ns.topic(name, &TopicOptions { ty: ty.clone(), depth: config.depth, policy: config.policy, history: config.history })?;
+    let topic = ns.topic(name, &TopicOptions { ty: ty.clone(), depth: config.depth, policy: config.policy, history: config.history, max_subscribers: config.max_subscribers })?;
     // The pool compares only the names for a topic already open in this process.
     let h = topic.ring().header();
     let existing = topic.type_name();

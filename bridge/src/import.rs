@@ -296,7 +296,7 @@ impl Importer {
                 Form::Dict => TopicType { name: if h.type_name.is_empty() { tensorbus::raw::DICT_TYPE.into() } else { h.type_name.clone() }, hash: 0, size: 0 },
             };
             let depth = if h.depth == 0 { tensorbus_pool::ring::DEFAULT_DEPTH } else { h.depth.min(tensorbus_pool::ring::MAX_DEPTH) };
-            let config = TopicConfig { depth, policy: if h.reliable { Policy::Reliable } else { Policy::Latest }, history: 1 };
+            let config = TopicConfig { depth, policy: if h.reliable { Policy::Reliable } else { Policy::Latest }, ..TopicConfig::default() };
             let mut publisher = RawPublisher::open(&self.ns, &a.topic, ty, config).map_err(Refusal::dropped)?;
             publisher.mark_bridged();
             publisher.set_timeout(if h.reliable { self.opts.block_timeout } else { LATEST_WAIT });

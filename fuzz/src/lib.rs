@@ -11,8 +11,9 @@
 //!   opened through every entry point up to a whole `Namespace` that reaps and receives;
 //! - [`descriptor`]: an arbitrary 64-byte descriptor (and slot metadata area) resolved against a
 //!   real namespace by the pool and by `tensorbus_tensor::Payload`;
-//! - [`ring_entry`]: a live topic ring whose entries, stamps, head, lock and subscriber table are
-//!   scribbled on before receiving, sending and reaping;
+//! - [`ring_entry`]: a live topic ring whose entries, stamps, head, lock, subscriber table and
+//!   holder sets — or the live pool under it — are scribbled on before receiving, sending and
+//!   reaping;
 //! - [`msgpack_dict`]: MessagePack dict decode (rmp-serde / rmpv) of arbitrary bytes;
 //! - [`dlpack_import`]: `view_foreign` over a `DLTensor` built from arbitrary fields;
 //! - [`mcap_read`]: an arbitrary MCAP file read and every message decoded into a namespace
@@ -289,12 +290,13 @@ pub fn descriptor(data: &[u8]) {
 
 // ---- ring_entry -------------------------------------------------------------------------------
 
-/// A live topic ring scribbled on (entries, stamps, head, lock, holder, subscriber table), then
-/// received from, sent into and reaped.
+/// A live topic ring scribbled on (entries, stamps, head, lock, holder, subscriber table, the
+/// opener and publisher holder sets), or the live 4 KiB pool under it (slot words, generations,
+/// holder sets), then received from, sent into and reaped.
 ///
 /// Input: byte 0: frames sent before the scribble (`% 8`); byte 1 bit 0: reliable policy, bit 1:
-/// history 0;
-/// then `(offset, len, bytes)` patch records over the ring past its segment header.
+/// history 0, bit 2: scribble the pool instead of the ring;
+/// then `(offset, len, bytes)` patch records over that segment past its segment header.
 pub fn ring_entry(data: &[u8]) {
     let dir = scratch("ring");
     let _ = std::fs::remove_dir_all(&dir);
@@ -321,7 +323,7 @@ pub fn ring_entry(data: &[u8]) {
         for i in 0..frames as u64 {
             send(i);
         }
-        patch_live(&dir.join("topic-t"), &mut inp, 64);
+        patch_live(&dir.join(if flags & 4 != 0 { "pool-0" } else { "topic-t" }), &mut inp, 64);
         for _ in 0..12 {
             match s.try_recv().map(|m| m.map(tensorbus_pool::Delivered::into_parts)) {
                 Ok(Some((d, Some(h)))) => {

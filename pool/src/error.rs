@@ -158,7 +158,9 @@ pub enum TopicError {
     TooManyWatched { topic: String, limit: usize },
     #[error("topic {topic}: history must be 0 (keep no frame for late joiners) or 1 (keep the newest), got {history}")]
     BadHistory { topic: String, history: u32 },
-    #[error("topic {topic}: too many subscribers (limit {limit})")]
+    #[error("topic {topic}: max_subscribers must be 1..={limit}, got {requested}")]
+    BadMaxSubscribers { topic: String, requested: u32, limit: usize },
+    #[error("topic {topic}: too many subscribers (limit {limit}, fixed when the topic was created; create it with a larger max_subscribers)")]
     TooManySubscribers { topic: String, limit: usize },
     #[error(transparent)]
     Open(#[from] OpenError),

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tensorbus_pool::pool::{PoolHeader, SlotHeader};
-use tensorbus_pool::ring::{Entry, SubEntry, TopicHeader, ENTRIES_AT, OPENERS_AT, PUBLISHERS_AT, SUBS_AT};
+use tensorbus_pool::ring::{ring_offsets, Entry, RingOffsets, SubEntry, TopicHeader, DEFAULT_SUBS, SUBS_AT};
 use tensorbus_pool::*;
 use tensorbus_testkit::{self as kit, check, field, fill, Peer, Rng, TempNs};
 
@@ -54,6 +54,9 @@ fn poke32(path: &Path, at: usize, v: u32) {
 const POOL_HDR: usize = 64;
 const SLOTS_AT: usize = 128;
 const TOPIC_HDR: usize = 64;
+/// The parts after the subscriber table of a topic created with the default options.
+const AT: RingOffsets = ring_offsets(DEFAULT_SUBS);
+const ENTRIES_AT: usize = AT.entries;
 /// Registry: header 64 + reaps counter line 64, then 64-byte holder entries.
 const REG_ENTRIES_AT: usize = 128;
 
@@ -344,7 +347,7 @@ fn scribbled_ring_head_cursors_stamps_and_lock_are_misses_not_crashes() {
         let v = if rng.below(2) == 0 { extreme[rng.below(6) as usize] } else { rng.next() };
         match rng.below(8) {
             0 => poke(&p, TOPIC_HDR + offset_of!(TopicHeader, head), v),
-            7 => poke(&p, [OPENERS_AT, PUBLISHERS_AT][rng.below(2) as usize] + 8 * rng.below(16) as usize, v),
+            7 => poke(&p, [AT.openers, AT.publishers, AT.sub_set][rng.below(3) as usize] + 8 * rng.below(16) as usize, v),
             1 => poke(&p, SUBS_AT + rng.below(2) as usize * size_of::<SubEntry>() + offset_of!(SubEntry, cursor), v),
             2 => poke(&p, SUBS_AT + rng.below(2) as usize * size_of::<SubEntry>() + offset_of!(SubEntry, owner), v),
             3 => poke(&p, ENTRIES_AT + rng.below(depth) as usize * size_of::<Entry>() + offset_of!(Entry, stamp), v),

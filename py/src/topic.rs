@@ -204,7 +204,8 @@ impl PyTopic {
         self.deliver(py, got.map_err(tb_err)?)
     }
 
-    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64, history: u32) -> PyResult<PyTopic> {
+    #[allow(clippy::too_many_arguments)] // the constructor's keyword arguments, one by one
+    pub fn open(py: Python<'_>, name: &str, ty: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64, history: u32, max_subscribers: u32) -> PyResult<PyTopic> {
         if !(timeout >= 0.0 && timeout.is_finite()) {
             return Err(exc::TopicError::new_err(format!("timeout must be >= 0 seconds, got {timeout}")));
         }
@@ -221,7 +222,10 @@ impl PyTopic {
         }
         let (mode, tt) = Self::mode_of(ty)?;
         let ns = default_ns()?;
-        let cfg = TopicConfig { depth, policy, history };
+        if max_subscribers == 0 || max_subscribers as usize > tensorbus_pool::ring::MAX_SUBS {
+            return Err(exc::TopicError::new_err(format!("max_subscribers must be 1..={}, got {max_subscribers}", tensorbus_pool::ring::MAX_SUBS)));
+        }
+        let cfg = TopicConfig { depth, policy, history, max_subscribers };
         let topic = py.detach(|| tensorbus::raw::open_topic(&ns, name, &tt, cfg)).map_err(to_py)?;
         Ok(PyTopic {
             topic,
@@ -238,9 +242,10 @@ impl PyTopic {
 #[pymethods]
 impl PyTopic {
     #[new]
-    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest", timeout=1.0, history=1))]
-    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64, history: u32) -> PyResult<PyTopic> {
-        PyTopic::open(py, name, r#type, depth, policy, timeout, history)
+    #[pyo3(signature = (name, r#type=None, depth=4, policy="latest", timeout=1.0, history=1, max_subscribers=64))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn new(py: Python<'_>, name: &str, r#type: Option<&Bound<'_, PyAny>>, depth: u32, policy: &str, timeout: f64, history: u32, max_subscribers: u32) -> PyResult<PyTopic> {
+        PyTopic::open(py, name, r#type, depth, policy, timeout, history, max_subscribers)
     }
 
     /// Publish a message; returns its sequence number. Payloads travel by descriptor (a loaned
@@ -325,6 +330,11 @@ impl PyTopic {
     #[getter]
     fn history(&self) -> u32 {
         self.topic.history()
+    }
+    /// Subscribers the topic can have at once (fixed when it was created).
+    #[getter]
+    fn max_subscribers(&self) -> u32 {
+        self.topic.ring().max_subscribers()
     }
     /// Messages sent on this topic (all publishers).
     #[getter]

@@ -161,7 +161,7 @@ fn publish(ns: &Namespace, out: &mut Out, ch: &mcap::Channel<'_>, item: Item) ->
     if out.publisher.is_none() {
         let depth = ch.metadata.get("tensorbus.depth").and_then(|d| d.parse().ok()).unwrap_or(tensorbus_pool::ring::DEFAULT_DEPTH);
         let policy = if ch.metadata.get("tensorbus.policy").is_some_and(|p| p == "reliable") { Policy::Reliable } else { Policy::Latest };
-        let p = RawPublisher::open(ns, &out.name, item.topic_type(), TopicConfig { depth, policy, history: 1 }).map_err(|e| e.to_string())?;
+        let p = RawPublisher::open(ns, &out.name, item.topic_type(), TopicConfig { depth, policy, ..TopicConfig::default() }).map_err(|e| e.to_string())?;
         out.publisher = Some(p);
     }
     let p = out.publisher.as_ref().expect("set above");

@@ -4,7 +4,7 @@
 //! the child's own registration before they act (`Topic::here`, `Subscriber::adopt`).
 
 use super::inline::{inline_message, Delivered};
-use super::layout::{topic_names, Policy, TopicType, DEFAULT_DEPTH, MAX_SUBS};
+use super::layout::{topic_names, Policy, TopicType, DEFAULT_DEPTH, DEFAULT_SUBS, MAX_SUBS};
 use super::refs::is_payload;
 use super::seg::RingSeg;
 use super::seqlock::{self, INLINE_MAX, TAIL_WORDS};
@@ -55,11 +55,15 @@ pub struct TopicOptions {
     /// 1 (the newest; default) or 0 (none, so a publisher's next loan reuses the slot the
     /// subscribers just dropped, cache-warm). Fixed when the topic is created.
     pub history: u32,
+    /// Subscribers the topic can have at once (its subscriber table; 64 bytes each): default
+    /// [`DEFAULT_SUBS`] (64), at most [`MAX_SUBS`] (1,024, one per holder of the namespace).
+    /// Fixed when the topic is created.
+    pub max_subscribers: u32,
 }
 
 impl Default for TopicOptions {
     fn default() -> Self {
-        TopicOptions { ty: TopicType::default(), depth: DEFAULT_DEPTH, policy: Policy::Latest, history: 1 }
+        TopicOptions { ty: TopicType::default(), depth: DEFAULT_DEPTH, policy: Policy::Latest, history: 1, max_subscribers: DEFAULT_SUBS }
     }
 }
 
@@ -103,7 +107,10 @@ impl Namespace {
                 if opts.history > 1 {
                     return Err(TopicError::BadHistory { topic: name.to_string(), history: opts.history });
                 }
-                RingSeg::open_or_create(self.dir(), name, &opts.ty, opts.depth, opts.policy, opts.history)?
+                if opts.max_subscribers == 0 || opts.max_subscribers as usize > MAX_SUBS {
+                    return Err(TopicError::BadMaxSubscribers { topic: name.to_string(), requested: opts.max_subscribers, limit: MAX_SUBS });
+                }
+                RingSeg::open_or_create(self.dir(), name, &opts.ty, opts.depth, opts.policy, opts.history, opts.max_subscribers)?
             }
             None => RingSeg::open_existing(self.dir(), name)?,
         };
@@ -243,7 +250,7 @@ fn claim_sub(ring: &RingSeg, ns: &Namespace) -> Result<usize, TopicError> {
         return Ok(i);
     }
     ns.reap();
-    ring.try_claim_sub(ns).ok_or_else(|| TopicError::TooManySubscribers { topic: ring.name.clone(), limit: MAX_SUBS })
+    ring.try_claim_sub(ns).ok_or_else(|| TopicError::TooManySubscribers { topic: ring.name.clone(), limit: ring.max_subs as usize })
 }
 
 /// A fork child that inherited a publisher could not open the topic under its own registration.

@@ -6,9 +6,11 @@
 //! 64    TopicHeader (384): name, type, depth, policy, history; then three cache lines:
 //!       A head, sent (what readers poll); B lock, holder, openers, publishers (writers);
 //!       C notify/progress futex words and their sleeper bitmaps
-//! 448   SubEntry[MAX_SUBS] (64 each): owner, cursor, misses, received
-//! 4544  HolderSet openers, HolderSet publishers (128 each: one bit per holder, `holders.rs`)
-//! 4800  Entry[depth] (128 each, see `seqlock.rs`): stamp, the 64-byte descriptor as 8 words,
+//! 448   SubEntry[max_subs] (64 each): owner, cursor, misses, received; `max_subs` is fixed at
+//!       creation (default [`DEFAULT_SUBS`], at most [`MAX_SUBS`])
+//! then  HolderSet openers, HolderSet publishers (128 each: one bit per holder, `holders.rs`),
+//!       the subscriber set (128: one bit per subscriber entry a send must look at)
+//! then  Entry[depth] (128 each, see `seqlock.rs`): stamp, the 64-byte descriptor as 8 words,
 //!       then 7 tail words (bytes 48..104 of a long inline message)
 //! ```
 
@@ -21,8 +23,10 @@ use crate::sync::{AtomicU32, AtomicU64};
 use std::mem::{offset_of, size_of};
 use std::path::Path;
 
-/// Subscribers per topic.
-pub const MAX_SUBS: usize = 64;
+/// Subscribers a topic can have by default (its subscriber table's size, chosen at creation).
+pub const DEFAULT_SUBS: u32 = 64;
+/// The most subscribers a topic can be created for: one per holder of the namespace.
+pub const MAX_SUBS: usize = crate::holders::MAX_HOLDERS;
 /// Largest ring depth.
 pub const MAX_DEPTH: u32 = 4096;
 /// Default depth: frames a topic pins at most.
@@ -49,7 +53,10 @@ pub struct TopicHeader {
     /// 1 (the newest, the default) or 0 (none: the publisher's next loan can reuse the slot a
     /// subscriber just dropped, as iceoryx2's default history 0 does). Set at creation.
     pub history: u32,
-    pub _p1: [u64; 5],
+    /// Entries of the subscriber table (1..=MAX_SUBS), fixed at creation.
+    pub max_subs: u32,
+    pub _p1a: u32,
+    pub _p1: [u64; 4],
     // --- line A (offset 256 in the segment): what a spinning reader polls ---
     /// Next position to write; entries `< head` are published.
     pub head: AtomicU64,
@@ -63,16 +70,13 @@ pub struct TopicHeader {
     pub holder: AtomicU32,
     pub _pb0: u32,
     /// Unused (the opener and publisher bitmaps of layout 8; now holder sets after the
-    /// subscriber table, see `OPENERS_AT`).
+    /// subscriber table, see `RingOffsets`).
     pub _pb1: [u64; 2],
     /// Positions below this no longer hold their slots: every live subscriber had read them
     /// when a later send released them (the newest entry is always kept). Written under `lock`.
     pub released: AtomicU64,
-    /// Bitmap of subscriber entries a send must look at: a superset of the claimed ones. A
-    /// claimer sets its bit once it owns the entry; only an owner clears its own bit, before it
-    /// gives the entry up (entries of dead owners keep theirs until reclaimed: a wasted check,
-    /// never a live subscriber overlooked).
-    pub subs: AtomicU64,
+    /// Unused (the subscriber bitmap of layout 9; now the subscriber set after the holder sets).
+    pub _pb2: u64,
     pub _pb: [u64; 2],
     // --- line C: futex words and their sleepers (protocol in `sleepers.rs`) ---
     /// Bumped on every send (futex word for blocking receivers).
@@ -111,23 +115,46 @@ pub struct SubEntry {
 const _: () = assert!(size_of::<SubEntry>() == 64);
 
 pub const SUBS_AT: usize = 64 + size_of::<TopicHeader>();
-/// The processes (holder indices) that have the topic open: the topic dissolves when the last
-/// one closes it.
-pub const OPENERS_AT: usize = SUBS_AT + MAX_SUBS * size_of::<SubEntry>();
-/// The processes that publish on it (statistics).
-pub const PUBLISHERS_AT: usize = OPENERS_AT + size_of::<HolderSet>();
-pub const ENTRIES_AT: usize = PUBLISHERS_AT + size_of::<HolderSet>();
+
+/// Where the parts after the subscriber table lie in a topic segment whose table has `max_subs`
+/// entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingOffsets {
+    /// The processes (holder indices) that have the topic open: the topic dissolves when the
+    /// last one closes it.
+    pub openers: usize,
+    /// The processes that publish on it (statistics).
+    pub publishers: usize,
+    /// Subscriber entries a send must look at: a superset of the claimed ones. A claimer sets
+    /// its bit once it owns the entry; only an owner clears its own bit, before it gives the
+    /// entry up (entries of dead owners keep theirs until reclaimed: a wasted check, never a
+    /// live subscriber overlooked).
+    pub sub_set: usize,
+    /// The ring entries.
+    pub entries: usize,
+}
+
+/// The offsets of a topic segment with a subscriber table of `max_subs` entries.
+pub const fn ring_offsets(max_subs: u32) -> RingOffsets {
+    let openers = SUBS_AT + max_subs as usize * size_of::<SubEntry>();
+    let publishers = openers + size_of::<HolderSet>();
+    let sub_set = publishers + size_of::<HolderSet>();
+    RingOffsets { openers, publishers, sub_set, entries: sub_set + size_of::<HolderSet>() }
+}
 // Every structure sits at its alignment (the mapping is page aligned): what lets `RingSeg`'s
-// accessors use `Segment::at_validated`.
-const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ENTRIES_AT.is_multiple_of(align_of::<Entry>()));
+// accessors use `Segment::at_validated`. Every part is a multiple of 64 bytes long.
+const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ring_offsets(1).entries.is_multiple_of(align_of::<Entry>()));
+const _: () = assert!(size_of::<SubEntry>() % 64 == 0 && size_of::<HolderSet>() % 64 == 0);
 pub(super) const LAYOUT: u64 = layout_hash(&[
     // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
     // 7: `woke_ns`, the time of the last wake of sleeping receivers.
     // 8: `history` (0 or 1) in what was padding.
     // 9: openers and publishers became holder sets of 1,024 bits after the subscriber table.
-    9,
-    OPENERS_AT,
-    ENTRIES_AT,
+    // 10: the subscriber table's size is chosen at creation (`max_subs`); the subscriber bitmap
+    //     became a set of 1,024 bits after the holder sets.
+    10,
+    offset_of!(TopicHeader, max_subs),
+    size_of::<HolderSet>(),
     offset_of!(TopicHeader, history),
     INLINE_MAX,
     offset_of!(TopicHeader, sleepers),
@@ -135,7 +162,6 @@ pub(super) const LAYOUT: u64 = layout_hash(&[
     offset_of!(TopicHeader, wakes),
     offset_of!(TopicHeader, woke_ns),
     offset_of!(TopicHeader, released),
-    offset_of!(TopicHeader, subs),
     size_of::<TopicHeader>(),
     size_of::<SubEntry>(),
     size_of::<Entry>(),

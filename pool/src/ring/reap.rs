@@ -2,7 +2,6 @@
 //! take over a dead writer's lock (which repairs the ring), and dissolve the topic's slot
 //! references and registry entry once no process has it open.
 
-use super::layout::MAX_SUBS;
 use super::lock::CLOSE_BOUND;
 use super::seg::RingSeg;
 use crate::namespace::{Namespace, MAX_POOLS};
@@ -19,7 +18,7 @@ impl RingSeg {
         self.publishers().remove_all(dead);
         sleepers::clear_dead(&h.sleepers, dead);
         sleepers::clear_dead(&h.writer_sleepers, dead);
-        for i in 0..MAX_SUBS {
+        for i in 0..self.max_subs as usize {
             let s = self.sub(i);
             let owner = s.owner.load(Ordering::Acquire);
             if owner != 0 && !self.live_subscriber(ns, owner) {
@@ -67,7 +66,7 @@ impl RingSeg {
     pub fn leave(&self, ns: &Namespace) {
         let me = ns.holder_index();
         let owner = (me as u64 + 1) | ((crate::process::current_pid() as u64) << 32);
-        for i in 0..MAX_SUBS {
+        for i in 0..self.max_subs as usize {
             // AcqRel: free only entries that are ours.
             let _ = self.sub(i).owner.compare_exchange(owner, 0, Ordering::AcqRel, Ordering::Relaxed);
         }

@@ -20,7 +20,6 @@
 //! Back-pressure ([`RingSeg::has_room`]): a reliable send waits while the slowest live
 //! subscriber is `depth` behind.
 
-use super::layout::MAX_SUBS;
 use super::seg::RingSeg;
 use crate::descriptor::{kind, Descriptor};
 use crate::error::OpenError;
@@ -187,20 +186,31 @@ impl RingSeg {
 
     /// The smallest cursor of the live subscribers (u64::MAX when there are none).
     fn min_live_cursor(&self, ns: &Namespace) -> u64 {
-        // Acquire: pairs with the Release in `claim_sub` (the entry's owner and cursor).
-        let mut subs = self.header().subs.load(Ordering::Acquire);
         let mut min = u64::MAX;
-        while subs != 0 {
-            let i = subs.trailing_zeros() as usize;
-            subs &= subs - 1;
+        self.for_each_sub(|i| {
             let s = self.sub(i);
             // Acquire: the subscriber's Release stores of owner and cursor.
             let owner = s.owner.load(Ordering::Acquire);
             if owner != 0 && self.live_subscriber(ns, owner) {
                 min = min.min(s.cursor.load(Ordering::Acquire));
             }
-        }
+        });
         min
+    }
+
+    /// Call `f` with every subscriber entry whose bit is in the subscriber set (only the words
+    /// that the table's size reaches are read: one for the default 64 entries).
+    #[inline]
+    pub(super) fn for_each_sub(&self, mut f: impl FnMut(usize)) {
+        let words = &self.sub_set().words[..(self.max_subs as usize).div_ceil(64)];
+        for (w, word) in words.iter().enumerate() {
+            // Acquire: pairs with the Release in `try_claim_sub` (the entry's owner and cursor).
+            let mut bits = word.load(Ordering::Acquire);
+            while bits != 0 {
+                f(w * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
     }
 
     /// Under the lock: an entry naming `old` no longer holds its slot (overwritten, or read by
@@ -224,12 +234,14 @@ impl RingSeg {
 
     pub(super) fn has_room(&self, ns: &Namespace) -> bool {
         let head = self.header().head.load(Ordering::Acquire);
-        (0..MAX_SUBS).all(|i| {
+        let mut room = true;
+        self.for_each_sub(|i| {
             let s = self.sub(i);
             // Acquire: pairs with the subscriber's Release of owner/cursor.
             let owner = s.owner.load(Ordering::Acquire);
-            owner == 0 || !self.live_subscriber(ns, owner) || head < s.cursor.load(Ordering::Acquire).saturating_add(self.depth as u64)
-        })
+            room &= owner == 0 || !self.live_subscriber(ns, owner) || head < s.cursor.load(Ordering::Acquire).saturating_add(self.depth as u64);
+        });
+        room
     }
 }
 

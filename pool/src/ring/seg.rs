@@ -2,7 +2,7 @@
 //! entries, ring entries). The protocols on it live in the sibling files: the seqlock in
 //! `seqlock.rs`, the writer lock in `lock.rs`, slot references in `refs.rs`, and so on.
 
-use super::layout::{check_name, file_name, set_str, str_field, Policy, SubEntry, TopicHeader, TopicType, ENTRIES_AT, LAYOUT, MAX_DEPTH, MAX_SUBS, OPENERS_AT, PUBLISHERS_AT, SUBS_AT};
+use super::layout::{check_name, file_name, ring_offsets, set_str, str_field, Policy, RingOffsets, SubEntry, TopicHeader, TopicType, LAYOUT, MAX_DEPTH, MAX_SUBS, SUBS_AT};
 use crate::holders::HolderSet;
 use super::seqlock::{self, Entries, Entry, Tail};
 use crate::descriptor::Descriptor;
@@ -17,6 +17,10 @@ use std::path::Path;
 pub struct RingSeg {
     pub(super) seg: Segment,
     pub(super) depth: u32,
+    /// Entries of the subscriber table, as validated on open (1..=MAX_SUBS).
+    pub(super) max_subs: u32,
+    /// Where the parts after the subscriber table lie (from `max_subs`).
+    pub(super) at: RingOffsets,
     /// The header's `history` as validated on open (0 or 1): what `released` may not pass.
     pub(super) keep: u64,
     pub(super) name: String,
@@ -34,11 +38,12 @@ impl std::fmt::Debug for RingSeg {
 }
 
 impl RingSeg {
-    pub(super) fn open_or_create(dir: &Path, name: &str, ty: &TopicType, depth: u32, policy: Policy, history: u32) -> Result<RingSeg, TopicError> {
+    pub(super) fn open_or_create(dir: &Path, name: &str, ty: &TopicType, depth: u32, policy: Policy, history: u32, max_subs: u32) -> Result<RingSeg, TopicError> {
         check_name(name)?;
         let depth = depth.clamp(1, MAX_DEPTH);
         let history = history.min(1);
-        let size = ENTRIES_AT + depth as usize * size_of::<Entry>();
+        let max_subs = max_subs.clamp(1, MAX_SUBS as u32);
+        let size = ring_offsets(max_subs).entries + depth as usize * size_of::<Entry>();
         let (seg, _) = Segment::open_or_create(&dir.join(file_name(name)), SegmentKind::Topic, LAYOUT, size, |seg| {
             // SAFETY: fresh private mapping; the header lies in bounds.
             let h = unsafe { &mut *(seg.base().add(64) as *mut TopicHeader) };
@@ -49,6 +54,7 @@ impl RingSeg {
             h.depth = depth;
             h.policy = policy as u32;
             h.history = history;
+            h.max_subs = max_subs;
         })?;
         let ring = Self::validate(seg, name)?;
         let h = ring.header();
@@ -73,8 +79,8 @@ impl RingSeg {
 
     fn validate(seg: Segment, name: &str) -> Result<RingSeg, TopicError> {
         let path = seg.path().to_path_buf();
-        if seg.len() < ENTRIES_AT {
-            return Err(OpenError::Truncated { path, expected: ENTRIES_AT as u64, actual: seg.len() as u64 }.into());
+        if seg.len() < SUBS_AT {
+            return Err(OpenError::Truncated { path, expected: SUBS_AT as u64, actual: seg.len() as u64 }.into());
         }
         // SAFETY: the header lies within the validated length; integers and atomics only.
         let h = unsafe { seg.at::<TopicHeader>(64) };
@@ -82,7 +88,12 @@ impl RingSeg {
         if depth == 0 || depth > MAX_DEPTH {
             return Err(OpenError::BadHeader { path, field: "depth", value: depth as u64 }.into());
         }
-        let need = ENTRIES_AT + depth as usize * size_of::<Entry>();
+        let max_subs = h.max_subs;
+        if max_subs == 0 || max_subs as usize > MAX_SUBS {
+            return Err(OpenError::BadHeader { path, field: "max_subs", value: max_subs as u64 }.into());
+        }
+        let at = ring_offsets(max_subs);
+        let need = at.entries + depth as usize * size_of::<Entry>();
         if need != seg.len() {
             return Err(OpenError::Truncated { path, expected: need as u64, actual: seg.len() as u64 }.into());
         }
@@ -96,27 +107,37 @@ impl RingSeg {
         if str_field(&h.name) != name {
             return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
         }
-        Ok(RingSeg { seg, depth, keep, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
+        Ok(RingSeg { seg, depth, max_subs, at, keep, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
     }
 
     pub fn header(&self) -> &TopicHeader {
-        // SAFETY: validated on open: the segment is at least ENTRIES_AT long, past the header.
+        // SAFETY: validated on open: the segment is at least SUBS_AT long, past the header.
         unsafe { self.seg.at_validated::<TopicHeader>(64) }
     }
     /// The processes that have the topic open (holder set).
     pub fn openers(&self) -> &HolderSet {
-        // SAFETY: validated on open: the segment is at least ENTRIES_AT long, past this set;
-        // 8-byte aligned (a multiple of 64 from the page-aligned base).
-        unsafe { self.seg.at_validated::<HolderSet>(OPENERS_AT) }
+        // SAFETY: validated on open: the segment is `at.entries + depth * 128` bytes long, past
+        // this set; 8-byte aligned (a multiple of 64 from the page-aligned base).
+        unsafe { self.seg.at_validated::<HolderSet>(self.at.openers) }
     }
     /// The processes that publish on it (holder set, statistics).
     pub fn publishers(&self) -> &HolderSet {
         // SAFETY: as in `openers`.
-        unsafe { self.seg.at_validated::<HolderSet>(PUBLISHERS_AT) }
+        unsafe { self.seg.at_validated::<HolderSet>(self.at.publishers) }
+    }
+    /// The subscriber entries a send must look at (bit i: entry i; a superset of the claimed).
+    pub(super) fn sub_set(&self) -> &HolderSet {
+        // SAFETY: as in `openers`.
+        unsafe { self.seg.at_validated::<HolderSet>(self.at.sub_set) }
+    }
+    /// Entries of the subscriber table.
+    pub fn max_subscribers(&self) -> u32 {
+        self.max_subs
     }
     pub(super) fn sub(&self, i: usize) -> &SubEntry {
-        // SAFETY: i < MAX_SUBS; the table lies within the validated segment.
-        unsafe { self.seg.at_validated::<SubEntry>(SUBS_AT + (i % MAX_SUBS) * size_of::<SubEntry>()) }
+        // SAFETY: i % max_subs < max_subs, validated on open against the segment's length; the
+        // table starts at SUBS_AT, a multiple of 64.
+        unsafe { self.seg.at_validated::<SubEntry>(SUBS_AT + (i % self.max_subs as usize) * size_of::<SubEntry>()) }
     }
     #[inline]
     pub(super) fn entry(&self, pos: u64) -> &Entry {
@@ -125,7 +146,7 @@ impl RingSeg {
         // more than the rest of an in-process receive's index work.
         let i = if d.is_power_of_two() { pos & (d - 1) } else { pos % d } as usize;
         // SAFETY: i < depth; entries lie within the validated segment.
-        unsafe { self.seg.at_validated::<Entry>(ENTRIES_AT + i * size_of::<Entry>()) }
+        unsafe { self.seg.at_validated::<Entry>(self.at.entries + i * size_of::<Entry>()) }
     }
     pub fn depth(&self) -> u32 {
         self.depth

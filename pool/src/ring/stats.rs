@@ -1,6 +1,6 @@
 //! `TopicStats`: one topic's line of the namespace report (`crate::stats`).
 
-use super::layout::{Policy, MAX_SUBS};
+use super::layout::Policy;
 use super::seg::RingSeg;
 use crate::sync::Ordering;
 
@@ -23,7 +23,7 @@ impl RingSeg {
         let h = self.header();
         let mut subscribers = 0;
         let mut misses = 0;
-        for i in 0..MAX_SUBS {
+        for i in 0..self.max_subs as usize {
             let s = self.sub(i);
             // Relaxed: a snapshot for statistics.
             if s.owner.load(Ordering::Relaxed) != 0 {

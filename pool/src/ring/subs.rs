@@ -1,9 +1,9 @@
-//! The subscriber table: `SubEntry[MAX_SUBS]`, one per subscriber, owned by
-//! `(holder index + 1) | pid << 32`; each holds its subscriber's cursor and counters. The `subs`
-//! bitmap in the header is a superset of the claimed entries that a send scans (see
-//! `TopicHeader::subs`). An entry whose owner is not a live registry entry is free to reclaim.
+//! The subscriber table: `SubEntry[max_subs]`, one per subscriber, owned by
+//! `(holder index + 1) | pid << 32`; each holds its subscriber's cursor and counters. The
+//! subscriber set after the holder sets is a superset of the claimed entries that a send scans
+//! (see `RingOffsets::sub_set`). An entry whose owner is not a live registry entry is free to reclaim.
 
-use super::layout::{Policy, SubEntry, MAX_SUBS};
+use super::layout::{Policy, SubEntry};
 use super::seg::RingSeg;
 use crate::namespace::Namespace;
 use crate::registry::{self, ST_ACTIVE};
@@ -23,10 +23,10 @@ impl RingSeg {
 
     /// Claim a free (or dead owner's) entry for this process, its cursor at the newest entry
     /// (history 1) or past it (history 0: a late joiner starts with the next send).
-    /// None when all [`MAX_SUBS`] are live (the caller reaps and tries once more).
+    /// None when all `max_subs` entries are live (the caller reaps and tries once more).
     pub(super) fn try_claim_sub(&self, ns: &Namespace) -> Option<usize> {
         let owner = (ns.holder_index() as u64 + 1) | ((crate::process::current_pid() as u64) << 32);
-        for i in 0..MAX_SUBS {
+        for i in 0..self.max_subs as usize {
             let s = self.sub(i);
             // Acquire: pairs with the previous owner's Release store of owner (its cursor updates).
             let cur = s.owner.load(Ordering::Acquire);
@@ -41,7 +41,7 @@ impl RingSeg {
                 s.misses.store(0, Ordering::Relaxed);
                 s.received.store(0, Ordering::Relaxed);
                 // Release: a writer that sees the bit sees our owner and cursor.
-                self.header().subs.fetch_or(1u64 << i, Ordering::Release);
+                self.sub_set().words[i / 64].fetch_or(1u64 << (i % 64), Ordering::Release);
                 return Some(i);
             }
         }
@@ -49,10 +49,10 @@ impl RingSeg {
     }
 
     pub(super) fn release_sub(&self, i: usize) {
-        let h = self.header();
+        let i = i % self.max_subs as usize;
         // Relaxed: we still own the entry, so no claimer can be setting this bit; writers
         // that still see it find the owner cleared just below.
-        h.subs.fetch_and(!(1u64 << (i % MAX_SUBS)), Ordering::Relaxed);
+        self.sub_set().words[i / 64].fetch_and(!(1u64 << (i % 64)), Ordering::Relaxed);
         // Release: our cursor updates are done.
         self.sub(i).owner.store(0, Ordering::Release);
         self.wake_writers();

@@ -292,9 +292,11 @@ class Topic:
             them: 1 (the newest, default) or 0 (none: the slot frees as soon as the readers drop
             it, so the next ``from_numpy`` or loan reuses a cache-warm slot; a subscriber that
             joins later starts with the next send). Fixed when the topic is created.
+        max_subscribers: subscribers the topic can have at once, in any processes (1..1024,
+            default 64; 64 bytes of shared memory each). Fixed when the topic is created.
     """
 
-    def __new__(cls, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0, history: int = 1) -> Self: ...
+    def __new__(cls, name: str, type: Optional[Any] = None, depth: int = 4, policy: Literal["latest", "reliable"] = "latest", timeout: float = 1.0, history: int = 1, max_subscribers: int = 64) -> Self: ...
     def send(self, msg: Any) -> int:
         """Publish a message; returns its sequence number. A loaned payload is frozen by sending it.
 
@@ -332,6 +334,8 @@ class Topic:
     def policy(self) -> str: ...
     @property
     def history(self) -> int: ...
+    @property
+    def max_subscribers(self) -> int: ...
     @property
     def sent(self) -> int: ...
     @property
