@@ -368,9 +368,19 @@ fn row_reap_dead(cfg: &Cfg) -> Row {
 
 const CLAIM_MS: u64 = 200;
 
-/// Claim and release (`try_acquire(64)`, drop) for `ms`: the count.
-fn claim_loop(ns: &Namespace, ms: u64) -> u64 {
-    let end = Instant::now() + Duration::from_millis(ms);
+/// CPU time of the calling thread (ns).
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into `ts`, a valid, exclusively borrowed local.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Claim and release (`try_acquire(64)`, drop) for `ms` of wall time: the count and the CPU
+/// time this thread spent (ns). Count per CPU second is what contention costs, whether or not
+/// the thread had a core to itself; count per wall second also falls when it waits for a core.
+fn claim_loop(ns: &Namespace, ms: u64) -> (u64, u64) {
+    let (end, cpu) = (Instant::now() + Duration::from_millis(ms), thread_cpu_ns());
     let mut n = 0u64;
     loop {
         for _ in 0..64 {
@@ -378,9 +388,15 @@ fn claim_loop(ns: &Namespace, ms: u64) -> u64 {
         }
         n += 64;
         if Instant::now() >= end {
-            return n;
+            return (n, thread_cpu_ns() - cpu);
         }
     }
+}
+
+/// Ops per wall second per worker, and ops per CPU second, of one batch of `(count, cpu ns)`.
+fn claim_rates(runs: &[(u64, u64)]) -> (f64, f64) {
+    let (ops, cpu) = runs.iter().fold((0, 0), |(o, c), r| (o + r.0, c + r.1));
+    (ops as f64 / runs.len() as f64 / (CLAIM_MS as f64 / 1e3), ops as f64 / (cpu.max(1) as f64 / 1e9))
 }
 
 fn row_claim(cfg: &Cfg) -> Row {
@@ -388,11 +404,15 @@ fn row_claim(cfg: &Cfg) -> Row {
     let d = BenchDir::new("claim");
     let classes = "4Kx256";
     let asked = [1, 2, 4, 8];
+    let add = |row: &mut Row, what: &str, n: u64, batches: Vec<(f64, f64)>| {
+        row.add(&format!("{what}: ops/s per {what} (wall)"), n, Stat::of(batches.iter().map(|b| b.0).collect()));
+        row.add(&format!("{what}: ops per CPU second"), n, Stat::of(batches.iter().map(|b| b.1).collect()));
+    };
     {
         let ns = open(&d.0, classes);
         drop(ns.try_acquire(64).unwrap());
         for &n in &asked {
-            let samples: Vec<f64> = (0..cfg.batches.min(5))
+            let batches = (0..cfg.batches.min(5))
                 .map(|_| {
                     let go = Arc::new(Barrier::new(n as usize));
                     let threads: Vec<_> = (0..n)
@@ -404,29 +424,35 @@ fn row_claim(cfg: &Cfg) -> Row {
                             })
                         })
                         .collect();
-                    let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-                    total as f64 / n as f64 / (CLAIM_MS as f64 / 1e3)
+                    claim_rates(&threads.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>())
                 })
                 .collect();
-            row.add("threads of one process (ops/s per thread)", n, Stat::of(samples));
+            add(&mut row, "thread", n, batches);
         }
     }
     for n in points(&asked, MAX_HOLDERS as u64, &format!("{HOLDER_WHY} ({MAX_HOLDERS})"), &mut row) {
         let mut peers = spawn_ready(n as usize, "claim", &d.0, classes, CLAIM_MS).expect("claim peers");
-        let samples: Vec<f64> = (0..cfg.batches.min(5))
+        let batches = (0..cfg.batches.min(5))
             .map(|_| {
                 for p in &mut peers {
                     p.say("go");
                 }
-                let total: u64 = peers.iter_mut().map(|p| p.line().parse::<u64>().expect("count")).sum();
-                total as f64 / n as f64 / (CLAIM_MS as f64 / 1e3)
+                let runs: Vec<(u64, u64)> = peers
+                    .iter_mut()
+                    .map(|p| {
+                        let l = p.line();
+                        let mut it = l.split_whitespace().map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("claim peer said {l:?}")));
+                        (it.next().expect("count"), it.next().expect("cpu ns"))
+                    })
+                    .collect();
+                claim_rates(&runs)
             })
             .collect();
-        row.add("processes (ops/s per process)", n, Stat::of(samples));
+        add(&mut row, "process", n, batches);
         row.mem(n, &d.0);
     }
     row.note(format!(
-        "Each thread or process claims and releases a 4 KiB slot (`try_acquire(64)`, drop) for {CLAIM_MS} ms; figures are ops/s per thread (or process), the median of batches. Past the machine's {} cores they share cores, so ops/s per thread falls as 1/n from there whatever the pool does.",
+        "Each thread or process claims and releases a 4 KiB slot (`try_acquire(64)`, drop) for {CLAIM_MS} ms of wall time, all at once; the median of batches. Per wall second, ops fall as 1/n past the machine's {} cores (and earlier when other work holds a core), whatever the pool does; per CPU second (the thread CPU clock) they fall only by what contention costs.",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     ));
     row
@@ -501,7 +527,8 @@ fn peer(role: &str) {
             answer("ready");
             while let Some(cmd) = read_command() {
                 if cmd == "go" {
-                    answer(&claim_loop(&ns, arg).to_string());
+                    let (n, cpu) = claim_loop(&ns, arg);
+                    answer(&format!("{n} {cpu}"));
                 }
             }
         }

@@ -251,6 +251,13 @@ impl Row {
         (sxx > 0.0).then(|| p.iter().map(|q| (q.0 - mx) * (q.1 - my)).sum::<f64>() / sxx)
     }
 
+    /// The cost each unit of the dimension adds, from the first point to the last (the fixed
+    /// part of a cost that grows from a floor does not hide its growth here).
+    pub fn marginal(points: &[(u64, Stat)]) -> Option<f64> {
+        let (first, last) = (points.first()?, points.last()?);
+        (last.0 > first.0).then(|| (last.1.med - first.1.med) / (last.0 - first.0) as f64)
+    }
+
     pub fn markdown(&self) -> String {
         let mut xs: Vec<u64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).chain(self.memory.iter().map(|m| m.0)).collect();
         xs.sort();
@@ -281,6 +288,9 @@ impl Row {
             .filter_map(|s| Self::slope(&s.points).map(|k| format!("{} {k:.2} / {:.2}", s.name, Self::slope(&s.points[s.points.len() - 2..]).unwrap_or(f64::NAN))))
             .collect();
         o += &format!("\nlog-log slope over all points / the last two (0 flat, 1 linear): {}\n", slopes.join("; "));
+        let marg: Vec<String> =
+            self.series.iter().filter_map(|s| Self::marginal(&s.points).map(|m| format!("{} {}{}", s.name, if m < 0.0 { "-" } else { "+" }, fmt(m.abs(), self.unit)))).collect();
+        o += &format!("\nper unit of {}, first to last point: {}\n", self.x_label, marg.join("; "));
         for (x, why) in &self.skipped {
             o += &format!("\nskipped {} = {x}: {why}\n", self.x_label);
         }
@@ -304,6 +314,7 @@ impl Row {
                     "samples": s.points.iter().map(|p| p.1.n).collect::<Vec<_>>(),
                     "slope": Self::slope(&s.points),
                     "tail_slope": Self::slope(&s.points[s.points.len().saturating_sub(2)..]),
+                    "marginal": Self::marginal(&s.points),
                 })
             })
             .collect();
