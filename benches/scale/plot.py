@@ -14,6 +14,15 @@ import os
 import textwrap
 
 
+def integer_ticks(ax, xs):
+    """The measured points as the x ticks of a log axis, written as plain numbers."""
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xticks(xs)
+    ax.set_xticklabels([f"{x:,}" for x in xs], fontsize=7)
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 def plot_row(row, meta, out):
     import matplotlib
 
@@ -39,11 +48,21 @@ def plot_row(row, meta, out):
     for x in skipped:
         ax.axvline(x, color="0.6", ls=":", lw=1)
         ax.annotate(
-            "skipped", (x, 0.02), xycoords=("data", "axes fraction"), rotation=90, fontsize=7, color="0.4", ha="right"
+            "skipped",
+            (x, 0.98),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            fontsize=7,
+            color="0.4",
+            ha="right",
+            va="top",
         )
     if skipped:
         lo_x = min(min(s["x"]) for s in row["series"] if s["x"])
         ax.set_xlim(lo_x / 1.5, max(skipped) * 1.5)
+    measured = {x for s in row["series"] for x in s["x"]}
+    ticks = sorted(measured | {x for x in skipped if all(abs(x / m - 1) > 0.3 for m in measured)})
+    integer_ticks(ax, ticks)
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.25)
     ax.set_title(f"{row['title']}\n{meta['date']}, {meta['cores']}", fontsize=9)
@@ -74,6 +93,7 @@ def plot_row(row, meta, out):
             mem.set_yscale("log")
         else:
             mem.set_ylim(0, top / unit * 1.15)
+        integer_ticks(mem, xs)
         mem.set_xlabel(row["x_label"])
         mem.set_ylabel(("KiB" if kib else "MiB") + " of the namespace's segments")
         mem.set_title("memory", fontsize=9)
