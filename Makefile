@@ -5,6 +5,7 @@
 #   make demo-python  the same pipeline with a Python camera process (examples/demo.py)
 #   make bench-peers  the Python side-by-side with HORUS, iceoryx2, PYTHUSA (ARGS=--quick)
 #   make bench-wake   cross-process wake latency and idle CPU of event nodes, Rust, Python and peers
+#   make bench-scale  how each cost grows with subscribers, topics, holders, slots, contention; plots in docs/
 #   make bench-record recording a 1080p30 camera + 1 kHz CmdVel (each compression) vs dd, replay vs the mcap reader (ARGS=--quick)
 #   make lint   rustfmt, clippy (-D warnings, workspace lints), ruff, stubtest and the module-cycle check; .ci/run runs it before make test
 
@@ -15,7 +16,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.deps-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-record bench-bridge bench-peers clean lint
+.PHONY: test test-rust test-python loom venv develop demo demo-python bench bench-rust bench-wake bench-scale bench-record bench-bridge bench-peers clean lint
 
 # Gates: formatting (rustfmt.toml) and clippy at -D warnings on top of [workspace.lints]
 # (undocumented unsafe blocks, missing safety docs and unsafe ops in unsafe fns are errors);
@@ -35,7 +36,7 @@ lint: develop
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf "eclipse-zenoh==1.10.2"
+	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf "eclipse-zenoh==1.10.2" matplotlib
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -67,7 +68,7 @@ demo-python: develop
 
 # Everything measured side by side: criterion (ours, and vs the iceoryx2 crate), the Python
 # scripts, and the peer harness (which rewrites its section of docs/benchmarks.md and the plots).
-bench: develop bench-rust bench-wake bench-record bench-bridge bench-compare bench-peers
+bench: develop bench-rust bench-wake bench-scale bench-record bench-bridge bench-compare bench-peers
 
 bench-rust: develop
 	cargo bench --bench pool
@@ -83,6 +84,14 @@ bench-wake: develop
 	cargo bench --bench wake
 	$(PY) benches/python/bench_wake.py --markdown
 	bash benches/peers/setup.sh && benches/peers/.venv/bin/python benches/peers/wake_peers.py --markdown
+
+# Measured growth (issue 15, ~1 min): send/receive vs subscribers (one process, cross-process),
+# publish/join/leave vs topics, join/leave vs live holders, reap vs slots and dead holders, claim
+# under contention, and the namespace's segment bytes at every point (benches/scale.rs, a plain
+# harness). Writes docs/scale.json and one plot per row, docs/scale-*.png (benches/scale/plot.py).
+bench-scale: venv
+	cargo bench --bench scale -- --json docs/scale.json
+	$(PY) benches/scale/plot.py docs/scale.json
 
 # Recording (issue 20): `tensorbus record` of a 30 Hz 1080p camera and a 1 kHz CmdVel topic for 60 s
 # per compression (zstd, lz4, none; pattern and noise frames), against dd onto the same disk; replay

@@ -1,22 +1,25 @@
 //! Claiming slots (`try_acquire`, `acquire_timeout`: a `SlotMut`) and resolving descriptors
 //! (`resolve`: a `SlotRef`), with the per-process hold counts that decide when this process's
-//! bit in a slot word is set and cleared. An exhausted pool is reaped once before it is an
-//! error that names who holds the slots.
+//! bit in a slot word is set and cleared. A claim tries its size class's first segment, then
+//! the class's other segments (first ones first), a reap, and growing the class by a segment
+//! (`Namespace::grow`, within `PoolConfig::max_bytes`) before it is an error that names who
+//! holds the slots of every segment, and why the class did not grow.
 
 use crate::descriptor::{kind, Descriptor, MAX_DIMS};
-use crate::error::{AcquireError, DescriptorError, HolderInfo};
+use crate::error::{AcquireError, DescriptorError, GrowthRefused, HolderInfo};
 use crate::lease::{SlotMut, SlotRef};
 use crate::namespace::{Namespace, MAX_POOLS};
 use crate::pool::Pool;
 use crate::registry::KIND_TOPIC;
-use crate::sync::Ordering;
+use crate::sync::{AtomicU32, Ordering};
 use crate::word;
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 impl Namespace {
-    /// Claim a writable slot of at least `len` bytes, failing at once when the pool is full
-    /// (after one reap). The error names who holds the slots.
+    /// Claim a writable slot of at least `len` bytes, failing at once when its size class is
+    /// full: after every segment of the class, one reap, and growing the class by a segment
+    /// where the cap allows (see `Namespace::grow`). The error names who holds the slots.
     pub fn try_acquire(&self, len: u64) -> Result<SlotMut, AcquireError> {
         let ns = self.here()?;
         if ns.is_closed() {
@@ -26,16 +29,58 @@ impl Namespace {
         if let Some(m) = ns.claim_in(pool, id, len) {
             return Ok(m);
         }
-        // Exhausted: a dead process may be sitting on slots.
-        if ns.reap().slots_freed > 0 {
-            if let Some(m) = ns.claim_in(pool, id, len) {
+        ns.claim_exhausted(id, len)
+    }
+
+    /// The slow path of a claim whose first segment (`id`) is full: the class's other segments,
+    /// segments other processes grew, a reap, then growth.
+    fn claim_exhausted(&self, id: u8, len: u64) -> Result<SlotMut, AcquireError> {
+        if let Some(m) = self.claim_class(id, len) {
+            return Ok(m);
+        }
+        self.probe_pools();
+        if let Some(m) = self.claim_class(id, len) {
+            return Ok(m);
+        }
+        // A dead process may be sitting on slots.
+        if self.reap().slots_freed > 0 {
+            if let Some(m) = self.claim_class(id, len) {
                 return Ok(m);
             }
         }
-        Err(AcquireError::Exhausted { pool: id, slot_size: pool.slot_size(), slots: pool.slots(), holders: ns.holders_of(pool) })
+        let refused = {
+            let _serial = self.grow_lock();
+            // Another thread or process may have grown the class (or freed a slot) meanwhile.
+            self.probe_pools();
+            loop {
+                let tried = self.opened_mask();
+                if let Some(m) = self.claim_class(id, len) {
+                    return Ok(m);
+                }
+                // Each round opens at least one more pool (or ends), so this ends.
+                if let Err(r) = self.grow(id, tried) {
+                    break r;
+                }
+            }
+        };
+        Err(self.exhausted(id, Some(refused)))
     }
 
-    /// Claim a slot, waiting up to `timeout` for one to be freed.
+    /// Claim in any segment of pool `id`'s class, first segments first.
+    fn claim_class(&self, id: u8, len: u64) -> Option<SlotMut> {
+        self.class_pools(id).find_map(|(j, pool)| self.claim_in(pool, j, len))
+    }
+
+    /// The `Exhausted` error of pool `id`'s class, naming the holders of all its segments.
+    fn exhausted(&self, id: u8, refused: Option<GrowthRefused>) -> AcquireError {
+        let class: Vec<(u8, &Pool)> = self.class_pools(id).collect();
+        let slot_size = class.first().map_or(0, |(_, p)| p.slot_size());
+        let slots = class.iter().map(|(_, p)| p.slots()).fold(0u32, u32::saturating_add);
+        AcquireError::Exhausted { pool: id, slot_size, slots, segments: class.iter().map(|&(j, _)| j).collect(), holders: self.holders_of_class(&class), refused }
+    }
+
+    /// Claim a slot, waiting up to `timeout` for one to be freed in any segment of its class
+    /// (or for the class to grow: the wait retries the whole claim every 100 ms).
     pub fn acquire_timeout(&self, len: u64, timeout: Duration) -> Result<SlotMut, AcquireError> {
         let ns = self.here()?;
         ns.acquire_timeout_here(len, timeout)
@@ -43,36 +88,57 @@ impl Namespace {
 
     fn acquire_timeout_here(&self, len: u64, timeout: Duration) -> Result<SlotMut, AcquireError> {
         let start = Instant::now();
-        match self.try_acquire(len) {
-            Err(AcquireError::Exhausted { pool: id, .. }) => {
-                let pool = self.pool(id)?;
-                let h = pool.header();
-                let mut last_reap = Instant::now();
-                loop {
-                    // SeqCst: Dekker pair with `Pool::release` (freed bump, then waiters load).
+        let (id, mut refused) = match self.try_acquire(len) {
+            Err(AcquireError::Exhausted { pool, refused, .. }) => (pool, refused),
+            other => return other,
+        };
+        let mut last_try = Instant::now();
+        loop {
+            let class: Vec<(u8, &Pool)> = self.class_pools(id).collect();
+            // SeqCst: Dekker pair with `Pool::release` (freed bump, then waiters load), on every
+            // segment of the class: a free in any of them wakes us.
+            let words: Vec<(&AtomicU32, u32)> = class
+                .iter()
+                .map(|(_, p)| {
+                    let h = p.header();
                     h.waiters.fetch_add(1, Ordering::SeqCst);
-                    let seen = h.freed.load(Ordering::SeqCst);
-                    let got = self.claim_in(pool, id, len);
-                    if got.is_none() {
-                        let left = timeout.saturating_sub(start.elapsed());
-                        if !left.is_zero() {
-                            crate::futex::wait(&h.freed, seen, left.min(Duration::from_millis(50)));
-                        }
-                    }
-                    h.waiters.fetch_sub(1, Ordering::SeqCst);
-                    if let Some(m) = got {
-                        return Ok(m);
-                    }
-                    if start.elapsed() >= timeout {
-                        return Err(AcquireError::Timeout { pool: id, slot_size: pool.slot_size(), waited_ms: start.elapsed().as_millis() as u64, holders: self.holders_of(pool) });
-                    }
-                    if last_reap.elapsed() > Duration::from_millis(100) {
-                        self.reap();
-                        last_reap = Instant::now();
-                    }
+                    (&h.freed, h.freed.load(Ordering::SeqCst))
+                })
+                .collect();
+            let got = self.claim_class(id, len);
+            if got.is_none() {
+                let left = timeout.saturating_sub(start.elapsed());
+                if !left.is_zero() {
+                    crate::futex::wait_any(&words, left.min(Duration::from_millis(50)));
                 }
             }
-            other => other,
+            for (_, p) in &class {
+                // SeqCst: as the increment above.
+                p.header().waiters.fetch_sub(1, Ordering::SeqCst);
+            }
+            if let Some(m) = got {
+                return Ok(m);
+            }
+            if start.elapsed() >= timeout {
+                let slot_size = class.first().map_or(0, |(_, p)| p.slot_size());
+                let segments = class.iter().map(|&(j, _)| j).collect();
+                return Err(AcquireError::Timeout {
+                    pool: id,
+                    slot_size,
+                    waited_ms: start.elapsed().as_millis() as u64,
+                    segments,
+                    holders: self.holders_of_class(&class),
+                    refused,
+                });
+            }
+            if last_try.elapsed() > Duration::from_millis(100) {
+                // Reap, see segments others grew, grow where the cap now allows.
+                match self.try_acquire(len) {
+                    Err(AcquireError::Exhausted { refused: r, .. }) => refused = r,
+                    other => return other,
+                }
+                last_try = Instant::now();
+            }
         }
     }
 
@@ -86,6 +152,18 @@ impl Namespace {
         let (slot, generation) = pool.try_claim(self.holder_index())?;
         *counts[slot as usize].lock().unwrap_or_else(|e| e.into_inner()) = 1;
         Some(SlotMut { ns: self.clone(), pool: id, slot, generation, len, ptr: pool.payload_ptr(slot), capacity: pool.slot_size(), done: false })
+    }
+
+    /// [`holders_of`](Self::holders_of) over several segments, one line per holder.
+    fn holders_of_class(&self, class: &[(u8, &Pool)]) -> Vec<HolderInfo> {
+        let mut out: Vec<HolderInfo> = Vec::new();
+        for h in class.iter().flat_map(|(_, p)| self.holders_of(p)) {
+            match out.iter_mut().find(|o| o.pid == h.pid && o.name == h.name) {
+                Some(o) => o.slots += h.slots,
+                None => out.push(h),
+            }
+        }
+        out
     }
 
     fn holders_of(&self, pool: &Pool) -> Vec<HolderInfo> {

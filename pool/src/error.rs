@@ -78,6 +78,48 @@ fn classes_text(c: &[(u64, u32)]) -> String {
     c.iter().map(|(size, n)| format!("{size} B x {n}")).collect::<Vec<_>>().join(", ")
 }
 
+/// Why an exhausted size class did not get another segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrowthRefused {
+    /// Another segment of `segment` bytes would take the namespace's pool segments (`used`
+    /// bytes now) past the cap (`PoolConfig::max_bytes`, `TENSORBUS_POOL_MAX_BYTES`).
+    Cap { cap: u64, used: u64, segment: u64 },
+    /// Every pool id is taken.
+    NoId { limit: usize },
+    /// Creating the segment failed (a full /dev/shm, a foreign file under the name).
+    Failed { reason: String },
+}
+
+impl std::fmt::Display for GrowthRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GrowthRefused::Cap { cap: 0, .. } => write!(f, "not grown: growth is off (pool memory cap 0; set TENSORBUS_POOL_MAX_BYTES or PoolConfig::max_bytes)"),
+            GrowthRefused::Cap { cap, used, segment } => write!(
+                f,
+                "not grown: another segment of {segment} B would take the namespace's pools from {used} B past the cap of {cap} B (TENSORBUS_POOL_MAX_BYTES or PoolConfig::max_bytes)"
+            ),
+            GrowthRefused::NoId { limit } => write!(f, "not grown: all {limit} pool ids are in use"),
+            GrowthRefused::Failed { reason } => write!(f, "not grown: {reason}"),
+        }
+    }
+}
+
+/// `pool 3 (4096 B slots, 8 slots)`, or with grown segments
+/// `pools 3, 15, 14 (4096 B slots, 24 slots in 3 segments)`.
+fn class_text(pool: u8, segments: &[u8], slot_size: u64, slots: Option<u32>) -> String {
+    let slots = slots.map(|n| format!(", {n} slots")).unwrap_or_default();
+    if segments.len() <= 1 {
+        return format!("pool {pool} ({slot_size} B slots{slots})");
+    }
+    let ids = segments.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    format!("pools {ids} ({slot_size} B slots{slots} in {} segments)", segments.len())
+}
+
+fn refused_text(r: &Option<GrowthRefused>) -> String {
+    r.as_ref().map(|r| format!("; {r}")).unwrap_or_default()
+}
+
 /// Claiming a slot failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -86,10 +128,15 @@ pub enum AcquireError {
     /// not created yet) has slots of `requested` bytes.
     #[error("payload of {requested} bytes fits no size class in force: {}", classes_text(classes))]
     NoClass { requested: u64, classes: Vec<(u64, u32)> },
-    #[error("pool {pool} ({slot_size} B slots, {slots} slots) exhausted; held by: {}", holders_text(holders))]
-    Exhausted { pool: u8, slot_size: u64, slots: u32, holders: Vec<HolderInfo> },
-    #[error("pool {pool} ({slot_size} B slots) still exhausted after {waited_ms} ms; held by: {}", holders_text(holders))]
-    Timeout { pool: u8, slot_size: u64, waited_ms: u64, holders: Vec<HolderInfo> },
+    /// Every segment of the size class is full (after a reap), and it could not grow (`refused`
+    /// says why; None when the segments it grew were taken by others at once). `pool` is the
+    /// class's first segment, `segments` all of them (`pool` first), `slots` their total, and
+    /// `holders` who holds slots in any of them.
+    #[error("{} exhausted; held by: {}{}", class_text(*pool, segments, *slot_size, Some(*slots)), holders_text(holders), refused_text(refused))]
+    Exhausted { pool: u8, slot_size: u64, slots: u32, segments: Vec<u8>, holders: Vec<HolderInfo>, refused: Option<GrowthRefused> },
+    /// As `Exhausted`, after waiting `waited_ms` for a slot of any segment of the class.
+    #[error("{} still exhausted after {waited_ms} ms; held by: {}{}", class_text(*pool, segments, *slot_size, None), holders_text(holders), refused_text(refused))]
+    Timeout { pool: u8, slot_size: u64, waited_ms: u64, segments: Vec<u8>, holders: Vec<HolderInfo>, refused: Option<GrowthRefused> },
     /// This process left the namespace (`Namespace::leave`, at interpreter exit): its payload
     /// mappings are zero pages now, so a loan could reach nobody.
     #[error("this process has left the namespace (interpreter exit): nothing can be claimed any more")]

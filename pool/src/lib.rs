@@ -62,7 +62,7 @@ pub mod stats;
 #[cfg(not(loom))]
 pub use descriptor::Descriptor;
 #[cfg(not(loom))]
-pub use error::{AcquireError, DescriptorError, Error, HolderInfo, OpenError, RecvError, SendError, TopicError};
+pub use error::{AcquireError, DescriptorError, Error, GrowthRefused, HolderInfo, OpenError, RecvError, SendError, TopicError};
 #[cfg(not(loom))]
 pub use lease::{SlotMut, SlotRef};
 #[cfg(not(loom))]

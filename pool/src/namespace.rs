@@ -25,8 +25,17 @@
 //! exist (their validated headers), not by this process's configuration alone: two processes
 //! with different `TENSORBUS_POOL_CLASSES` share the pools the first one created, and a lease is
 //! never longer than its slot.
+//!
+//! **Growth.** A size class is every pool segment with the same slot size: the configured pool
+//! (id = the class's index in the configuration) and the segments `Namespace::grow` adds when
+//! the class is exhausted. Growth takes pool ids from the top (15, 14, ...), so it meets the
+//! configured classes of other processes (low ids) last, and every creator targets the highest
+//! id not yet present: two processes growing at once race for the same file, `link` lets one
+//! win, and the other opens the winner's segment, so a race never adds two segments for one
+//! need. A segment is added only while the namespace's pool segments stay within
+//! [`PoolConfig::max_bytes`]; segments are never removed while the namespace lives.
 
-use crate::error::{AcquireError, OpenError};
+use crate::error::{AcquireError, GrowthRefused, OpenError};
 use crate::pool::Pool;
 use crate::registry::{Registry, ST_FREE};
 use crate::sync::{AtomicBool, Ordering};
@@ -34,50 +43,72 @@ use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-/// Size classes: (slot size in bytes, number of slots). Pools are created lazily, on the first
-/// claim of their class, so unused classes cost no shared memory.
+/// The pool geometry this process creates: size classes and the cap on growth.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
+    /// Size classes: (slot size in bytes, number of slots). Pools are created lazily, on the
+    /// first claim of their class, so unused classes cost no shared memory.
     pub classes: Vec<(u64, u32)>,
+    /// Cap on growth, in bytes: an exhausted class gets another segment of its geometry only
+    /// while every pool segment of the namespace, the new one included, stays within this many
+    /// bytes. 0 (what [`PoolConfig::parse`] gives) never grows. The configured classes
+    /// themselves are always created on demand, whatever the cap.
+    pub max_bytes: u64,
 }
 
 impl Default for PoolConfig {
     /// `TENSORBUS_POOL_CLASSES` (e.g. `4096x256,1Mx32`) or the built-in classes: 4 KiB x 256,
-    /// 64 KiB x 64, 1 MiB x 32 (480p RGB), 8 MiB x 16 (1080p RGB/RGBA), 64 MiB x 4.
+    /// 64 KiB x 64, 1 MiB x 32 (480p RGB), 8 MiB x 16 (1080p RGB/RGBA), 64 MiB x 4; growth capped
+    /// at `TENSORBUS_POOL_MAX_BYTES` (e.g. `2G`; `0` never grows) or 4 times the classes' total
+    /// (about 1.6 GiB for the built-in classes, of which a namespace maps only what it uses).
     fn default() -> Self {
-        if let Ok(s) = std::env::var("TENSORBUS_POOL_CLASSES") {
-            if let Some(c) = PoolConfig::parse(&s) {
-                return c;
-            }
-        }
-        PoolConfig { classes: vec![(4 << 10, 256), (64 << 10, 64), (1 << 20, 32), (8 << 20, 16), (64 << 20, 4)] }
+        let mut c = std::env::var("TENSORBUS_POOL_CLASSES")
+            .ok()
+            .and_then(|s| PoolConfig::parse(&s))
+            .unwrap_or(PoolConfig { classes: vec![(4 << 10, 256), (64 << 10, 64), (1 << 20, 32), (8 << 20, 16), (64 << 20, 4)], max_bytes: 0 });
+        c.max_bytes = std::env::var("TENSORBUS_POOL_MAX_BYTES").ok().and_then(|s| parse_size(&s)).unwrap_or_else(|| c.total_bytes().saturating_mul(4));
+        c
     }
 }
 
+/// `123`, `4K`, `8M`, `2G` (binary units) as bytes; None if malformed or overflowing.
+fn parse_size(t: &str) -> Option<u64> {
+    let t = t.trim();
+    let (digits, mul) = match t.chars().last()? {
+        'K' | 'k' => (&t[..t.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&t[..t.len() - 1], 1 << 20),
+        'G' | 'g' => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
 impl PoolConfig {
-    /// Parse `SIZExCOUNT,...` with optional K/M/G suffixes. None if malformed.
+    /// Parse `SIZExCOUNT,...` with optional K/M/G suffixes. None if malformed. The classes are
+    /// exactly what the string names: growth is off (`max_bytes` 0; see
+    /// [`with_max_bytes`](Self::with_max_bytes)).
     pub fn parse(s: &str) -> Option<PoolConfig> {
-        let num = |t: &str| -> Option<u64> {
-            let t = t.trim();
-            let (digits, mul) = match t.chars().last()? {
-                'K' | 'k' => (&t[..t.len() - 1], 1u64 << 10),
-                'M' | 'm' => (&t[..t.len() - 1], 1 << 20),
-                'G' | 'g' => (&t[..t.len() - 1], 1 << 30),
-                _ => (t, 1),
-            };
-            digits.parse::<u64>().ok()?.checked_mul(mul)
-        };
         let mut classes = Vec::new();
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
             let (a, b) = part.split_once(['x', 'X'])?;
-            let (size, count) = (num(a)?, num(b)?);
+            let (size, count) = (parse_size(a)?, parse_size(b)?);
             if size == 0 || count == 0 || count > crate::pool::MAX_SLOTS as u64 {
                 return None;
             }
             classes.push((size, count as u32));
         }
         classes.sort();
-        (!classes.is_empty() && classes.len() <= 16).then_some(PoolConfig { classes })
+        (!classes.is_empty() && classes.len() <= 16).then_some(PoolConfig { classes, max_bytes: 0 })
+    }
+
+    /// The same classes, growth capped at `max_bytes` (see [`PoolConfig::max_bytes`]).
+    pub fn with_max_bytes(self, max_bytes: u64) -> PoolConfig {
+        PoolConfig { max_bytes, ..self }
+    }
+
+    /// Payload bytes of one pool of every configured class (slot sizes as pools round them).
+    pub fn total_bytes(&self) -> u64 {
+        self.classes.iter().map(|&(size, n)| crate::pool::rounded_slot_size(size).saturating_mul(n as u64)).fold(0, u64::saturating_add)
     }
 }
 
@@ -90,6 +121,8 @@ pub(crate) struct NsInner {
     config: PoolConfig,
     pools: Vec<OnceLock<Pool>>,
     pool_init: Mutex<()>,
+    /// Serializes this process's growth (see [`Namespace::grow_lock`]).
+    growing: Mutex<()>,
     /// Serializes this process's reaps: two threads reaping at once could both act on one dead
     /// entry, and the second would free (or clear the bits of) a newcomer that claimed it in
     /// between.
@@ -159,6 +192,7 @@ impl Namespace {
             config,
             pools: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
             pool_init: Mutex::new(()),
+            growing: Mutex::new(()),
             reaping: Mutex::new(()),
             local: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
             topics: Mutex::new(Vec::new()),
@@ -248,6 +282,91 @@ impl Namespace {
         Err(AcquireError::NoClass { requested: len, classes: self.classes_in_force() })
     }
 
+    /// The segments of pool `id`'s size class that this process has opened, in claim order:
+    /// `id` itself, then every other opened pool with the same slot size by descending id (the
+    /// order growth adds them), so claims fill the first segments and reach a grown one only
+    /// under pressure. Empty if `id` is not open.
+    pub(crate) fn class_pools(&self, id: u8) -> impl Iterator<Item = (u8, &Pool)> + '_ {
+        let inner = &self.inner;
+        let first = inner.pools.get(id as usize).and_then(|p| p.get());
+        let size = first.map_or(0, |p| p.slot_size());
+        let rest = (0..MAX_POOLS as u8).rev().filter(move |&j| j != id).filter_map(move |j| inner.pools[j as usize].get().filter(|p| p.slot_size() == size).map(|p| (j, p)));
+        first.map(|p| (id, p)).into_iter().chain(first.is_some().then_some(rest).into_iter().flatten())
+    }
+
+    /// Open every pool segment that exists, so segments other processes grew join their class.
+    pub(crate) fn probe_pools(&self) {
+        self.inner.probe_pools()
+    }
+
+    /// Serializes this process's growth: a thread that finds its class exhausted takes it, then
+    /// looks once more (another thread may have grown the class meanwhile) before it grows.
+    pub(crate) fn grow_lock(&self) -> MutexGuard<'_, ()> {
+        self.inner.growing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Bytes of every pool segment of the namespace (those that exist; probes first).
+    pub fn pool_bytes(&self) -> u64 {
+        self.inner.probe_pools();
+        self.inner.pools.iter().filter_map(|p| p.get()).map(segment_bytes).fold(0, u64::saturating_add)
+    }
+
+    /// The pool ids this process has opened, as a bit mask (bit `id`).
+    pub(crate) fn opened_mask(&self) -> u16 {
+        (0..MAX_POOLS).filter(|&j| self.inner.pools[j].get().is_some()).fold(0, |m, j| m | 1 << j)
+    }
+
+    /// Grow pool `id`'s size class by a segment (same slot size and count, a new pool id), or
+    /// say why not: the cap ([`PoolConfig::max_bytes`]), no pool id left, or the segment could
+    /// not be made (a full /dev/shm). `tried` holds the pools (bits, as
+    /// [`opened_mask`](Self::opened_mask)) the caller found full. Returns the id of a segment
+    /// of the class to try: the new one, or one another process added meanwhile (then nothing
+    /// is created: growth follows need, not the number of processes that noticed it).
+    ///
+    /// The new id is the highest one not present. Two processes growing at once therefore race
+    /// for the same file, and `Segment::open_or_create` lets one `link` win and the other open
+    /// the winner's segment; a racer that grew another class into that id sends us on to the
+    /// next one. Call with [`grow_lock`](Self::grow_lock) held.
+    pub(crate) fn grow(&self, id: u8, tried: u16) -> Result<u8, GrowthRefused> {
+        let inner = &self.inner;
+        let like = inner.pool(id).map_err(|e| GrowthRefused::Failed { reason: e.to_string() })?;
+        let (size, slots, need) = (like.slot_size(), like.slots(), segment_bytes(like));
+        let cap = inner.config.max_bytes;
+        let mut failed = None;
+        // Ids this process configures stay theirs (their pools may not exist yet).
+        for target in (inner.config.classes.len().min(MAX_POOLS)..MAX_POOLS).rev() {
+            // Counted afresh before each creation, the pools racers just made included
+            // (`pool_bytes` probes).
+            let used = self.pool_bytes();
+            let fresh = self.class_pools(id).map(|(j, _)| j).find(|&j| tried & (1 << j) == 0);
+            if let Some(j) = fresh {
+                return Ok(j);
+            }
+            if inner.pools[target].get().is_some() {
+                continue; // present, of this class and full, or of another class
+            }
+            if used.saturating_add(need) > cap {
+                return Err(GrowthRefused::Cap { cap, used, segment: need });
+            }
+            let _g = inner.pool_init.lock().unwrap_or_else(|e| e.into_inner());
+            match Pool::open_or_create(&inner.dir, target as u8, size, slots) {
+                Ok(p) => {
+                    if inner.pools[target].get_or_init(|| p).slot_size() == size {
+                        return Ok(target as u8);
+                    }
+                    // A racer grew another class into this id: try the next.
+                }
+                Err(e @ OpenError::NoSpace { .. }) => return Err(GrowthRefused::Failed { reason: e.to_string() }),
+                // A foreign or broken file under this name: leave it, try the next id.
+                Err(e) => failed = Some(e.to_string()),
+            }
+        }
+        Err(match failed {
+            Some(reason) => GrowthRefused::Failed { reason },
+            None => GrowthRefused::NoId { limit: MAX_POOLS },
+        })
+    }
+
     /// True once `leave` ran.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
@@ -266,11 +385,6 @@ impl Namespace {
     /// shared by every handle here). Locked for as long as the guard lives.
     pub(crate) fn open_topics(&self) -> MutexGuard<'_, OpenTopics> {
         self.inner.topics.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Pool `id`, creating its segment if needed.
-    pub(crate) fn pool(&self, id: u8) -> Result<&Pool, OpenError> {
-        self.inner.pool(id)
     }
 
     /// Pool `id`, which must have been opened already (a lease exists on it).
@@ -418,5 +532,31 @@ impl Drop for NsInner {
         if crate::registry::st(w) != ST_FREE && crate::registry::pid(w) == self.pid {
             self.registry.free(self.me);
         }
+    }
+}
+
+/// Bytes of a pool's segment: its validated data offset (headers) plus the payload area.
+fn segment_bytes(p: &Pool) -> u64 {
+    p.header().data_offset.saturating_add(p.slot_size().saturating_mul(p.slots() as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_classes_do_not_grow_unless_asked() {
+        let c = PoolConfig::parse("1Mx2,4Kx4").unwrap();
+        assert_eq!((c.classes.clone(), c.max_bytes), (vec![(4096, 4), (1 << 20, 2)], 0));
+        assert_eq!(c.total_bytes(), 4 * 4096 + 2 * (1 << 20));
+        assert_eq!(c.with_max_bytes(1 << 30).max_bytes, 1 << 30);
+        // Slot sizes count as pools round them (whole pages).
+        assert_eq!(PoolConfig::parse("100x3").unwrap().total_bytes(), 3 * 4096);
+    }
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(["0", "512", "4K", "8m", "2G", " 3k "].map(parse_size), [Some(0), Some(512), Some(4096), Some(8 << 20), Some(2 << 30), Some(3072)]);
+        assert_eq!(["", "K", "-1", "1.5G", "99999999999G"].map(parse_size), [None; 5]);
     }
 }

@@ -1,5 +1,7 @@
 //! The namespace report behind `pool_stats()` and `tensorbus pool stat`: pools (slot size,
 //! slots total/used), holders by pid, and per topic depth, publishers, subscribers, sent, misses.
+//! A size class that grew shows one row per segment; each added segment names the class's
+//! first pool (`grows`), and the report carries the pool memory and its cap.
 
 use crate::namespace::{Namespace, MAX_POOLS};
 use crate::registry::{KIND_PROCESS, KIND_TOPIC};
@@ -12,6 +14,9 @@ pub struct PoolStats {
     pub slot_size: u64,
     pub slots: u32,
     pub used: u32,
+    /// For a segment added to a size class that grew: the class's first pool (the lowest id
+    /// with the same slot size). None for a class's first pool.
+    pub grows: Option<u8>,
     /// (holder description, slots held).
     pub holders: Vec<(String, u32)>,
 }
@@ -34,6 +39,10 @@ pub struct NamespaceStats {
     pub participants: Vec<ParticipantStats>,
     pub topics: Vec<TopicStats>,
     pub reaps: u64,
+    /// Bytes of every pool segment of the namespace.
+    pub pool_bytes: u64,
+    /// This process's cap on growth (`PoolConfig::max_bytes`; 0: classes never grow).
+    pub max_bytes: u64,
 }
 
 impl NamespaceStats {
@@ -78,8 +87,12 @@ fn collect(ns: &Namespace) -> NamespaceStats {
                 (who, n)
             })
             .collect();
-        pools.push(PoolStats { id, slot_size: pool.slot_size(), slots: pool.slots(), used, holders });
+        pools.push(PoolStats { id, slot_size: pool.slot_size(), slots: pool.slots(), used, grows: None, holders });
+    }
+    let firsts: Vec<Option<u8>> = pools.iter().map(|q| pools.iter().filter(|p| p.slot_size == q.slot_size).map(|p| p.id).min().filter(|&first| first != q.id)).collect();
+    for (p, first) in pools.iter_mut().zip(firsts) {
+        p.grows = first;
     }
     let topics = topic_names(ns.dir()).iter().filter_map(|n| RingSeg::open_existing(ns.dir(), n).ok()).map(|r| r.stats()).collect();
-    NamespaceStats { dir: ns.dir().display().to_string(), pools, participants, topics, reaps: reg.reaps() }
+    NamespaceStats { dir: ns.dir().display().to_string(), pools, participants, topics, reaps: reg.reaps(), pool_bytes: ns.pool_bytes(), max_bytes: ns.config().max_bytes }
 }

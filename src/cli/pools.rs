@@ -24,12 +24,12 @@ pub fn list(ctx: &Ctx, mut a: Args, detail: bool) -> CliResult {
             .map(|p| {
                 json!({
                     "id": p.id, "slot_size": p.slot_size, "slots": p.slots, "used": p.used,
-                    "free": p.slots.saturating_sub(p.used),
+                    "free": p.slots.saturating_sub(p.used), "grows": p.grows,
                     "holders": p.holders.iter().map(|(who, n)| json!({"holder": who, "slots": n})).collect::<Vec<_>>(),
                 })
             })
             .collect();
-        let mut v = json!({"namespace": ctx.name(), "dir": st.dir, "pools": pools, "reaps": st.reaps});
+        let mut v = json!({"namespace": ctx.name(), "dir": st.dir, "pools": pools, "reaps": st.reaps, "pool_bytes": st.pool_bytes, "max_bytes": st.max_bytes});
         if detail {
             v["participants"] = participants
                 .iter()
@@ -55,6 +55,13 @@ pub fn list(ctx: &Ctx, mut a: Args, detail: bool) -> CliResult {
             ]);
         }
         print!("{}", t.render());
+        let grown: Vec<String> = st.pools.iter().filter_map(|p| p.grows.map(|first| format!("pool {} grows pool {first}", p.id))).collect();
+        if !grown.is_empty() {
+            println!("size classes that grew: {}", grown.join(", "));
+        }
+        // The cap is each process's own setting: report the one this command was started with.
+        let cap = if st.max_bytes == 0 { "off".to_string() } else { bytes(st.max_bytes) };
+        println!("pool memory {}; growth cap {cap} (TENSORBUS_POOL_MAX_BYTES as set for this command)", bytes(st.pool_bytes));
     }
     if !detail {
         return Ok(0);
