@@ -25,7 +25,9 @@ pub enum OpenError {
     BadHeader { path: PathBuf, field: &'static str, value: u64 },
     #[error("{path}: segment exists with different geometry: {what}")]
     Geometry { path: PathBuf, what: String },
-    #[error("no free holder entry in the namespace: all {limit} are live ({processes} processes, {topics} payload topics; {sample}); close topics or processes that are not needed")]
+    #[error(
+        "no free holder entry in the namespace: all {limit} are live ({processes} processes, {topics} payload topics; {sample}); close topics or processes that are not needed"
+    )]
     TooManyHolders { limit: usize, processes: usize, topics: usize, sample: String },
     #[error("{path}: segment was left half-initialized by a dead process and could not be replaced")]
     Abandoned { path: PathBuf },

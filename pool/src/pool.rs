@@ -407,7 +407,7 @@ impl Pool {
             let cur = w.load(Ordering::Relaxed);
             let done = match word::state(cur) {
                 word::WRITING => word::writer(cur).is_some_and(|h| dead.contains(h)) && word::abandon(w, word::writer(cur).unwrap_or(0)),
-                word::READY | word::CLOSING => holders::is_empty(set) && word::close(w, set),
+                word::READY | word::CLOSING => word::close(w, set),
                 _ => false,
             };
             if done {

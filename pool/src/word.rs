@@ -210,7 +210,7 @@ pub fn remove_holder(w: &AtomicU64, set: &[AtomicU64], holder: u32) -> Removed {
         holders::Removal::Absent => Removed::NotHeld,
         holders::Removal::Others => Removed::Kept,
         holders::Removal::Emptied => {
-            if close(w, set) {
+            if close_scanned(w, set) {
                 Removed::Freed
             } else {
                 Removed::Kept
@@ -238,20 +238,23 @@ pub fn abandon(w: &AtomicU64, holder: u32) -> bool {
 /// that emptied its set. True if this call freed it.
 #[inline]
 pub fn drop_bit(w: &AtomicU64, set: &[AtomicU64], holder: u32) -> bool {
-    holders::remove(set, holder) == holders::Removal::Emptied && close(w, set)
+    holders::remove(set, holder) == holders::Removal::Emptied && close_scanned(w, set)
 }
 
 /// The holder set was seen empty: close the slot (C1..C3), or help the close in progress.
 /// True if this call moved the slot to FREE.
 pub fn close(w: &AtomicU64, set: &[AtomicU64]) -> bool {
+    holders::is_empty(set) && close_scanned(w, set)
+}
+
+/// [`close`] right after a scan that found the set empty (the releaser's R2): C1 needs no
+/// scan of its own first, since C2 scans after it anyway.
+fn close_scanned(w: &AtomicU64, set: &[AtomicU64]) -> bool {
     loop {
         // SeqCst: in S with the acquirers' A2 (module docs).
         let cur = w.load(Ordering::SeqCst);
         match state(cur) {
             READY => {
-                if !holders::is_empty(set) {
-                    return false;
-                }
                 let closing = make(CLOSING, tag(cur), round(cur) + 1, None);
                 // SeqCst: C1.
                 if w.compare_exchange(cur, closing, Ordering::SeqCst, Ordering::Relaxed).is_ok() {

@@ -145,9 +145,11 @@ impl ToPyErr for TopicError {
         #[cfg_attr(tensorbus_exhaustive, deny(non_exhaustive_omitted_patterns))]
         match self {
             TopicError::TypeMismatch { .. } => exc::TopicTypeError::new_err(self.to_string()),
-            TopicError::BadName(_) | TopicError::TooManySubscribers { .. } | TopicError::TooManyWatched { .. } | TopicError::BadHistory { .. } | TopicError::BadMaxSubscribers { .. } => {
-                exc::TopicError::new_err(self.to_string())
-            }
+            TopicError::BadName(_)
+            | TopicError::TooManySubscribers { .. }
+            | TopicError::TooManyWatched { .. }
+            | TopicError::BadHistory { .. }
+            | TopicError::BadMaxSubscribers { .. } => exc::TopicError::new_err(self.to_string()),
             TopicError::Open(o) => o.to_py(),
             other => exc::TopicError::new_err(other.to_string()),
         }

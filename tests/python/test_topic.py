@@ -266,3 +266,22 @@ def test_history_zero_reuses_the_slot_the_readers_dropped(tb, fresh_ns):
 
     with pytest.raises(tb.TopicError, match="history must be 0"):
         tb.Topic("keep2", tb.Image, history=2)
+
+
+def test_max_subscribers_sizes_the_subscriber_table(tb, fresh_ns):
+    """The default topic takes 64 subscribers and refuses the 65th with the limit in the error;
+    one created with max_subscribers=200 delivers to all 200 (each tb.Topic handle subscribes on
+    its first recv); a size past 1,024 is refused at creation."""
+    small = [tb.Topic("small") for _ in range(65)]
+    for t in small[:64]:
+        assert t.recv() is None
+    with pytest.raises(tb.TopicError, match="limit 64"):
+        small[64].recv()
+    big = [tb.Topic("big", max_subscribers=200) for _ in range(200)]
+    assert big[0].max_subscribers == 200
+    for t in big:
+        assert t.recv() is None
+    big[0].send(b"all of you")
+    assert all(t.recv() == b"all of you" for t in big)
+    with pytest.raises(tb.TopicError, match="max_subscribers must be 1..=1024"):
+        tb.Topic("huge", max_subscribers=1025)

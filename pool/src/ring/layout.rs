@@ -16,8 +16,8 @@
 
 use super::seqlock::{Entry, INLINE_MAX};
 use crate::descriptor;
-use crate::holders::HolderSet;
 use crate::error::TopicError;
+use crate::holders::HolderSet;
 use crate::segment::layout_hash;
 use crate::sync::{AtomicU32, AtomicU64};
 use std::mem::{offset_of, size_of};
@@ -143,8 +143,9 @@ pub const fn ring_offsets(max_subs: u32) -> RingOffsets {
 }
 // Every structure sits at its alignment (the mapping is page aligned): what lets `RingSeg`'s
 // accessors use `Segment::at_validated`. Every part is a multiple of 64 bytes long.
-const _: () = assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ring_offsets(1).entries.is_multiple_of(align_of::<Entry>()));
-const _: () = assert!(size_of::<SubEntry>() % 64 == 0 && size_of::<HolderSet>() % 64 == 0);
+const _: () =
+    assert!(64usize.is_multiple_of(align_of::<TopicHeader>()) && SUBS_AT.is_multiple_of(align_of::<SubEntry>()) && ring_offsets(1).entries.is_multiple_of(align_of::<Entry>()));
+const _: () = assert!(size_of::<SubEntry>().is_multiple_of(64) && size_of::<HolderSet>().is_multiple_of(64));
 pub(super) const LAYOUT: u64 = layout_hash(&[
     // 6: counters of sleepers (`waiters`, `writer_waiters`) became self-healing bitmaps.
     // 7: `woke_ns`, the time of the last wake of sleeping receivers.

@@ -64,7 +64,7 @@ pub use handles::{Publisher, Subscriber, Topic, TopicOptions, TopicShared};
 #[cfg(not(loom))]
 pub use inline::{inline_message, Delivered, Received};
 #[cfg(not(loom))]
-pub use layout::{check_name, topic_names, Policy, SubEntry, TopicHeader, TopicType, ring_offsets, RingOffsets, DEFAULT_DEPTH, DEFAULT_SUBS, MAX_DEPTH, MAX_SUBS, SUBS_AT};
+pub use layout::{check_name, ring_offsets, topic_names, Policy, RingOffsets, SubEntry, TopicHeader, TopicType, DEFAULT_DEPTH, DEFAULT_SUBS, MAX_DEPTH, MAX_SUBS, SUBS_AT};
 #[cfg(not(loom))]
 pub use lock::CLOSE_BOUND;
 #[cfg(not(loom))]

@@ -4,8 +4,8 @@
 
 use super::lock::CLOSE_BOUND;
 use super::seg::RingSeg;
-use crate::namespace::{Namespace, MAX_POOLS};
 use crate::holders::{self, HolderMask};
+use crate::namespace::{Namespace, MAX_POOLS};
 use crate::sleepers;
 use crate::sync::Ordering;
 

@@ -3,10 +3,10 @@
 //! `seqlock.rs`, the writer lock in `lock.rs`, slot references in `refs.rs`, and so on.
 
 use super::layout::{check_name, file_name, ring_offsets, set_str, str_field, Policy, RingOffsets, SubEntry, TopicHeader, TopicType, LAYOUT, MAX_DEPTH, MAX_SUBS, SUBS_AT};
-use crate::holders::HolderSet;
 use super::seqlock::{self, Entries, Entry, Tail};
 use crate::descriptor::Descriptor;
 use crate::error::{OpenError, TopicError};
+use crate::holders::HolderSet;
 use crate::segment::{Segment, SegmentKind};
 use crate::sleepers;
 use crate::sync::AtomicU64;
@@ -107,7 +107,17 @@ impl RingSeg {
         if str_field(&h.name) != name {
             return Err(OpenError::BadHeader { path, field: "name", value: 0 }.into());
         }
-        Ok(RingSeg { seg, depth, max_subs, at, keep, name: name.to_string(), holder_ok: AtomicU64::new(0), readers: sleepers::Local::default(), writers: sleepers::Local::default() })
+        Ok(RingSeg {
+            seg,
+            depth,
+            max_subs,
+            at,
+            keep,
+            name: name.to_string(),
+            holder_ok: AtomicU64::new(0),
+            readers: sleepers::Local::default(),
+            writers: sleepers::Local::default(),
+        })
     }
 
     pub fn header(&self) -> &TopicHeader {
