@@ -98,12 +98,16 @@ pub fn for_each(words: &[AtomicU64], mut f: impl FnMut(u32)) {
     }
 }
 
-/// Remove every holder of `dead` from the set (the reaper). Returns true if the set was
-/// changed and the scan that followed found it empty.
+/// Remove every holder of `dead` from the set (the reaper; holders that set no bits while it
+/// runs). Returns true if the set was changed and the scan that followed found it empty.
 pub fn remove_all(words: &[AtomicU64], dead: &HolderMask) -> bool {
     let mut changed = false;
     for (w, &d) in words.iter().zip(dead.words.iter()) {
-        if d != 0 {
+        // Relaxed: a filter. The holders removed here set no bits while this runs (dead ones,
+        // whose entries stay REAPING until the reap ends, so no newcomer has their index; a
+        // dissolving topic, under its lock; the caller itself), so a bit absent now stays
+        // absent: the sweep of a big pool costs a load per slot, not a locked operation.
+        if d != 0 && w.load(Ordering::Relaxed) & d != 0 {
             // SeqCst: as `remove`.
             changed |= w.fetch_and(!d, Ordering::SeqCst) & d != 0;
         }
