@@ -6,9 +6,9 @@
 //!
 //! `cargo bench --bench scale [-- --only subs,xsubs,topics,join,reap,claim] [--quick] [--json FILE]`
 //!
-//! Rows go as far as the crate's limits allow: the subscriber limit per topic is found by asking
-//! for subscribers until `TopicError::TooManySubscribers` (so it follows the crate, whatever it
-//! becomes), the holder limit is `tensorbus_pool::registry::MAX_HOLDERS`, the slot limit
+//! Rows go as far as the crate's limits allow: the topics of the subscriber rows are created for
+//! `ring::MAX_SUBS` subscribers, and the limit is found by asking for subscribers until
+//! `TopicError::TooManySubscribers` (so it follows the crate, whatever it becomes), the holder limit is `tensorbus_pool::registry::MAX_HOLDERS`, the slot limit
 //! `tensorbus_pool::pool::MAX_SLOTS`. A point past a limit is listed as skipped with the reason,
 //! and the limit itself is measured instead.
 //!
@@ -27,6 +27,12 @@ use tensorbus_pool::registry::MAX_HOLDERS;
 use tensorbus_pool::{Namespace, PoolConfig, Subscriber, TopicError, TopicOptions};
 
 const CLASSES: &str = "4Kx64";
+
+/// Options of the topics the subscriber rows fan out on: room for as many subscribers as a topic
+/// can have (`max_subscribers`, default 64).
+fn wide() -> TopicOptions {
+    TopicOptions { max_subscribers: tensorbus_pool::ring::MAX_SUBS as u32, ..TopicOptions::default() }
+}
 const HOLDER_WHY: &str = "holder limit: tensorbus_pool::registry::MAX_HOLDERS processes and payload topics per namespace, the driver included";
 
 struct Cfg {
@@ -58,7 +64,7 @@ fn recv_inline(s: &mut Subscriber) -> Vec<u8> {
 fn sub_limit(want: u64) -> (u64, String) {
     let d = BenchDir::new("probe");
     let ns = open(&d.0, CLASSES);
-    let t = ns.topic("probe", &TopicOptions::default()).expect("topic");
+    let t = ns.topic("probe", &wide()).expect("topic");
     let mut subs = Vec::new();
     while (subs.len() as u64) < want {
         match t.subscriber() {
@@ -80,7 +86,7 @@ fn row_subs(cfg: &Cfg) -> Row {
     for n in points(&asked, limit, &why, &mut row) {
         let d = BenchDir::new("subs");
         let ns = open(&d.0, CLASSES);
-        let (ti, tp) = (ns.topic("inline", &TopicOptions::default()).unwrap(), ns.topic("payload", &TopicOptions::default()).unwrap());
+        let (ti, tp) = (ns.topic("inline", &wide()).unwrap(), ns.topic("payload", &wide()).unwrap());
         let (pi, pp) = (ti.publisher(), tp.publisher());
         let mut si: Vec<Subscriber> = (0..n).map(|_| ti.subscriber().unwrap()).collect();
         let mut sp: Vec<Subscriber> = (0..n).map(|_| tp.subscriber().unwrap()).collect();
@@ -140,7 +146,7 @@ fn row_xsubs(cfg: &Cfg) -> Row {
     for n in points(&asked, limit, &why, &mut row) {
         let d = BenchDir::new("xsubs");
         let ns = open(&d.0, CLASSES);
-        let ping = ns.topic("ping", &TopicOptions::default()).unwrap().publisher();
+        let ping = ns.topic("ping", &wide()).unwrap().publisher();
         let mut pong = ns.topic("pong", &TopicOptions::default()).unwrap().subscriber().unwrap();
         pong.set_spin_window(Duration::ZERO);
         let peer = match spawn_ready(1, "subs", &d.0, CLASSES, n) {
@@ -171,7 +177,7 @@ fn row_xsubs(cfg: &Cfg) -> Row {
     for n in points(&asked, plimit, &pwhy, &mut fan) {
         let d = BenchDir::new("xfan");
         let ns = open(&d.0, CLASSES);
-        let ping = ns.topic("ping", &TopicOptions::default()).unwrap().publisher();
+        let ping = ns.topic("ping", &wide()).unwrap().publisher();
         // Deep enough for every peer's pong of a round.
         let depth = (2 * n as u32).next_power_of_two().clamp(4, tensorbus_pool::ring::MAX_DEPTH);
         let mut pong = ns.topic("pong", &TopicOptions { depth, ..TopicOptions::default() }).unwrap().subscriber().unwrap();
