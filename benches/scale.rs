@@ -349,7 +349,7 @@ fn row_reap_slots(cfg: &Cfg) -> Row {
 fn row_reap_dead(cfg: &Cfg) -> Row {
     let mut row = Row::new("reap-dead", "reap vs dead holders", "dead holders", "ns");
     let d = BenchDir::new("reapd");
-    let classes = "4Kx1024";
+    let classes = "4Kx4096"; // room for 2 slots of each of 1,023 dead holders
     let ns = open(&d.0, classes);
     drop(ns.try_acquire(64).unwrap());
     let limit = MAX_HOLDERS as u64 - 1; // the reaper is registered too
@@ -367,7 +367,7 @@ fn row_reap_dead(cfg: &Cfg) -> Row {
             assert_eq!(rep.processes as u64, n, "every killed peer is reaped");
             samples.push(t);
         }
-        row.add("reap (pool of 1024 slots, 2 held by each dead holder)", n, Stat::of(samples));
+        row.add("reap (pool of 4096 slots, 2 held by each dead holder)", n, Stat::of(samples));
         row.mem(n, &d.0);
     }
     row

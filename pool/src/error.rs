@@ -70,7 +70,16 @@ fn holders_text(h: &[HolderInfo]) -> String {
     if h.is_empty() {
         return "nobody (slots are being written)".into();
     }
-    h.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(", ")
+    // With up to 1,024 holders, the eight that hold the most, then a count of the rest.
+    const SHOWN: usize = 8;
+    let mut by_slots: Vec<&HolderInfo> = h.iter().collect();
+    by_slots.sort_by_key(|h| std::cmp::Reverse(h.slots));
+    let mut parts: Vec<String> = by_slots.iter().take(SHOWN).map(|h| h.to_string()).collect();
+    if h.len() > SHOWN {
+        let rest = &by_slots[SHOWN..];
+        parts.push(format!("and {} more holders ({} slots)", rest.len(), rest.iter().map(|h| h.slots).sum::<usize>()));
+    }
+    parts.join(", ")
 }
 
 fn classes_text(c: &[(u64, u32)]) -> String {
