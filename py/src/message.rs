@@ -244,20 +244,20 @@ impl Prim {
             Prim::U64 | Prim::I64 | Prim::F64 => 8,
         }
     }
-    fn write(self, v: &Bound<'_, PyAny>, out: &mut Vec<u8>, field: &Bound<'_, PyString>) -> PyResult<()> {
+    fn write(self, v: &Bound<'_, PyAny>, out: &mut impl Out, field: &Bound<'_, PyString>) -> PyResult<()> {
         // The field name is only turned into a Rust string on the error path.
         let range = |e: PyErr| exc::DTypeError::new_err(format!("field {}: {e}", field.to_string_lossy()));
         match self {
-            Prim::F32 => out.extend_from_slice(&(v.extract::<f64>().map_err(range)? as f32).to_le_bytes()),
-            Prim::F64 => out.extend_from_slice(&v.extract::<f64>().map_err(range)?.to_le_bytes()),
-            Prim::U8 => out.extend_from_slice(&v.extract::<u8>().map_err(range)?.to_le_bytes()),
-            Prim::U16 => out.extend_from_slice(&v.extract::<u16>().map_err(range)?.to_le_bytes()),
-            Prim::U32 => out.extend_from_slice(&v.extract::<u32>().map_err(range)?.to_le_bytes()),
-            Prim::U64 => out.extend_from_slice(&v.extract::<u64>().map_err(range)?.to_le_bytes()),
-            Prim::I8 => out.extend_from_slice(&v.extract::<i8>().map_err(range)?.to_le_bytes()),
-            Prim::I16 => out.extend_from_slice(&v.extract::<i16>().map_err(range)?.to_le_bytes()),
-            Prim::I32 => out.extend_from_slice(&v.extract::<i32>().map_err(range)?.to_le_bytes()),
-            Prim::I64 => out.extend_from_slice(&v.extract::<i64>().map_err(range)?.to_le_bytes()),
+            Prim::F32 => out.put(&(v.extract::<f64>().map_err(range)? as f32).to_le_bytes()),
+            Prim::F64 => out.put(&v.extract::<f64>().map_err(range)?.to_le_bytes()),
+            Prim::U8 => out.put(&v.extract::<u8>().map_err(range)?.to_le_bytes()),
+            Prim::U16 => out.put(&v.extract::<u16>().map_err(range)?.to_le_bytes()),
+            Prim::U32 => out.put(&v.extract::<u32>().map_err(range)?.to_le_bytes()),
+            Prim::U64 => out.put(&v.extract::<u64>().map_err(range)?.to_le_bytes()),
+            Prim::I8 => out.put(&v.extract::<i8>().map_err(range)?.to_le_bytes()),
+            Prim::I16 => out.put(&v.extract::<i16>().map_err(range)?.to_le_bytes()),
+            Prim::I32 => out.put(&v.extract::<i32>().map_err(range)?.to_le_bytes()),
+            Prim::I64 => out.put(&v.extract::<i64>().map_err(range)?.to_le_bytes()),
         }
         Ok(())
     }
@@ -282,6 +282,30 @@ impl Prim {
     }
 }
 
+/// Where a message is packed: a `Vec`, or a buffer on the stack for small messages.
+trait Out {
+    fn put(&mut self, b: &[u8]);
+}
+impl Out for Vec<u8> {
+    fn put(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+/// A packing buffer on the stack, for messages of at most `STACK_MSG` bytes (every inline one).
+struct StackBuf {
+    buf: [u8; STACK_MSG],
+    len: usize,
+}
+const STACK_MSG: usize = 128;
+impl Out for StackBuf {
+    fn put(&mut self, b: &[u8]) {
+        // Bounds-checked: a message longer than its class's size is a bug, a panic, not a write
+        // past the buffer.
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+    }
+}
+
 /// Packs and unpacks one `@tb.message` class in Rust (attribute reads and writes only), the
 /// fast path of typed topics. Built from the class's validated `_tb_fields`.
 pub struct PodCodec {
@@ -292,6 +316,51 @@ pub struct PodCodec {
     size: usize,
     /// The class takes `object.__new__` and has `__slots__`: allocate it directly.
     plain_slots: bool,
+    /// Byte offset of each field's slot in an instance, in `fields` order, when the class is a
+    /// plain `__slots__` class with the default attribute protocol (`slot_offsets`): packing
+    /// and unpacking then read and write the slots directly instead of going through
+    /// `getattr`/`setattr` (a type lookup and a descriptor call per field per message).
+    slots: Option<Vec<usize>>,
+}
+
+/// Where each field's slot lives in an instance of `cls`, found by experiment: on a fresh
+/// instance, each field in turn is set to a sentinel object through the normal `setattr`, and the
+/// instance's own memory (`__basicsize__` bytes past the object header) is searched for that
+/// pointer. None (use `getattr`/`setattr`) unless every field is found exactly once, at distinct
+/// offsets, and the class leaves `__getattribute__`/`__setattr__` to `object`.
+fn slot_offsets(cls: &Bound<'_, PyType>, fields: &[(Py<PyString>, Prim, usize, bool)], plain_slots: bool) -> PyResult<Option<Vec<usize>>> {
+    let py = cls.py();
+    let object = py.get_type::<PyAny>();
+    if !plain_slots
+        || !cls.getattr("__setattr__")?.is(&object.getattr("__setattr__")?)
+        || !cls.getattr("__getattribute__")?.is(&object.getattr("__getattribute__")?)
+        || cls.hasattr("__getattr__")?
+    {
+        return Ok(None);
+    }
+    let basic: usize = cls.getattr("__basicsize__")?.extract()?;
+    let word = std::mem::size_of::<usize>();
+    let header = std::mem::size_of::<pyo3::ffi::PyObject>();
+    // SAFETY: `cls` is a live type object; GenericAlloc returns a new, zeroed instance of
+    // `__basicsize__` bytes, or NULL with an exception set (turned into a PyErr).
+    let probe = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyType_GenericAlloc(cls.as_type_ptr(), 0))? };
+    let mut offsets = Vec::with_capacity(fields.len());
+    for (name, ..) in fields {
+        let sentinel = pyo3::types::PyList::empty(py);
+        probe.setattr(name.bind(py), &sentinel)?;
+        let base = probe.as_ptr() as *const u8;
+        let mut found = (header..basic).step_by(word).filter(|&off| {
+            // SAFETY: `off + word <= basic` (step_by from `header`, a multiple of the word, below
+            // `basic`, itself a multiple of the word for a slots class): inside the instance.
+            let p = unsafe { std::ptr::read_unaligned(base.add(off) as *const *mut pyo3::ffi::PyObject) };
+            p == sentinel.as_ptr()
+        });
+        match (found.next(), found.next()) {
+            (Some(off), None) if off + word <= basic && !offsets.contains(&off) => offsets.push(off),
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(offsets))
 }
 
 impl PodCodec {
@@ -318,7 +387,8 @@ impl PodCodec {
         // GenericAlloc stands in for `object.__new__` only when that is what the class uses.
         let object_new = py.get_type::<pyo3::types::PyAny>().getattr("__new__")?;
         let plain_slots = cls.getattr("__new__")?.is(&object_new) && cls.hasattr("__slots__")?;
-        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size, plain_slots })
+        let slots = slot_offsets(cls, &fields, plain_slots)?;
+        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size, plain_slots, slots })
     }
 
     /// True if `obj` is an instance of exactly this class.
@@ -327,35 +397,47 @@ impl PodCodec {
     }
 
     /// Run `f` on the message's bytes; a `timestamp_ns` of 0 is stamped with the current time.
-    /// The bytes are built in a per-thread buffer, so a send allocates nothing (a `malloc` +
-    /// `free` per send showed in perf).
+    /// A message of up to `STACK_MSG` bytes is built on the stack, a larger one in a `Vec` (a
+    /// `malloc` + `free` per send showed in perf, and so did the thread-local buffer that
+    /// replaced it).
     pub fn with_packed<R>(&self, obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        if self.size <= STACK_MSG {
+            let mut out = StackBuf { buf: [0; STACK_MSG], len: 0 };
+            self.pack_into(obj, &mut out)?;
+            Ok(f(&out.buf[..out.len]))
+        } else {
+            let mut out = Vec::with_capacity(self.size);
+            self.pack_into(obj, &mut out)?;
+            Ok(f(&out))
         }
-        BUF.with(|b| match b.try_borrow_mut() {
-            Ok(mut out) => {
-                out.clear();
-                self.pack_into(obj, &mut out)?;
-                Ok(f(&out))
-            }
-            // Re-entered (a field's `__float__` sending from inside a send): a fresh buffer.
-            Err(_) => {
-                let mut out = Vec::with_capacity(self.size);
-                self.pack_into(obj, &mut out)?;
-                Ok(f(&out))
-            }
-        })
     }
 
-    fn pack_into(&self, obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
-        for (name, prim, n, is_ts) in &self.fields {
+    /// Field `i` of `obj`: read from its slot when the offsets are known and `obj` is exactly
+    /// this class, else through `getattr` (which also raises for an unset field).
+    fn field<'py>(&self, obj: &Bound<'py, PyAny>, exact: bool, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        if let (true, Some(slots)) = (exact, &self.slots) {
+            // SAFETY: `obj` is an instance of exactly `self.cls` (`exact`), whose field `i` lives
+            // at `slots[i]` (`slot_offsets`): a PyObject pointer, NULL while unset. A non-NULL
+            // pointer is a strong reference the instance owns; we take a new one.
+            unsafe {
+                let p = std::ptr::read((obj.as_ptr() as *const u8).add(slots[i]) as *const *mut pyo3::ffi::PyObject);
+                if !p.is_null() {
+                    return Ok(Bound::from_borrowed_ptr(obj.py(), p));
+                }
+            }
+        }
+        obj.getattr(self.fields[i].0.bind(obj.py()))
+    }
+
+    fn pack_into(&self, obj: &Bound<'_, PyAny>, out: &mut impl Out) -> PyResult<()> {
+        let exact = self.is_instance(obj);
+        for (i, (name, prim, n, is_ts)) in self.fields.iter().enumerate() {
             let name = name.bind(obj.py());
-            let v = obj.getattr(name)?;
+            let v = self.field(obj, exact, i)?;
             if *n == 0 {
                 if *is_ts && v.extract::<u64>().is_ok_and(|t| t == 0) {
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-                    out.extend_from_slice(&now.to_le_bytes());
+                    out.put(&now.to_le_bytes());
                 } else {
                     prim.write(&v, out, name)?;
                 }
@@ -394,18 +476,25 @@ impl PodCodec {
         }
         let obj = self.alloc(py)?;
         let mut at = 0;
-        for (name, prim, n, _) in &self.fields {
+        for (i, (name, prim, n, _)) in self.fields.iter().enumerate() {
             let w = prim.size();
-            if *n == 0 {
-                obj.setattr(name.bind(py), prim.read(py, &b[at..at + w])?)?;
+            let v = if *n == 0 {
                 at += w;
+                prim.read(py, &b[at - w..at])?
             } else {
                 let mut vals = Vec::with_capacity(*n);
                 for _ in 0..*n {
                     vals.push(prim.read(py, &b[at..at + w])?);
                     at += w;
                 }
-                obj.setattr(name.bind(py), PyTuple::new(py, vals)?)?;
+                PyTuple::new(py, vals)?.into_any()
+            };
+            match &self.slots {
+                // SAFETY: `obj` was just allocated as exactly `self.cls` (`plain_slots` holds
+                // whenever `slots` is set), zeroed, so field `i`'s slot at `slots[i]` is NULL and
+                // nothing is overwritten; the slot takes over `v`'s reference.
+                Some(slots) => unsafe { std::ptr::write((obj.as_ptr() as *mut u8).add(slots[i]) as *mut *mut pyo3::ffi::PyObject, v.into_ptr()) },
+                None => obj.setattr(name.bind(py), v)?,
             }
         }
         Ok(obj)

@@ -328,3 +328,75 @@ def test_messages_pickle_copy_and_compare(tb):
     c.timestamp_ns = 4
     assert c != m and m.timestamp_ns == 3
     assert repr(tb.CmdVel(1.0, 0.5, timestamp_ns=2)) == "CmdVel(timestamp_ns=2, linear=1.0, angular=0.5)"
+
+
+def test_fields_are_read_and_written_in_their_own_slots(tb, fresh_ns):
+    """Typed topics read and write a plain message class's `__slots__` directly (the offsets are
+    probed once per class): every field of a message whose declaration order differs from the
+    slots' sorted order must land in its own slot, both ways."""
+
+    @tb.message
+    class Mixed:
+        zeta: tb.f64
+        alpha: tb.array(tb.i32, 3)
+        mid: tb.u16
+        beta: tb.u16
+        omega: tb.i32
+        count: tb.u32
+
+    t = tb.Topic("mixed", Mixed)
+    t.recv()
+    for k in range(3):
+        m = Mixed(zeta=0.5 + k, alpha=(-k, 2, 2**31 - 1), mid=7 + k, beta=65535 - k, omega=-(2**31) + k, count=k)
+        t.send(m)
+        r = t.recv()
+        assert type(r) is Mixed
+        assert (r.zeta, r.alpha, r.mid, r.beta, r.omega, r.count) == (m.zeta, m.alpha, m.mid, m.beta, m.omega, k)
+        assert r == m
+
+
+def test_an_unset_field_raises_attribute_error_and_sends_nothing(tb, fresh_ns):
+    t = tb.Topic("cmd_vel", tb.CmdVel)
+    t.recv()
+    half = tb.CmdVel.__new__(tb.CmdVel)
+    half.linear = 1.0
+    with pytest.raises(AttributeError):
+        t.send(half)
+    assert t.recv() is None and t.sent == 0
+
+
+def test_a_class_with_its_own_setattr_is_built_through_it(tb, fresh_ns):
+    """A message class that defines `__setattr__` keeps its hook on receive (no direct slot
+    writes), and a subclass instance is read through its attributes."""
+    seen = []
+
+    @tb.message
+    class Watched:
+        a: tb.f64
+        b: tb.i64
+
+        def __setattr__(self, name, value):
+            seen.append(name)
+            object.__setattr__(self, name, value)
+
+    t = tb.Topic("watched", Watched)
+    t.recv()
+    t.send(Watched(1.5, -2))
+    seen.clear()
+    r = t.recv()
+    assert (r.a, r.b) == (1.5, -2) and sorted(seen) == ["a", "b"]
+
+    class Faster(tb.CmdVel):
+        @property
+        def linear(self):
+            return 9.0
+
+        @linear.setter
+        def linear(self, value):
+            pass
+
+    c = tb.Topic("cmd_vel", tb.CmdVel)
+    c.recv()
+    c.send(Faster(angular=0.25, timestamp_ns=4))
+    got = c.recv()
+    assert type(got) is tb.CmdVel and (got.linear, got.angular, got.timestamp_ns) == (9.0, 0.25, 4)
