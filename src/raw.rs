@@ -208,6 +208,7 @@ impl std::fmt::Debug for RawMessage {
 }
 
 impl RawMessage {
+    #[inline]
     fn new(msg: Delivered) -> RawMessage {
         RawMessage { msg }
     }
@@ -255,9 +256,15 @@ impl RawMessage {
             None => &[],
         }
     }
-    /// Validate and wrap as a payload (takes its own hold; the descriptor is re-checked).
-    pub fn into_payload(self, ns: &Namespace) -> Result<Payload> {
-        Ok(Payload::from_descriptor(ns, &self.msg.desc)?)
+    /// Validate and wrap as a payload: the message's hold on the slot becomes the payload's (the
+    /// descriptor and the slot's metadata are checked again); a message without one resolves
+    /// its descriptor in `ns`.
+    #[inline]
+    pub fn into_payload(mut self, ns: &Namespace) -> Result<Payload> {
+        match self.msg.hold.take() {
+            Some(hold) => Ok(Payload::from_hold(hold, &self.msg.desc)?),
+            None => Ok(Payload::from_descriptor(ns, &self.msg.desc)?),
+        }
     }
 }
 
@@ -309,6 +316,7 @@ impl RawSubscriber {
         Ok(self.inner.trigger()?)
     }
     /// The next unread message, or None.
+    #[inline]
     pub fn try_recv(&mut self) -> Result<Option<RawMessage>> {
         Ok(self.inner.try_recv()?.map(RawMessage::new))
     }

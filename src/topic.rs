@@ -63,6 +63,7 @@ macro_rules! payload_message {
             fn publish(&self, p: &RawPublisher) -> Result<u64> {
                 p.send_payload(self.payload())
             }
+            #[inline]
             fn receive(s: &RawSubscriber, m: RawMessage) -> Result<Self> {
                 if !m.is_payload() {
                     return Err(s.wrong_kind(&m, $name));

@@ -16,7 +16,6 @@ use std::time::Duration;
 use tensorbus::raw::{RawMessage, RawPublisher, RawSubscriber, TopicConfig, DICT_TYPE};
 use tensorbus::{Policy, TopicType};
 use tensorbus_pool::Topic;
-use tensorbus_tensor::Payload;
 
 /// What a topic carries.
 enum Mode {
@@ -113,7 +112,7 @@ impl PyTopic {
         let Some(m) = m else { return Ok(None) };
         if m.is_payload() {
             let ns = default_ns()?;
-            let p = Payload::from_descriptor(&ns, m.descriptor()).map_err(to_py)?;
+            let p = m.into_payload(&ns).map_err(to_py)?;
             return Ok(Some(wrap_any(py, p)?));
         }
         if m.is_msgpack() {

@@ -133,9 +133,15 @@ impl Encoding {
 
     /// The image shape for `height x width` pixels: `[h, w]` for one channel, else `[h, w, c]`.
     pub fn shape(self, height: usize, width: usize) -> Vec<usize> {
+        let (dims, n) = self.dims(height, width);
+        dims[..n].to_vec()
+    }
+
+    /// [`Encoding::shape`] without the allocation: the dims and how many of them are used.
+    pub(crate) fn dims(self, height: usize, width: usize) -> ([usize; 3], usize) {
         match self.channels() {
-            1 => vec![height, width],
-            c => vec![height, width, c],
+            1 => ([height, width, 0], 2),
+            c => ([height, width, c], 3),
         }
     }
 

@@ -56,6 +56,7 @@ impl Image {
     }
 
     /// Wrap a payload of kind image.
+    #[inline]
     pub fn from_payload(p: Payload) -> Result<Image, PayloadError> {
         if p.kind() != PayloadKind::Image {
             return Err(PayloadError::WrongKind { expected: "image", found: p.kind().name() });
@@ -63,6 +64,7 @@ impl Image {
         Ok(Image::from_payload_unchecked(p))
     }
 
+    #[inline]
     pub(crate) fn from_payload_unchecked(p: Payload) -> Image {
         // A payload of kind image has a valid encoding in aux (PayloadMeta::validate).
         let encoding = Encoding::from_code(p.aux()).unwrap_or(Encoding::Mono8);
@@ -110,14 +112,17 @@ loan_accessors!(ImageMut, Image);
 
 impl ImageMut {
     /// Loan a slot for a `height x width` image (fails at once when the pool is full).
+    #[inline]
     pub fn new(ns: &Namespace, height: usize, width: usize, encoding: Encoding) -> Result<ImageMut, PayloadError> {
-        let payload = PayloadMut::new(ns, PayloadKind::Image, encoding.dtype(), &encoding.shape(height, width), encoding.code())?;
+        let (dims, n) = encoding.dims(height, width);
+        let payload = PayloadMut::new(ns, PayloadKind::Image, encoding.dtype(), &dims[..n], encoding.code())?;
         Ok(ImageMut { payload, encoding })
     }
 
     /// As [`ImageMut::new`], waiting up to `timeout` for a free slot.
     pub fn new_timeout(ns: &Namespace, height: usize, width: usize, encoding: Encoding, timeout: Duration) -> Result<ImageMut, PayloadError> {
-        let payload = PayloadMut::new_timeout(ns, PayloadKind::Image, encoding.dtype(), &encoding.shape(height, width), encoding.code(), timeout)?;
+        let (dims, n) = encoding.dims(height, width);
+        let payload = PayloadMut::new_timeout(ns, PayloadKind::Image, encoding.dtype(), &dims[..n], encoding.code(), timeout)?;
         Ok(ImageMut { payload, encoding })
     }
 

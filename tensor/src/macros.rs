@@ -96,6 +96,7 @@ macro_rules! loan_accessors {
                 self.payload.set_frame_id(id)
             }
             /// Freeze: read-only and shareable from now on.
+            #[inline]
             pub fn freeze(self) -> $frozen {
                 $frozen::from_payload_unchecked(self.payload.freeze())
             }

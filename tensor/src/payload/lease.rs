@@ -8,7 +8,7 @@ use super::meta::PayloadMeta;
 use crate::dtype::{DType, Element};
 use crate::error::PayloadError;
 use std::time::Duration;
-use tensorbus_pool::{Descriptor, Namespace, SlotMut, SlotRef};
+use tensorbus_pool::{Descriptor, DescriptorError, Namespace, SlotMut, SlotRef};
 
 /// Typed view of raw bytes, checking dtype and alignment.
 fn cast<'a, T: Element>(meta: &PayloadMeta, bytes: &'a [u8]) -> Result<&'a [T], PayloadError> {
@@ -46,6 +46,7 @@ pub struct PayloadMut {
 
 impl PayloadMut {
     /// Loan a slot for a payload of this description (fails at once if the pool is full).
+    #[inline]
     pub fn new(ns: &Namespace, kind: PayloadKind, dtype: DType, shape: &[usize], aux: u16) -> Result<PayloadMut, PayloadError> {
         let meta = PayloadMeta::validate(kind, dtype, shape, aux)?;
         check_fits(ns, &meta)?;
@@ -123,6 +124,7 @@ impl PayloadMut {
         &self.slot
     }
     /// Write the metadata area and freeze: the payload becomes read-only and shareable.
+    #[inline]
     pub fn freeze(mut self) -> Payload {
         self.meta.write_area(self.slot.meta_mut());
         Payload { slot: self.slot.freeze(), meta: self.meta }
@@ -165,6 +167,24 @@ impl Payload {
         // Reject what we can before taking a hold.
         PayloadMeta::check_descriptor(d)?;
         let slot = ns.resolve(d)?;
+        let meta = PayloadMeta::from_shared(d, slot.meta())?;
+        if slot.len() != meta.nbytes() {
+            return Err(PayloadError::LenMismatch { expected: meta.nbytes(), found: slot.len() });
+        }
+        Ok(Payload { slot, meta })
+    }
+
+    /// Wrap a hold already taken on the slot `d` names (a received message's, see
+    /// `tensorbus::raw::RawMessage::into_payload`), validating the descriptor and the slot's
+    /// metadata as [`Payload::from_descriptor`] does, without taking a second hold (a receive
+    /// used to resolve the descriptor again: two more atomic operations and a pool lookup per
+    /// frame).
+    #[inline]
+    pub fn from_hold(slot: SlotRef, d: &Descriptor) -> Result<Payload, PayloadError> {
+        PayloadMeta::check_descriptor(d)?;
+        if (slot.pool(), slot.slot()) != (d.pool, d.slot) || slot.generation() != d.generation {
+            return Err(DescriptorError::Stale { pool: d.pool, slot: d.slot, expected: d.generation, found: slot.generation() }.into());
+        }
         let meta = PayloadMeta::from_shared(d, slot.meta())?;
         if slot.len() != meta.nbytes() {
             return Err(PayloadError::LenMismatch { expected: meta.nbytes(), found: slot.len() });

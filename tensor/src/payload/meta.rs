@@ -239,8 +239,11 @@ impl PayloadMeta {
             if n > MAX_FRAME_ID {
                 return Err(PayloadError::BadFrameId { reason: "length byte exceeds 31" });
             }
-            let id = std::str::from_utf8(&area.frame_id[..n]).map_err(|_| PayloadError::BadFrameId { reason: "not UTF-8" })?;
-            meta.set_frame_id(id)?;
+            // `validate` left the frame id empty: only a non-empty one needs checking and copying.
+            if n > 0 {
+                let id = std::str::from_utf8(&area.frame_id[..n]).map_err(|_| PayloadError::BadFrameId { reason: "not UTF-8" })?;
+                meta.set_frame_id(id)?;
+            }
         }
         meta.timestamp_ns = d.timestamp_ns;
         meta.sequence = d.sequence;
