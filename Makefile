@@ -110,6 +110,7 @@ bench-bridge: develop
 # Peers in their own venv (benches/peers/.venv); writes docs/benchmarks.md's peers section + plots.
 bench-peers:
 	bash benches/peers/setup.sh && benches/peers/.venv/bin/python benches/peers/run.py $(ARGS)
+	benches/peers/.venv/bin/python benches/peers/interleaved.py $(if $(findstring --no-docs,$(ARGS)),,--docs) $(if $(findstring --quick,$(ARGS)),--rounds 10,)
 
 clean:
 	rm -rf target $(VENV)

@@ -128,9 +128,11 @@ def section(data):
     return "\n".join(lines)
 
 
-def write_section(md_path, text):
+def write_section(md_path, text, section=SECTION):
+    """Replace the `section` heading's section of `md_path` with `text` (appended if absent)."""
     old = open(md_path).read() if os.path.exists(md_path) else "# Benchmarks\n"
-    pat = re.compile(r"^" + re.escape(SECTION) + r"\n.*?(?=^## |\Z)", re.S | re.M)
+    text = text.rstrip("\n") + "\n\n"  # a blank line before the next heading
+    pat = re.compile(r"^" + re.escape(section) + r"\n.*?(?=^## |\Z)", re.S | re.M)
     new = pat.sub(lambda _: text, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + text
     with open(md_path, "w") as f:
         f.write(new)
