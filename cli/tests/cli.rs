@@ -33,6 +33,17 @@ fn spawn(role: &str, dir: &Path) -> Kill {
 #[ignore = "child process entry point, run by the CLI tests"]
 fn child_entry() {
     let Some((role, dir)) = kit::child_role() else { return };
+    if role == "map" {
+        // Not a tensorbus process: it only maps the namespace's registry file (whatever its
+        // layout), as a process of another build would.
+        let f = std::fs::File::open(dir.join("registry")).unwrap();
+        let len = f.metadata().unwrap().len() as usize;
+        // SAFETY: a fresh read-only shared mapping of an open file, never dereferenced here.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, std::os::fd::AsRawFd::as_raw_fd(&f), 0) };
+        assert_ne!(p, libc::MAP_FAILED);
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
     let ns = kit::open_with(&dir, FACADE_CLASSES);
     if role == "hold" {
         std::thread::sleep(Duration::from_secs(60));
@@ -175,6 +186,49 @@ fn clean_removes_dead_namespaces_only() {
     assert!(out.contains("removed dead"), "{out}");
     assert!(!base.0.join("dead").exists());
     assert!(base.0.join("alive/registry").exists(), "a live namespace must survive: {out}");
+}
+
+/// A namespace whose registry is of another layout (what an older or newer build leaves) cannot
+/// be judged by its entries: `clean` removes it when no process maps its files, and keeps it
+/// while one does (the message of a layout mismatch sends people to `clean`).
+#[test]
+fn clean_removes_a_namespace_of_another_layout_unless_a_process_maps_it() {
+    let base = Base::new("clean-layout");
+    for name in ["old", "old-mapped"] {
+        let mut p = spawn("hold", &base.0.join(name));
+        let t0 = Instant::now();
+        while !base.0.join(name).join("registry").exists() {
+            assert!(t0.elapsed() < Duration::from_secs(20));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200)); // registration done
+        p.0.kill().unwrap();
+        p.0.wait().unwrap();
+        // Another build: the layout hash in the segment header (bytes 16..24) differs.
+        let reg = base.0.join(name).join("registry");
+        let mut b = std::fs::read(&reg).unwrap();
+        b[16] ^= 0xff;
+        std::fs::write(&reg, &b).unwrap();
+    }
+    let mut mapper = spawn("map", &base.0.join("old-mapped"));
+    let maps = format!("/proc/{}/maps", mapper.0.id());
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&maps).unwrap_or_default().contains("old-mapped/registry") {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the mapping child never mapped the registry");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let out = ok(&base.0, &["clean"]);
+    assert!(out.contains("removed old: unreadable registry") && out.contains("no process maps its files"), "{out}");
+    assert!(!base.0.join("old").exists(), "{out}");
+    assert!(out.contains("keep    old-mapped: unreadable registry") && out.contains(&format!("mapped by {}", mapper.0.id())), "{out}");
+    assert!(base.0.join("old-mapped/registry").exists(), "a namespace a process maps must survive: {out}");
+
+    mapper.0.kill().unwrap();
+    mapper.0.wait().unwrap();
+    let out = ok(&base.0, &["clean"]);
+    assert!(out.contains("removed old-mapped: unreadable registry"), "{out}");
+    assert!(!base.0.join("old-mapped").exists(), "{out}");
 }
 
 /// Set the modification time of `p` to `secs` seconds ago.

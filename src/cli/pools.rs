@@ -104,6 +104,42 @@ pub(crate) fn live_processes(dir: &Path) -> Result<Vec<(u32, String)>, tensorbus
         .collect())
 }
 
+/// Who maps files of a namespace directory, from `/proc/<pid>/maps`.
+struct Mappers {
+    /// (pid, command name) of each process with a mapping of a file under the directory.
+    ours: Vec<(u32, String)>,
+    /// Processes whose maps could not be read (another user's, without privileges).
+    unchecked: usize,
+}
+
+/// The processes that map a file under `dir`: what keeps a namespace in use when its registry
+/// cannot be read (the segments are mapped for as long as a process uses them; the files are
+/// closed after mapping).
+fn mappers(dir: &Path) -> Mappers {
+    let root = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let prefix = format!("{}/", root.display());
+    let me = std::process::id();
+    let mut out = Mappers { ours: Vec::new(), unchecked: 0 };
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        match std::fs::read_to_string(e.path().join("maps")) {
+            // The path is the sixth field; a removed file reads "<path> (deleted)".
+            Ok(maps) if maps.lines().any(|l| l.split_whitespace().nth(5).is_some_and(|p| p.starts_with(&prefix))) => {
+                let name = std::fs::read_to_string(e.path().join("comm")).map(|c| c.trim().to_string()).unwrap_or_default();
+                out.ours.push((pid, name));
+            }
+            Ok(_) => {}
+            // Gone since the listing, or not ours to read.
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => out.unchecked += 1,
+            Err(_) => {}
+        }
+    }
+    out
+}
+
 /// Directories under the base directory (links are not followed: they are never namespaces).
 fn subdirs(base: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(base).into_iter().flatten().flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.path()).collect();
@@ -140,14 +176,24 @@ pub fn clean(ctx: &Ctx, mut a: Args) -> CliResult {
                     let who: Vec<String> = live.iter().map(|(p, n)| format!("{p} {n}")).collect();
                     Err(format!("in use by {}", who.join(", ")))
                 }
-                Ok(_) => Ok("all registered processes are dead"),
-                Err(e) => Err(format!("unreadable registry ({e}); left alone")),
+                Ok(_) => Ok("all registered processes are dead".to_string()),
+                // Another layout (a namespace an older or newer build left) or a damaged
+                // registry: its entries cannot be judged, but the processes that use a namespace
+                // map its files.
+                Err(e) => match mappers(&dir) {
+                    Mappers { ours, .. } if !ours.is_empty() => {
+                        let who: Vec<String> = ours.iter().map(|(p, n)| format!("{p} {n}")).collect();
+                        Err(format!("unreadable registry ({e}); mapped by {}", who.join(", ")))
+                    }
+                    Mappers { unchecked: 0, .. } => Ok(format!("unreadable registry ({e}), and no process maps its files")),
+                    Mappers { unchecked, .. } => Ok(format!("unreadable registry ({e}), and no process maps its files ({unchecked} process(es) of other users not readable)")),
+                },
             }
         } else {
             // No registry: a namespace being created right now, or debris. Give it a minute.
             let age = std::fs::metadata(&dir).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).unwrap_or_default();
             if age.as_secs() >= 60 {
-                Ok("no registry")
+                Ok("no registry".to_string())
             } else {
                 Err("no registry yet (new); left alone".to_string())
             }
