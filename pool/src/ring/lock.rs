@@ -35,6 +35,12 @@ pub(super) struct Held {
     pub(super) pid: u32,
 }
 
+/// The lock word of this process: holder index + 1 in the high half (what a reaper matches
+/// against dead holders), the pid in the low half.
+fn lock_word(ns: &Namespace) -> u64 {
+    ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64
+}
+
 impl RingSeg {
     /// Take the writer lock, waiting at most `bound` from `*start`. The clock is read only once
     /// the lock is contended: `*start` is set then (if unset) and shared with the caller's later
@@ -42,7 +48,7 @@ impl RingSeg {
     /// it past the bound is `Held`, naming its pid.
     #[inline]
     pub(super) fn lock(&self, ns: &Namespace, bound: Duration, start: &mut Option<Instant>) -> Result<(), Held> {
-        let me = ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64;
+        let me = lock_word(ns);
         // Acquire: pairs with the previous holder's Release unlock (its ring writes).
         if self.header().lock.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok() {
             return Ok(());
@@ -52,7 +58,7 @@ impl RingSeg {
 
     /// Take the writer lock only if it is free now (one CAS, no wait).
     pub(super) fn try_lock(&self, ns: &Namespace) -> bool {
-        let me = ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64;
+        let me = lock_word(ns);
         // Acquire: as in `lock`.
         self.header().lock.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_ok()
     }
