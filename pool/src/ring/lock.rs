@@ -35,8 +35,8 @@ pub(super) struct Held {
     pub(super) pid: u32,
 }
 
-/// The lock word of this process: holder index + 1 in the high half (what a reaper matches
-/// against dead holders), the pid in the low half.
+/// The lock word of this process: holder index + 1 in the high half, the pid in the low half
+/// (`locker_alive` checks both against the registry).
 fn lock_word(ns: &Namespace) -> u64 {
     ((ns.holder_index() as u64 + 1) << 32) | crate::process::current_pid() as u64
 }
