@@ -166,12 +166,7 @@ impl Payload {
     pub fn from_descriptor(ns: &Namespace, d: &Descriptor) -> Result<Payload, PayloadError> {
         // Reject what we can before taking a hold.
         PayloadMeta::check_descriptor(d)?;
-        let slot = ns.resolve(d)?;
-        let meta = PayloadMeta::from_shared(d, slot.meta())?;
-        if slot.len() != meta.nbytes() {
-            return Err(PayloadError::LenMismatch { expected: meta.nbytes(), found: slot.len() });
-        }
-        Ok(Payload { slot, meta })
+        Payload::from_hold(ns.resolve(d)?, d)
     }
 
     /// Wrap a hold already taken on the slot `d` names (a received message's, see
