@@ -36,7 +36,7 @@ lint: develop
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf "eclipse-zenoh==1.10.2" matplotlib
+	$(PIP) install -q --no-cache-dir "maturin>=1.5,<2" pytest pytest-timeout "ruff==0.17.6" "mypy==2.4.1" "numpy>=2.1" torch jax ml_dtypes nbclient nbformat ipykernel rosbags mcap mcap-ros2-support "foxglove-sdk==0.30.3" websockets ipywidgets protobuf "eclipse-zenoh==1.10.2" matplotlib
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -55,7 +55,7 @@ loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -q -p tensorbus-pool --lib --release loom
 
 test-python: develop
-	$(PY) -m pytest -q tests/python
+	$(PY) -m pytest -q -p no:cacheprovider tests/python
 
 # examples/camera_driver.rs and examples/ml/inference_node.py under `tensorbus launch`
 # (examples/ml/pipeline.toml): frames/s, latency p50/p99 and the zero-copy proof.
