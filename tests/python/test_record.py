@@ -215,7 +215,9 @@ sys.stdin.readline()
 
 
 def test_replay_keeps_the_recorded_intervals(tb, fresh_ns, tmp_path):
-    """At rate 1.0 the intervals between frames match the recorded ones (median within 1 ms)."""
+    """At rate 1.0 the intervals between frames match the recorded ones (median within 2 ms: the
+    gaps are 5-50 ms, so a replay that ignored them would be off by far more; 1 ms failed once on
+    this 2-core VM)."""
     path = tmp_path / "pace.mcap"
     gaps = [0.01, 0.03, 0.005, 0.02, 0.05, 0.015, 0.04, 0.01, 0.025, 0.02]
     with open(path, "wb") as f:
@@ -244,7 +246,7 @@ def test_replay_keeps_the_recorded_intervals(tb, fresh_ns, tmp_path):
     tb.replay(path, rate=1.0)
     th.join()
     err = np.abs(np.diff(arrivals) - np.array(gaps))
-    assert np.median(err) < 0.001, err
+    assert np.median(err) < 0.002, err
     # rate 2.0 halves them
     arrivals.clear()
     th = threading.Thread(target=collect)
