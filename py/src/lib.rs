@@ -28,6 +28,7 @@ mod payload_methods;
 mod points;
 mod record;
 mod ros2;
+mod stdmsg;
 mod tensor;
 mod topic;
 mod waitset;
@@ -65,6 +66,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ros2::_ros2_type_hash, m)?)?;
     m.add_function(wrap_pyfunction!(node::budget_remaining, m)?)?;
     m.add_function(wrap_pyfunction!(message::pod_type_hash, m)?)?;
+    stdmsg::add_classes(m)?;
     m.add_function(wrap_pyfunction!(message::packb, m)?)?;
     m.add_function(wrap_pyfunction!(message::unpackb, m)?)?;
     m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;

@@ -321,6 +321,9 @@ pub struct PodCodec {
     /// and unpacking then read and write the slots directly instead of going through
     /// `getattr`/`setattr` (a type lookup and a descriptor call per field per message).
     slots: Option<Vec<usize>>,
+    /// The class is exactly one of the native standard messages (`stdmsg.rs`): instances of
+    /// exactly that class are packed and built in Rust without Python objects per field.
+    native: Option<crate::stdmsg::NativeOps>,
 }
 
 /// Where each field's slot lives in an instance of `cls`, found by experiment: on a fresh
@@ -388,7 +391,8 @@ impl PodCodec {
         let object_new = py.get_type::<pyo3::types::PyAny>().getattr("__new__")?;
         let plain_slots = cls.getattr("__new__")?.is(&object_new) && cls.hasattr("__slots__")?;
         let slots = slot_offsets(cls, &fields, plain_slots)?;
-        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size, plain_slots, slots })
+        let native = crate::stdmsg::ops_for(cls).filter(|n| n.size == size);
+        Ok(PodCodec { cls: cls.clone().unbind(), new: cls.getattr("__new__")?.unbind(), fields, size, plain_slots, slots, native })
     }
 
     /// True if `obj` is an instance of exactly this class.
@@ -401,6 +405,12 @@ impl PodCodec {
     /// `malloc` + `free` per send showed in perf, and so did the thread-local buffer that
     /// replaced it).
     pub fn with_packed<R>(&self, obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+        if let Some(native) = self.native.filter(|_| self.size <= STACK_MSG) {
+            let mut buf = [0u8; STACK_MSG];
+            if (native.pack)(obj, &mut buf[..self.size]) {
+                return Ok(f(&buf[..self.size]));
+            }
+        }
         if self.size <= STACK_MSG {
             let mut out = StackBuf { buf: [0; STACK_MSG], len: 0 };
             self.pack_into(obj, &mut out)?;
@@ -473,6 +483,9 @@ impl PodCodec {
     pub fn unpack<'py>(&self, py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         if b.len() != self.size {
             return Err(exc::InvalidDescriptorError::new_err(format!("message of {} bytes, the type needs {}", b.len(), self.size)));
+        }
+        if let Some(native) = self.native {
+            return (native.unpack)(py, b);
         }
         let obj = self.alloc(py)?;
         let mut at = 0;

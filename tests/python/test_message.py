@@ -356,13 +356,64 @@ def test_fields_are_read_and_written_in_their_own_slots(tb, fresh_ns):
 
 
 def test_an_unset_field_raises_attribute_error_and_sends_nothing(tb, fresh_ns):
-    t = tb.Topic("cmd_vel", tb.CmdVel)
+    @tb.message
+    class Velocity:
+        timestamp_ns: tb.u64
+        linear: tb.f32
+        angular: tb.f32
+
+    t = tb.Topic("velocity", Velocity)
     t.recv()
-    half = tb.CmdVel.__new__(tb.CmdVel)
+    half = Velocity.__new__(Velocity)
     half.linear = 1.0
     with pytest.raises(AttributeError):
         t.send(half)
     assert t.recv() is None and t.sent == 0
+
+
+def test_standard_messages_are_native_classes_with_the_declared_api(tb, fresh_ns):
+    """The six standard messages are native classes (py/src/stdmsg.rs) that behave as declared
+    ones: f32 fields keep the float they were given until the send, arrays read back as tuples
+    and take any sequence of the right length, a bad value is refused when assigned and changes
+    nothing, and `_tb_pack`/`_tb_unpack` give the wire bytes a Rust reader sees."""
+    for cls in (tb.CmdVel, tb.Twist, tb.Pose2D, tb.Imu, tb.Detection, tb.Heartbeat):
+        assert cls.__module__ == "tensorbus._native" and "__dict__" not in dir(cls())
+        assert cls()._tb_pack()[8:] == bytes(cls._tb_size - 8)  # zero fields, stamped time
+    m = tb.CmdVel(0.1, angular=-0.3, timestamp_ns=7)
+    assert (m.linear, m.angular, m.timestamp_ns) == (0.1, -0.3, 7)
+    assert m._tb_pack() == struct.pack("<Qff", 7, 0.1, -0.3)
+    back = tb.CmdVel._tb_unpack(struct.pack("<Qff", 9, 1.5, -2.0))
+    assert (type(back), back.linear, back.angular, back.timestamp_ns) == (tb.CmdVel, 1.5, -2.0, 9)
+    with pytest.raises(tb.InvalidDescriptorError):
+        tb.CmdVel._tb_unpack(b"short")
+    d = tb.Detection(class_id=3, score=0.5)
+    with pytest.raises(OverflowError):
+        d.class_id = -1
+    with pytest.raises(TypeError):
+        d.score = "high"
+    with pytest.raises(AttributeError):
+        d.speed = 1.0
+    assert (d.class_id, d.score) == (3, 0.5)
+    tw = tb.Twist(linear=[1, 2, 3])
+    assert tw.linear == (1.0, 2.0, 3.0) and tw.angular == (0.0, 0.0, 0.0)
+    with pytest.raises(tb.ShapeError):
+        tw.linear = (9.0, 9.0)
+    with pytest.raises(tb.ShapeError):
+        tw.angular = (9.0, 9.0, 9.0, 9.0)
+    with pytest.raises(tb.DTypeError):
+        tw.linear = (9.0, "x", 9.0)
+    with pytest.raises(tb.DTypeError):
+        tw.linear = 5.0
+    assert tw.linear == (1.0, 2.0, 3.0)
+    with pytest.raises(tb.ShapeError):
+        tb.Imu(orientation=(0.0, 1.0))
+    assert tb.Imu(orientation=(1, 2, 3, 4))._tb_pack()[8:40] == struct.pack("<4d", 1, 2, 3, 4)
+
+    class Tagged(tb.Pose2D):
+        pass
+
+    t = Tagged._tb_unpack(struct.pack("<Q3d", 5, 1.0, 2.0, 3.0))
+    assert type(t) is Tagged and (t.x, t.y, t.theta, t.timestamp_ns) == (1.0, 2.0, 3.0, 5)
 
 
 def test_a_class_with_its_own_setattr_is_built_through_it(tb, fresh_ns):

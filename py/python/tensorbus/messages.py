@@ -97,6 +97,44 @@ def _snake(name: str) -> str:
 _REGISTRY: dict = {}
 
 
+def _layout(type_name, ann, module):
+    """Fields, size, offsets, struct codes and spec string of a declaration (``ann``: the class's
+    annotations): declaration order, C alignment, no padding allowed."""
+    fields, offset, offsets, codes, spec = [], 0, [], "<", ""
+    for fname, ftype in ann.items():
+        if isinstance(ftype, str):  # `from __future__ import annotations` in the caller
+            ftype = eval(ftype, vars(sys.modules.get(module, sys)), {"tb": sys.modules["tensorbus"]})  # noqa: S307
+        ftype = _PY_DEFAULTS.get(ftype, ftype)
+        if not isinstance(ftype, (_Scalar, _Array)):
+            raise TypeError(f"{type_name}.{fname}: field type must be tb.u8..tb.f64, float, int or tb.array(...), not {ftype!r}")
+        align = ftype.elem.size if isinstance(ftype, _Array) else ftype.size
+        if offset % align:
+            raise TypeError(f"{type_name}.{fname} at offset {offset} needs {align - offset % align} padding bytes: reorder the fields or add an explicit pad field")
+        offsets.append(offset)
+        offset += ftype.size
+        spec += f"{fname}:{ftype.name};"
+        codes += f"{ftype.n}{ftype.elem.code}" if isinstance(ftype, _Array) else ftype.code
+        fields.append((fname, ftype))
+    if not fields:
+        raise TypeError(f"{type_name} has no fields")
+    align = max((f.elem.size if isinstance(f, _Array) else f.size) for _, f in fields)
+    if offset % align:
+        raise TypeError(f"{type_name}: size {offset} is not a multiple of its alignment {align}: add a trailing pad field")
+    return fields, offset, offsets, codes, spec
+
+
+def _methods(type_name, names):
+    """``__repr__`` and ``__eq__`` of a message class with fields ``names``."""
+
+    def __repr__(self):
+        return f"{type_name}(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in names) + ")"
+
+    def __eq__(self, other):
+        return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in names)
+
+    return __repr__, __eq__
+
+
 def message(cls=None, *, name=None):
     """Class decorator: turn annotated fields into a fixed-size POD message.
 
@@ -112,26 +150,7 @@ def message(cls=None, *, name=None):
     def build(cls):
         type_name = name or cls.__name__
         ann = cls.__dict__.get("__annotations__", {})
-        fields, offset, offsets, codes, spec = [], 0, [], "<", ""
-        for fname, ftype in ann.items():
-            if isinstance(ftype, str):  # `from __future__ import annotations` in the caller
-                ftype = eval(ftype, vars(sys.modules.get(cls.__module__, sys)), {"tb": sys.modules["tensorbus"]})  # noqa: S307
-            ftype = _PY_DEFAULTS.get(ftype, ftype)
-            if not isinstance(ftype, (_Scalar, _Array)):
-                raise TypeError(f"{type_name}.{fname}: field type must be tb.u8..tb.f64, float, int or tb.array(...), not {ftype!r}")
-            align = ftype.elem.size if isinstance(ftype, _Array) else ftype.size
-            if offset % align:
-                raise TypeError(f"{type_name}.{fname} at offset {offset} needs {align - offset % align} padding bytes: reorder the fields or add an explicit pad field")
-            offsets.append(offset)
-            offset += ftype.size
-            spec += f"{fname}:{ftype.name};"
-            codes += f"{ftype.n}{ftype.elem.code}" if isinstance(ftype, _Array) else ftype.code
-            fields.append((fname, ftype))
-        if not fields:
-            raise TypeError(f"{type_name} has no fields")
-        align = max((f.elem.size if isinstance(f, _Array) else f.size) for _, f in fields)
-        if offset % align:
-            raise TypeError(f"{type_name}: size {offset} is not a multiple of its alignment {align}: add a trailing pad field")
+        fields, offset, offsets, codes, spec = _layout(type_name, ann, cls.__module__)
         st = struct.Struct(codes)
         assert st.size == offset
         names = [f for f, _ in fields]
@@ -161,12 +180,7 @@ def message(cls=None, *, name=None):
         src += "    return o\n"
         exec(src, ns)  # noqa: S102 - generated from validated identifiers only
 
-        def __repr__(self):
-            return f"{type_name}(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in names) + ")"
-
-        def __eq__(self, other):
-            return type(other) is type(self) and all(getattr(self, f) == getattr(other, f) for f in names)
-
+        __repr__, __eq__ = _methods(type_name, names)
         attrs = {
             "__slots__": tuple(names),
             "__init__": ns["__init__"],
@@ -197,65 +211,48 @@ def message(cls=None, *, name=None):
 
 
 # --- Standard messages (same layout as src/msgs.rs) -------------------------------------------
+#
+# Native classes (py/src/stdmsg.rs): typed fields, no Python objects per field on a typed topic.
+# Their layout is declared here as for any message, checked against the native size, and the
+# class gets the same attributes and methods a `@tb.message` class has.
 
 
-@message
-class CmdVel:
-    """A velocity command for a planar base: forward speed (m/s) and turn rate (rad/s)."""
+def _native_message(cls, ann):
+    """Give native class ``cls`` the attributes and methods of a ``@tb.message`` class whose
+    annotations are ``ann`` (and check that the native size matches the declared layout)."""
+    type_name = cls.__name__
+    fields, size, offsets, _codes, spec = _layout(type_name, ann, __name__)
+    if size != len(cls()._tb_pack()):
+        raise AssertionError(f"{type_name}: declared size {size} differs from the native class's")
+    names = [f for f, _ in fields]
+    ctor_names = [f for f in names if f != "timestamp_ns"] + [f for f in names if f == "timestamp_ns"]
+    __repr__, __eq__ = _methods(type_name, names)
 
-    timestamp_ns: u64
-    linear: f32
-    angular: f32
+    def __reduce__(self):
+        return (cls, tuple(getattr(self, f) for f in ctor_names))
 
-
-@message
-class Twist:
-    """A 3-D velocity: linear (m/s) and angular (rad/s) parts."""
-
-    timestamp_ns: u64
-    linear: array(f64, 3)
-    angular: array(f64, 3)
-
-
-@message
-class Pose2D:
-    """A planar pose: x, y (m), heading theta (rad)."""
-
-    timestamp_ns: u64
-    x: f64
-    y: f64
-    theta: f64
-
-
-@message
-class Imu:
-    """An inertial measurement: orientation quaternion (x, y, z, w), angular velocity, linear acceleration."""
-
-    timestamp_ns: u64
-    orientation: array(f64, 4)
-    angular_velocity: array(f64, 3)
-    linear_acceleration: array(f64, 3)
+    attrs = {
+        "__repr__": __repr__,
+        "__eq__": __eq__,
+        "__hash__": None,
+        "__reduce__": __reduce__,
+        "__annotations__": ann,
+        "_tb_fields": tuple(fields),
+        "_tb_spec": spec,
+        "_tb_type_name": type_name,
+        "_tb_size": size,
+        "_tb_hash": _native.pod_type_hash(spec, size, offsets),
+        "topic_name": _snake(type_name),
+    }
+    for k, v in attrs.items():
+        setattr(cls, k, v)
+    _REGISTRY[(type_name, attrs["_tb_hash"])] = cls
+    return cls
 
 
-@message
-class Detection:
-    """One detected object: class id, score, and bounding box (x, y, w, h) in pixels."""
-
-    timestamp_ns: u64
-    class_id: u32
-    score: f32
-    x: f32
-    y: f32
-    w: f32
-    h: f32
-
-
-@message
-class Heartbeat:
-    """A liveness signal: beat counter, uptime (s), pid and a state code (0 = ok)."""
-
-    timestamp_ns: u64
-    seq: u64
-    uptime_s: f64
-    pid: u32
-    state: u32
+CmdVel = _native_message(_native.CmdVel, {"timestamp_ns": u64, "linear": f32, "angular": f32})
+Twist = _native_message(_native.Twist, {"timestamp_ns": u64, "linear": array(f64, 3), "angular": array(f64, 3)})
+Pose2D = _native_message(_native.Pose2D, {"timestamp_ns": u64, "x": f64, "y": f64, "theta": f64})
+Imu = _native_message(_native.Imu, {"timestamp_ns": u64, "orientation": array(f64, 4), "angular_velocity": array(f64, 3), "linear_acceleration": array(f64, 3)})
+Detection = _native_message(_native.Detection, {"timestamp_ns": u64, "class_id": u32, "score": f32, "x": f32, "y": f32, "w": f32, "h": f32})
+Heartbeat = _native_message(_native.Heartbeat, {"timestamp_ns": u64, "seq": u64, "uptime_s": f64, "pid": u32, "state": u32})

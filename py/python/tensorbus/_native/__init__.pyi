@@ -4,7 +4,7 @@ A stub package (this file and ``cuda.pyi``) because the extension has a submodul
 ``python -m mypy.stubtest tensorbus._native`` (``make lint``) checks both against the runtime.
 """
 import os
-from typing import Any, AsyncIterator, Coroutine, Literal, Optional, Sequence, Union, final
+from typing import Any, AsyncIterator, ClassVar, Coroutine, Literal, Optional, Sequence, Union, final
 
 import numpy as np
 from typing_extensions import Self, disjoint_base
@@ -42,6 +42,12 @@ __all__ = [
     "_ros2_type_hash",
     "budget_remaining",
     "pod_type_hash",
+    "CmdVel",
+    "Twist",
+    "Pose2D",
+    "Imu",
+    "Detection",
+    "Heartbeat",
     "packb",
     "unpackb",
     "cli_main",
@@ -431,6 +437,74 @@ def unpackb(data: bytes) -> Any:
 
 def pod_type_hash(fields: str, size: int, offsets: list[int]) -> int:
     """The layout hash of a POD message, as Rust's ``tensorbus::message::type_hash``."""
+
+# Standard messages (py/src/stdmsg.rs); tensorbus.messages adds _tb_fields, _tb_spec, _tb_hash,
+# topic_name, __repr__, __eq__ and __reduce__ at import.
+
+class _StdMessage:
+    topic_name: ClassVar[str]
+    timestamp_ns: int
+    def _tb_pack(self) -> bytes:
+        """The wire bytes (a ``timestamp_ns`` of 0 is stamped with the current time)."""
+    @classmethod
+    def _tb_unpack(cls, data: bytes) -> Self:
+        """A message of this class from its wire bytes."""
+
+@disjoint_base
+class CmdVel(_StdMessage):
+    """A velocity command for a planar base: forward speed (m/s) and turn rate (rad/s)."""
+
+    linear: float
+    angular: float
+    def __new__(cls, linear: float = ..., angular: float = ..., timestamp_ns: int = 0) -> Self: ...
+
+@disjoint_base
+class Twist(_StdMessage):
+    """A 3-D velocity: linear (m/s) and angular (rad/s) parts."""
+
+    linear: tuple[float, float, float]
+    angular: tuple[float, float, float]
+    def __new__(cls, linear: Sequence[float] = ..., angular: Sequence[float] = ..., timestamp_ns: int = 0) -> Self: ...
+
+@disjoint_base
+class Pose2D(_StdMessage):
+    """A planar pose: x, y (m), heading theta (rad)."""
+
+    x: float
+    y: float
+    theta: float
+    def __new__(cls, x: float = ..., y: float = ..., theta: float = ..., timestamp_ns: int = 0) -> Self: ...
+
+@disjoint_base
+class Imu(_StdMessage):
+    """An inertial measurement: orientation quaternion (x, y, z, w), angular velocity, linear acceleration."""
+
+    orientation: tuple[float, float, float, float]
+    angular_velocity: tuple[float, float, float]
+    linear_acceleration: tuple[float, float, float]
+    def __new__(cls, orientation: Sequence[float] = ..., angular_velocity: Sequence[float] = ..., linear_acceleration: Sequence[float] = ..., timestamp_ns: int = 0) -> Self: ...
+
+@disjoint_base
+class Detection(_StdMessage):
+    """One detected object: class id, score, and bounding box (x, y, w, h) in pixels."""
+
+    class_id: int
+    score: float
+    x: float
+    y: float
+    w: float
+    h: float
+    def __new__(cls, class_id: int = ..., score: float = ..., x: float = ..., y: float = ..., w: float = ..., h: float = ..., timestamp_ns: int = 0) -> Self: ...
+
+@disjoint_base
+class Heartbeat(_StdMessage):
+    """A liveness signal: beat counter, uptime (s), pid and a state code (0 = ok)."""
+
+    seq: int
+    uptime_s: float
+    pid: int
+    state: int
+    def __new__(cls, seq: int = ..., uptime_s: float = ..., pid: int = ..., state: int = ..., timestamp_ns: int = 0) -> Self: ...
 
 def pool_stats() -> dict[str, Any]:
     """Pools (slot size, slots, used, holders by pid), participants and topics of the namespace."""
