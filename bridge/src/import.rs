@@ -436,8 +436,10 @@ mod tests {
         Arrived { topic: topic.into(), header, data: ZBytes::from(vec![seq as u8]), ros: None, skipped: 0 }
     }
 
-    fn shared() -> (tensorbus_testkit::TempNs, Shared) {
-        let t = tensorbus_testkit::TempNs::new("inbox");
+    /// A namespace of the test's own (`tag` unique per test: the tests of this binary run at once,
+    /// and a shared tag let one test's guard delete the other's directory while it opened it).
+    fn shared(tag: &str) -> (tensorbus_testkit::TempNs, Shared) {
+        let t = tensorbus_testkit::TempNs::new(tag);
         let ns = t.open();
         let s = Shared::new(&ns, BridgeStatus::default());
         (t, s)
@@ -445,7 +447,7 @@ mod tests {
 
     #[test]
     fn a_slow_writer_keeps_the_newest_and_counts_the_rest() {
-        let (_t, sh) = shared();
+        let (_t, sh) = shared("inbox-slow");
         let inbox = Inbox::new();
         let opts = BridgeOptions { queue: Some(3), ..Default::default() };
         for seq in 1..=10 {
@@ -469,7 +471,7 @@ mod tests {
 
     #[test]
     fn a_reliable_topic_waits_for_room_then_drops() {
-        let (_t, sh) = shared();
+        let (_t, sh) = shared("inbox-reliable");
         let inbox = Inbox::new();
         let opts = BridgeOptions { block_timeout: Duration::from_millis(50), ..Default::default() };
         for seq in 1..=RELIABLE_QUEUE as u64 {
