@@ -44,26 +44,31 @@ def ref():
 
 
 t = tb.Topic("cmd_vel", tb.CmdVel)
-C = tb.CmdVel
-m = C(1.0, 0.5)
+m = tb.CmdVel(1.0, 0.5)
 ht = horus.Topic(horus.CmdVel, endpoint=f"tbcmd{os.getpid()}")
-H = horus.CmdVel
 
 
-def sr():
-    s, r = t.send, t.recv
-    for _ in range(N):
-        s(C(1.0, 0.5))
-        r()
+def send_recv(topic, cls, read):
+    """construct + send + recv of `cls` on `topic`, reading both fields if `read`."""
+
+    def loop():
+        s, r = topic.send, topic.recv
+        for _ in range(N):
+            s(cls(1.0, 0.5))
+            x = r()
+            if read:
+                x.linear  # noqa: B018
+                x.angular  # noqa: B018
+
+    return loop
 
 
-def sr_read():
-    s, r = t.send, t.recv
-    for _ in range(N):
-        s(C(1.0, 0.5))
-        x = r()
-        x.linear  # noqa: B018
-        x.angular  # noqa: B018
+def ctor(cls):
+    def loop():
+        for _ in range(N):
+            cls(1.0, 0.5)
+
+    return loop
 
 
 def send_only():
@@ -74,37 +79,19 @@ def send_only():
         pass
 
 
-def ctor():
-    for _ in range(N):
-        C(1.0, 0.5)
-
-
-def h_sr():
-    s, r = ht.send, ht.recv
-    for _ in range(N):
-        s(H(1.0, 0.5))
-        r()
-
-
-def h_sr_read():
-    s, r = ht.send, ht.recv
-    for _ in range(N):
-        s(H(1.0, 0.5))
-        x = r()
-        x.linear  # noqa: B018
-        x.angular  # noqa: B018
-
-
-def h_ctor():
-    for _ in range(N):
-        H(1.0, 0.5)
-
-
 def main():
     label = sys.argv[1] if len(sys.argv) > 1 else "tensorbus"
     t.recv()
     gc.disable()
-    rows = (("send+recv", sr), ("horus s+r", h_sr), ("send+recv+read", sr_read), ("horus s+r+read", h_sr_read), ("send", send_only), ("ctor", ctor), ("horus ctor", h_ctor))
+    rows = (
+        ("send+recv", send_recv(t, tb.CmdVel, False)),
+        ("horus s+r", send_recv(ht, horus.CmdVel, False)),
+        ("send+recv+read", send_recv(t, tb.CmdVel, True)),
+        ("horus s+r+read", send_recv(ht, horus.CmdVel, True)),
+        ("send", send_only),
+        ("ctor", ctor(tb.CmdVel)),
+        ("horus ctor", ctor(horus.CmdVel)),
+    )
     res = {k: [] for k, _ in rows}
     for _ in range(15):
         for k, f in rows:

@@ -405,14 +405,12 @@ impl PodCodec {
     /// `malloc` + `free` per send showed in perf, and so did the thread-local buffer that
     /// replaced it).
     pub fn with_packed<R>(&self, obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-        if let Some(native) = self.native.filter(|_| self.size <= STACK_MSG) {
-            let mut buf = [0u8; STACK_MSG];
-            if (native.pack)(obj, &mut buf[..self.size]) {
-                return Ok(f(&buf[..self.size]));
-            }
-        }
         if self.size <= STACK_MSG {
             let mut out = StackBuf { buf: [0; STACK_MSG], len: 0 };
+            // A standard message of exactly its class: packed natively into the same buffer.
+            if self.native.is_some_and(|n| (n.pack)(obj, &mut out.buf[..self.size])) {
+                return Ok(f(&out.buf[..self.size]));
+            }
             self.pack_into(obj, &mut out)?;
             Ok(f(&out.buf[..out.len]))
         } else {
